@@ -1,0 +1,95 @@
+//! `rolemirror gallery build DIR` and `gallery check DIR`.
+
+use std::io::Write;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{setup_error, Common, ExitCode};
+use crate::gallery::index::{self, Index, PhotoRules};
+use crate::gallery::GalleryManifest;
+
+fn report_rejections(index: &Index, out: &mut impl Write) -> std::io::Result<()> {
+    for r in &index.rejected {
+        writeln!(out, "  left out {} ({}): {}", r.file, r.role_model, r.reason)?;
+    }
+    Ok(())
+}
+
+/// Builds (or, with `write = false`, only checks) the gallery index. Exit 0 when every photo
+/// was accepted, 1 when some were left out (named), 3 when the gallery cannot be used at all.
+pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let manifest = match GalleryManifest::load(dir) {
+        Ok(m) => m,
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    let problems = manifest.validate(Some(dir));
+    if !problems.is_empty() {
+        writeln!(out, "{}: {} problem(s) in gallery.toml:", dir.display(), problems.len())?;
+        for p in &problems {
+            writeln!(out, "  {p}")?;
+        }
+        return Ok(ExitCode::Setup);
+    }
+    let vision = match common.vision() {
+        Ok(v) => v,
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    let previous = match Index::read(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            log::warn!("{e:#}; rebuilding from scratch");
+            None
+        }
+    };
+    let total: usize = manifest.role_models.iter().map(|r| r.photos.len()).sum();
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(if write { "embedding" } else { "checking" });
+    let result = index::build(dir, &manifest, &vision, &PhotoRules::default(), previous.as_ref(), |rm, photo| {
+        bar.set_message(format!("{} {photo}", rm.id));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let (index, stats) = match result {
+        Ok(r) => r,
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    let accepted_models = manifest
+        .role_models
+        .iter()
+        .filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id))
+        .count();
+    if write {
+        if let Err(e) = index.write(dir) {
+            return Ok(setup_error(&e));
+        }
+    }
+    writeln!(
+        out,
+        "{}: {} role models, {} photos accepted ({} embedded, {} from cache), {} left out; model {}{}",
+        dir.display(),
+        accepted_models,
+        index.photos.len(),
+        stats.embedded,
+        stats.reused,
+        stats.rejected,
+        index.embedder.id,
+        if write { format!("; wrote {}", dir.join(index::INDEX_FILE).display()) } else { " (check only, nothing written)".into() }
+    )?;
+    report_rejections(&index, out)?;
+    let without: Vec<&str> = manifest
+        .role_models
+        .iter()
+        .filter(|rm| !index.photos.iter().any(|p| p.role_model == rm.id))
+        .map(|rm| rm.id.as_str())
+        .collect();
+    if !without.is_empty() {
+        writeln!(out, "  role models with no usable photo (not shown): {}", without.join(", "))?;
+    }
+    Ok(if stats.rejected > 0 { ExitCode::InputFailed } else { ExitCode::Ok })
+}

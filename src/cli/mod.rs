@@ -1,0 +1,58 @@
+//! The commands behind the `rolemirror` binary. `main.rs` parses arguments and calls these;
+//! each returns the process exit code (see [`ExitCode`]).
+//!
+//! Exit codes: 0 success; 1 some inputs failed (each named in the output) but the run went on;
+//! 2 bad usage (from the argument parser); 3 setup problem (a model, gallery or index that is
+//! missing, corrupt or stale: the message says what to run).
+
+pub mod bench;
+pub mod embed;
+pub mod eval;
+pub mod gallery;
+pub mod models;
+
+use std::path::PathBuf;
+
+use crate::models::Manifest;
+use crate::vision::{Vision, VisionOptions};
+
+/// Process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Ok = 0,
+    InputFailed = 1,
+    Usage = 2,
+    Setup = 3,
+}
+
+/// Options every vision command shares.
+#[derive(Debug, Clone, Default)]
+pub struct Common {
+    /// Model directory (None: see [`crate::models::model_dir`]).
+    pub models: Option<PathBuf>,
+    /// Embedder id (None: the manifest's default).
+    pub embedder: Option<String>,
+    /// tract threads.
+    pub threads: usize,
+}
+
+impl Common {
+    /// Loads the vision pipeline these options name.
+    pub fn vision(&self) -> anyhow::Result<Vision> {
+        let manifest = Manifest::builtin()?;
+        let dir = crate::models::model_dir(self.models.as_deref());
+        let opts = VisionOptions { embedder: self.embedder.clone(), threads: self.threads.max(1), ..Default::default() };
+        Vision::load(&dir, &manifest, &opts)
+    }
+}
+
+/// Prints an error chain on one line to stderr and returns the setup exit code.
+pub fn setup_error(e: &anyhow::Error) -> ExitCode {
+    eprintln!("rolemirror: {e:#}");
+    ExitCode::Setup
+}
+
+/// Rounds for JSON output (4 decimals for coordinates and scores).
+pub(crate) fn round4(v: f32) -> f64 {
+    (f64::from(v) * 1e4).round() / 1e4
+}

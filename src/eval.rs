@@ -1,0 +1,483 @@
+//! Evaluation commands: face-verification accuracy on LFW-format pair lists, and the
+//! relatability protocol on UTKFace (`../shared/data/README.md`).
+//!
+//! Both use the same pipeline and the same matcher as the booth. Images are embedded in
+//! parallel (`--jobs`), each worker sharing the loaded models.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+
+use crate::gallery::index::{Index, PhotoEntry};
+use crate::gallery::{Gallery, GalleryManifest, RoleModel};
+use crate::vision::{self, Face, Vision};
+
+/// Which detected face stands for the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacePolicy {
+    /// The largest face.
+    Largest,
+    /// The face nearest the image centre among faces at least 30 % of the largest's area
+    /// (LFW's labelled person is the central one).
+    Central,
+}
+
+/// Picks the face that stands for an image of `w` x `h` under `policy`.
+pub fn pick_face(faces: &[Face], w: u32, h: u32, policy: FacePolicy) -> Option<&Face> {
+    let largest = faces.iter().map(Face::area).fold(0.0f32, f32::max);
+    match policy {
+        FacePolicy::Largest => faces.first(),
+        FacePolicy::Central => {
+            let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+            let dist = |f: &Face| (f.bbox[0] + f.bbox[2] / 2.0 - cx).hypot(f.bbox[1] + f.bbox[3] / 2.0 - cy);
+            faces.iter().filter(|f| f.area() >= 0.3 * largest).min_by(|a, b| dist(a).total_cmp(&dist(b)))
+        }
+    }
+}
+
+/// Pads an image by `pad` pixels on every side, replicating the border.
+pub fn pad_replicate(img: &vision::RgbImage, pad: u32) -> vision::RgbImage {
+    let (w, h) = img.dimensions();
+    vision::RgbImage::from_fn(w + 2 * pad, h + 2 * pad, |x, y| {
+        let sx = (x as i64 - pad as i64).clamp(0, w as i64 - 1) as u32;
+        let sy = (y as i64 - pad as i64).clamp(0, h as i64 - 1) as u32;
+        *img.get_pixel(sx, sy)
+    })
+}
+
+/// Embeds the chosen face of each image (None: unreadable or no face), in parallel.
+pub fn embed_many(vision: &Vision, paths: &[PathBuf], policy: FacePolicy, pad: u32, jobs: usize) -> Vec<Option<Vec<f32>>> {
+    let jobs = jobs.max(1);
+    let mut results: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(path) = paths.get(i) else { break };
+                let e = embed_path(vision, path, policy, pad).ok();
+                if let Ok(mut d) = done.lock() {
+                    d.push((i, e));
+                }
+            });
+        }
+    });
+    for (i, e) in done.into_inner().unwrap_or_default() {
+        results[i] = e;
+    }
+    results
+}
+
+fn embed_path(vision: &Vision, path: &Path, policy: FacePolicy, pad: u32) -> anyhow::Result<Vec<f32>> {
+    let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS)?;
+    let img = if pad > 0 { pad_replicate(&img, pad) } else { img };
+    let faces = vision.faces(&img)?;
+    let face = pick_face(&faces, img.width(), img.height(), policy).context("no face")?;
+    vision.embed_face(&img, face)
+}
+
+// ---------------------------------------------------------------------------------------------
+// LFW pairs
+
+/// One pair: two image paths and whether they show the same person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    pub same: bool,
+    pub fold: usize,
+}
+
+/// Parses an LFW pairs file (`N` then N same + N different lines, or `FOLDS N` then per fold
+/// N same + N different). Paths are `ROOT/NAME/NAME_XXXX.jpg`.
+pub fn parse_pairs(text: &str, root: &Path) -> anyhow::Result<(Vec<Pair>, usize)> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<usize> = lines
+        .next()
+        .context("empty pairs file")?
+        .split_whitespace()
+        .map(|t| t.parse::<usize>())
+        .collect::<Result<_, _>>()
+        .context("pairs header must be `N` or `FOLDS N`")?;
+    let (folds, n) = match header.as_slice() {
+        [n] => (1, *n),
+        [f, n] => (*f, *n),
+        _ => bail!("pairs header must be `N` or `FOLDS N`"),
+    };
+    let img = |name: &str, idx: &str| -> anyhow::Result<PathBuf> {
+        let i: u32 = idx.parse().with_context(|| format!("bad image number {idx:?}"))?;
+        Ok(root.join(name).join(format!("{name}_{i:04}.jpg")))
+    };
+    let mut pairs = Vec::with_capacity(folds * n * 2);
+    for fold in 0..folds {
+        for k in 0..2 * n {
+            let line = lines.next().with_context(|| format!("pairs file ends early (fold {fold}, line {k})"))?;
+            let t: Vec<&str> = line.split_whitespace().collect();
+            let pair = match t.as_slice() {
+                [name, i, j] => Pair { a: img(name, i)?, b: img(name, j)?, same: true, fold },
+                [n1, i, n2, j] => Pair { a: img(n1, i)?, b: img(n2, j)?, same: false, fold },
+                _ => bail!("bad pairs line {line:?}"),
+            };
+            pairs.push(pair);
+        }
+    }
+    Ok((pairs, folds))
+}
+
+/// Threshold that maximises accuracy on (similarity, same) samples, and that accuracy.
+pub fn best_threshold(samples: &[(f32, bool)]) -> (f32, f64) {
+    let mut sorted: Vec<(f32, bool)> = samples.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = sorted.len().max(1) as f64;
+    // Threshold below everything: all predicted same.
+    let mut correct = sorted.iter().filter(|s| s.1).count() as i64;
+    let (mut best_t, mut best_c) = (sorted.first().map(|s| s.0 - 1e-3).unwrap_or(0.0), correct);
+    for i in 0..sorted.len() {
+        // Move sample i to "different".
+        correct += if sorted[i].1 { -1 } else { 1 };
+        if i + 1 < sorted.len() && sorted[i + 1].0 == sorted[i].0 {
+            continue;
+        }
+        if correct > best_c {
+            best_c = correct;
+            best_t = match sorted.get(i + 1) {
+                Some(next) => (sorted[i].0 + next.0) / 2.0,
+                None => sorted[i].0 + 1e-3,
+            };
+        }
+    }
+    (best_t, best_c as f64 / n)
+}
+
+fn accuracy(samples: &[(f32, bool)], t: f32) -> f64 {
+    samples.iter().filter(|(s, same)| (*s > t) == *same).count() as f64 / samples.len().max(1) as f64
+}
+
+/// Result of `eval pairs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairsReport {
+    pub pairs: usize,
+    pub images_without_face: usize,
+    /// How the threshold was chosen: "tune-file", "10-fold" (or n-fold), or "best-on-test".
+    pub protocol: String,
+    pub threshold: f32,
+    pub accuracy: f64,
+    pub fold_accuracies: Vec<f64>,
+    pub embedder: String,
+}
+
+/// Embeds each distinct image once; missing faces give similarity -1 (predicted different).
+fn pair_samples(vision: &Vision, pairs: &[Pair], jobs: usize, cache: &mut HashMap<PathBuf, Option<Vec<f32>>>) -> Vec<(f32, bool)> {
+    let todo: Vec<PathBuf> = {
+        let mut v: Vec<PathBuf> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).filter(|p| !cache.contains_key(p)).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let embedded = embed_many(vision, &todo, FacePolicy::Central, 0, jobs);
+    cache.extend(todo.into_iter().zip(embedded));
+    pairs
+        .iter()
+        .map(|p| {
+            let s = match (&cache[&p.a], &cache[&p.b]) {
+                (Some(a), Some(b)) => vision::embed::cosine(a, b),
+                _ => -1.0,
+            };
+            (s, p.same)
+        })
+        .collect()
+}
+
+/// `eval pairs`: accuracy with a threshold chosen on `tune` (if given), else by cross-validation
+/// over the file's folds, else (one fold, no tune file) the best threshold on the pairs themselves.
+pub fn eval_pairs(vision: &Vision, pairs_file: &Path, tune_file: Option<&Path>, root: &Path, jobs: usize) -> anyhow::Result<PairsReport> {
+    let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let (pairs, folds) = parse_pairs(&read(pairs_file)?, root)?;
+    let mut cache = HashMap::new();
+    let samples = pair_samples(vision, &pairs, jobs, &mut cache);
+    let (protocol, threshold, accuracy, fold_accuracies) = if let Some(tune) = tune_file {
+        let (tpairs, _) = parse_pairs(&read(tune)?, root)?;
+        let tsamples = pair_samples(vision, &tpairs, jobs, &mut cache);
+        let (t, _) = best_threshold(&tsamples);
+        ("tune-file".to_string(), t, accuracy(&samples, t), vec![])
+    } else if folds > 1 {
+        let mut accs = Vec::new();
+        let mut ts = Vec::new();
+        for f in 0..folds {
+            let train: Vec<(f32, bool)> = samples.iter().zip(&pairs).filter(|(_, p)| p.fold != f).map(|(s, _)| *s).collect();
+            let test: Vec<(f32, bool)> = samples.iter().zip(&pairs).filter(|(_, p)| p.fold == f).map(|(s, _)| *s).collect();
+            let (t, _) = best_threshold(&train);
+            ts.push(t);
+            accs.push(accuracy(&test, t));
+        }
+        let mean = accs.iter().sum::<f64>() / accs.len() as f64;
+        (format!("{folds}-fold"), ts.iter().sum::<f32>() / ts.len() as f32, mean, accs)
+    } else {
+        let (t, a) = best_threshold(&samples);
+        ("best-on-test (optimistic: pass --tune FILE)".to_string(), t, a, vec![])
+    };
+    Ok(PairsReport {
+        pairs: pairs.len(),
+        images_without_face: cache.values().filter(|v| v.is_none()).count(),
+        protocol,
+        threshold,
+        accuracy,
+        fold_accuracies,
+        embedder: vision.embedder_id.id.clone(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relatability (UTKFace)
+
+/// A UTKFace file's labels: `AGE_GENDER_RACE_DATE.jpg.chip.jpg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UtkLabel {
+    pub age: u32,
+    pub gender: u8,
+    pub race: u8,
+}
+
+/// Parses a UTKFace file name.
+pub fn parse_utk(name: &str) -> Option<UtkLabel> {
+    let mut f = name.split('_');
+    let age = f.next()?.parse().ok()?;
+    let gender = f.next()?.parse().ok()?;
+    let race = f.next()?.parse().ok()?;
+    (gender <= 1 && race <= 4).then_some(UtkLabel { age, gender, race })
+}
+
+/// Group names for reports (gender x race, as labelled in UTKFace).
+pub fn group_name(gender: u8, race: u8) -> String {
+    let g = if gender == 0 { "men" } else { "women" };
+    let r = ["White", "Black", "Asian", "Indian", "Other"].get(race as usize).copied().unwrap_or("?");
+    format!("{g}, {r}")
+}
+
+/// The protocol's split: per (gender, race) group, files sorted by md5 of the name; the first 15
+/// are role models, the next 60 visitors. Adults 18-60, races 0-3.
+pub fn utk_split(names: &[String]) -> (Vec<(String, UtkLabel)>, Vec<(String, UtkLabel)>) {
+    let mut groups: BTreeMap<(u8, u8), Vec<(String, String, UtkLabel)>> = BTreeMap::new();
+    for n in names {
+        if let Some(l) = parse_utk(n) {
+            if (18..=60).contains(&l.age) && l.race <= 3 {
+                groups.entry((l.gender, l.race)).or_default().push((md5_hex(n.as_bytes()), n.clone(), l));
+            }
+        }
+    }
+    let (mut gallery, mut visitors) = (Vec::new(), Vec::new());
+    for (_, mut files) in groups {
+        files.sort();
+        for (i, (_, n, l)) in files.into_iter().enumerate() {
+            if i < 15 {
+                gallery.push((n, l));
+            } else if i < 75 {
+                visitors.push((n, l));
+            }
+        }
+    }
+    (gallery, visitors)
+}
+
+/// Per-group relatability numbers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupStats {
+    pub visitors: usize,
+    pub gender: f64,
+    pub group: f64,
+    pub both: f64,
+    pub top3_both: f64,
+}
+
+/// Result of `eval relatability`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatabilityReport {
+    pub role_models: usize,
+    pub visitors: usize,
+    pub visitors_without_face: usize,
+    pub gender: f64,
+    pub group: f64,
+    pub both: f64,
+    pub top3_both: f64,
+    pub worst_group_both: f64,
+    pub worst_group: String,
+    pub max_share_over_mean: f64,
+    pub never_shown: f64,
+    pub per_group: BTreeMap<String, GroupStats>,
+    pub embedder: String,
+}
+
+/// `eval relatability --utk DIR`: the protocol of `../shared/data/README.md`, matched with the
+/// booth's matcher.
+pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize) -> anyhow::Result<RelatabilityReport> {
+    let mut names: Vec<String> = std::fs::read_dir(utk_dir)
+        .with_context(|| format!("reading {}", utk_dir.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    let (gal, vis) = utk_split(&names);
+    if gal.is_empty() || vis.is_empty() {
+        bail!("{}: no UTKFace files (AGE_GENDER_RACE_DATE.jpg.chip.jpg) for the protocol", utk_dir.display());
+    }
+    let paths = |v: &[(String, UtkLabel)]| v.iter().map(|(n, _)| utk_dir.join(n)).collect::<Vec<_>>();
+    let gal_emb = embed_many(vision, &paths(&gal), FacePolicy::Largest, 50, jobs);
+    let vis_emb = embed_many(vision, &paths(&vis), FacePolicy::Largest, 50, jobs);
+
+    let mut role_models = Vec::new();
+    let mut photos = Vec::new();
+    let mut labels: HashMap<String, UtkLabel> = HashMap::new();
+    for ((name, label), emb) in gal.iter().zip(&gal_emb) {
+        let Some(embedding) = emb else { continue };
+        let id = format!("utk-{}", role_models.len());
+        labels.insert(id.clone(), *label);
+        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, embedding: embedding.clone() });
+        role_models.push(RoleModel {
+            id,
+            name: name.clone(),
+            role: "-".into(),
+            branch: String::new(),
+            quote: String::new(),
+            story_url: "https://example.org/".into(),
+            photos: vec![name.clone()],
+        });
+    }
+    let index = Index { format: crate::gallery::index::FORMAT, embedder: vision.embedder_id.clone(), manifest_sha256: String::new(), photos, rejected: vec![] };
+    let gallery = Gallery::from_parts(utk_dir, GalleryManifest { role_models }, index);
+
+    let mut counts: HashMap<String, usize> = gallery.role_models.iter().map(|r| (r.id.clone(), 0)).collect();
+    let mut per: BTreeMap<(u8, u8), [usize; 5]> = BTreeMap::new(); // visitors, gender, group, both, top3
+    let mut without = 0;
+    for ((_, vl), emb) in vis.iter().zip(&vis_emb) {
+        let Some(e) = emb else {
+            without += 1;
+            continue;
+        };
+        let top = gallery.top_k(e, 3);
+        let Some(first) = top.first() else { continue };
+        *counts.entry(first.role_model.id.clone()).or_default() += 1;
+        let l = labels[&first.role_model.id];
+        let both_in_top3 = top.iter().any(|m| {
+            let l = labels[&m.role_model.id];
+            l.gender == vl.gender && l.race == vl.race
+        });
+        let c = per.entry((vl.gender, vl.race)).or_default();
+        c[0] += 1;
+        c[1] += usize::from(l.gender == vl.gender);
+        c[2] += usize::from(l.race == vl.race);
+        c[3] += usize::from(l.gender == vl.gender && l.race == vl.race);
+        c[4] += usize::from(both_in_top3);
+    }
+    let total: [usize; 5] = per.values().fold([0; 5], |mut a, c| {
+        for i in 0..5 {
+            a[i] += c[i];
+        }
+        a
+    });
+    let frac = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let per_group: BTreeMap<String, GroupStats> = per
+        .iter()
+        .map(|((g, r), c)| {
+            (group_name(*g, *r), GroupStats { visitors: c[0], gender: frac(c[1], c[0]), group: frac(c[2], c[0]), both: frac(c[3], c[0]), top3_both: frac(c[4], c[0]) })
+        })
+        .collect();
+    let (worst_group, worst) = per_group
+        .iter()
+        .map(|(k, s)| (k.clone(), s.both))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or_default();
+    let n_rm = gallery.role_models.len().max(1);
+    let matched = total[0].max(1);
+    let max_count = counts.values().copied().max().unwrap_or(0);
+    Ok(RelatabilityReport {
+        role_models: gallery.role_models.len(),
+        visitors: total[0],
+        visitors_without_face: without,
+        gender: frac(total[1], total[0]),
+        group: frac(total[2], total[0]),
+        both: frac(total[3], total[0]),
+        top3_both: frac(total[4], total[0]),
+        worst_group_both: worst,
+        worst_group,
+        max_share_over_mean: (max_count as f64 / matched as f64) / (1.0 / n_rm as f64),
+        never_shown: counts.values().filter(|c| **c == 0).count() as f64 / n_rm as f64,
+        per_group,
+        embedder: vision.embedder_id.id.clone(),
+    })
+}
+
+/// MD5 as lower-case hex: the protocol sorts files by it (not used for security).
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    crate::util::hex(&Md5::digest(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_known_vectors() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(md5_hex(&[b'a'; 100]), "36a92cc94a9e0fa21f625f8bfb007adf");
+    }
+
+    #[test]
+    fn utk_names_and_split() {
+        assert_eq!(parse_utk("26_1_2_20170116.jpg.chip.jpg"), Some(UtkLabel { age: 26, gender: 1, race: 2 }));
+        assert_eq!(parse_utk("junk.jpg"), None);
+        let mut names: Vec<String> = (0..100).map(|i| format!("{}_{}_{}_2017{i:04}.jpg.chip.jpg", 30 + i % 3, i % 2, i % 5)).collect();
+        names.push("61_0_0_x.jpg.chip.jpg".into());
+        names.push("17_1_1_x.jpg.chip.jpg".into());
+        let (g, v) = utk_split(&names);
+        assert!(g.iter().chain(&v).all(|(_, l)| l.race <= 3 && (18..=60).contains(&l.age)));
+        // 100 names over 10 (gender, race) cells, 8 of them used: 10 per cell, all role models.
+        assert_eq!(g.len(), 80);
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn lfw_pairs_parse_both_headers() {
+        let root = Path::new("/lfw");
+        let (p, folds) = parse_pairs("1\nA_B\t1\t2\nC\t1\tD\t3\n", root).expect("parses");
+        assert_eq!(folds, 1);
+        assert_eq!(p[0].a, root.join("A_B/A_B_0001.jpg"));
+        assert!(p[0].same && !p[1].same);
+        assert_eq!(p[1].b, root.join("D/D_0003.jpg"));
+        let (p, folds) = parse_pairs("2 1\nA 1 2\nB 1 C 1\nD 1 2\nE 1 F 1\n", root).expect("parses");
+        assert_eq!((folds, p.len(), p[3].fold), (2, 4, 1));
+        assert!(parse_pairs("1\nA 1\n", root).is_err());
+        assert!(parse_pairs("2\nA 1 2\n", root).is_err());
+    }
+
+    #[test]
+    fn threshold_search_separates_when_possible() {
+        let s = [(0.9, true), (0.8, true), (0.3, false), (0.2, false), (0.75, true), (0.35, false)];
+        let (t, acc) = best_threshold(&s);
+        assert_eq!(acc, 1.0);
+        assert!(t > 0.35 && t < 0.75, "{t}");
+        let (_, acc) = best_threshold(&[(0.5, true), (0.6, false)]);
+        assert_eq!(acc, 0.5);
+    }
+
+    #[test]
+    fn central_policy_prefers_the_centre() {
+        let f = |x: f32, w: f32| Face { bbox: [x, 40.0, w, w], score: 0.9, landmarks: [[0.0; 2]; 5] };
+        let faces = vec![f(0.0, 60.0), f(80.0, 50.0), f(95.0, 5.0)];
+        assert_eq!(pick_face(&faces, 200, 200, FacePolicy::Largest).map(|f| f.bbox[0]), Some(0.0));
+        assert_eq!(pick_face(&faces, 200, 200, FacePolicy::Central).map(|f| f.bbox[0]), Some(80.0));
+    }
+
+    #[test]
+    fn padding_replicates_the_border() {
+        let img = vision::RgbImage::from_fn(2, 1, |x, _| image::Rgb([x as u8 * 100, 0, 0]));
+        let p = pad_replicate(&img, 2);
+        assert_eq!(p.dimensions(), (6, 5));
+        assert_eq!(p.get_pixel(0, 0).0[0], 0);
+        assert_eq!(p.get_pixel(5, 4).0[0], 100);
+    }
+}

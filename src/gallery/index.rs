@@ -1,0 +1,256 @@
+//! The gallery index (`index.json` in the gallery directory): one embedding per accepted photo.
+//!
+//! Built by `rolemirror gallery build DIR`. Each photo's embedding is cached under its sha256
+//! together with the embedder's id and sha256: an unchanged photo is never embedded twice, a
+//! changed photo or another model forces new embeddings. Photos that cannot be trusted (no face,
+//! several comparable faces, a face too small) are listed with the reason and left out. The file
+//! is written atomically (temporary file, fsync, rename, directory fsync).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{GalleryManifest, RoleModel};
+use crate::util::{sha256_bytes, sha256_file, write_atomic};
+use crate::vision::{self, EmbedderId, Face, Vision};
+
+/// File name of the index inside a gallery directory.
+pub const INDEX_FILE: &str = "index.json";
+/// Version of the index format.
+pub const FORMAT: u32 = 1;
+
+/// Rules for trusting a gallery photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PhotoRules {
+    /// Smallest distance between the eyes, in photo pixels (the aligned crop has 35).
+    pub min_eye_distance: f32,
+    /// A second face at least this fraction of the largest face's area makes the photo ambiguous.
+    pub ambiguous_area_ratio: f32,
+    /// Largest photo decoded, in pixels.
+    pub max_pixels: u64,
+}
+
+impl Default for PhotoRules {
+    fn default() -> Self {
+        PhotoRules { min_eye_distance: 24.0, ambiguous_area_ratio: 0.4, max_pixels: vision::image::DEFAULT_MAX_PIXELS }
+    }
+}
+
+/// One embedded photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoEntry {
+    pub role_model: String,
+    pub file: String,
+    pub sha256: String,
+    pub eye_distance: f32,
+    pub embedding: Vec<f32>,
+}
+
+/// A photo left out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub role_model: String,
+    pub file: String,
+    pub reason: String,
+}
+
+/// The index file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub format: u32,
+    pub embedder: EmbedderId,
+    /// sha256 of `gallery.toml` this index was built from.
+    pub manifest_sha256: String,
+    pub photos: Vec<PhotoEntry>,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Why a photo is not used, or its single trusted face.
+pub fn choose_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
+    let Some(first) = faces.first() else {
+        return Err("no face found".into());
+    };
+    if let Some(second) = faces.get(1) {
+        if second.area() >= rules.ambiguous_area_ratio * first.area() {
+            return Err(format!("{} faces of comparable size: use a photo of the role model alone", faces.len()));
+        }
+    }
+    let eyes = first.eye_distance();
+    if eyes < rules.min_eye_distance {
+        return Err(format!(
+            "face too small to trust: eyes {eyes:.0} px apart, at least {:.0} needed",
+            rules.min_eye_distance
+        ));
+    }
+    Ok(first.clone())
+}
+
+/// Outcome of embedding one photo.
+pub enum PhotoResult {
+    Embedded { eye_distance: f32, embedding: Vec<f32> },
+    Rejected(String),
+}
+
+/// Decodes, detects, checks and embeds one photo's bytes.
+pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoResult {
+    let img = match vision::image::decode(bytes, rules.max_pixels) {
+        Ok(img) => img,
+        Err(e) => return PhotoResult::Rejected(e.to_string()),
+    };
+    let faces = match vision.faces(&img) {
+        Ok(f) => f,
+        Err(e) => return PhotoResult::Rejected(format!("detector failed: {e:#}")),
+    };
+    let face = match choose_face(&faces, rules) {
+        Ok(f) => f,
+        Err(reason) => return PhotoResult::Rejected(reason),
+    };
+    match vision.embed_face(&img, &face) {
+        Ok(embedding) => PhotoResult::Embedded { eye_distance: face.eye_distance(), embedding },
+        Err(e) => PhotoResult::Rejected(format!("embedding failed: {e:#}")),
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BuildStats {
+    pub embedded: usize,
+    pub reused: usize,
+    pub rejected: usize,
+}
+
+/// Builds the index for the gallery in `dir` with `vision`, reusing cached embeddings from
+/// `previous` where photo and embedder are unchanged. `progress` is called once per photo.
+/// Problems in the manifest are an error (listing every one); bad photos are rejections.
+pub fn build(
+    dir: &Path,
+    manifest: &GalleryManifest,
+    vision: &Vision,
+    rules: &PhotoRules,
+    previous: Option<&Index>,
+    mut progress: impl FnMut(&RoleModel, &str),
+) -> anyhow::Result<(Index, BuildStats)> {
+    let problems = manifest.validate(Some(dir));
+    if !problems.is_empty() {
+        anyhow::bail!("{}: {} problem(s):\n  {}", dir.join(super::manifest::MANIFEST_FILE).display(), problems.len(), problems.join("\n  "));
+    }
+    let manifest_sha256 = sha256_file(&dir.join(super::manifest::MANIFEST_FILE))?.0;
+    let cache: HashMap<&str, &PhotoEntry> = previous
+        .filter(|p| p.embedder == vision.embedder_id && p.format == FORMAT)
+        .map(|p| p.photos.iter().map(|e| (e.sha256.as_str(), e)).collect())
+        .unwrap_or_default();
+    let mut stats = BuildStats::default();
+    let mut index = Index {
+        format: FORMAT,
+        embedder: vision.embedder_id.clone(),
+        manifest_sha256,
+        photos: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for rm in &manifest.role_models {
+        for photo in &rm.photos {
+            progress(rm, photo);
+            let path = dir.join(photo);
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    index.rejected.push(Rejection { role_model: rm.id.clone(), file: photo.clone(), reason: format!("cannot read: {e}") });
+                    stats.rejected += 1;
+                    continue;
+                }
+            };
+            let sha256 = sha256_bytes(&bytes);
+            if let Some(cached) = cache.get(sha256.as_str()) {
+                index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, ..(*cached).clone() });
+                stats.reused += 1;
+                continue;
+            }
+            match embed_photo(vision, &bytes, rules) {
+                PhotoResult::Embedded { eye_distance, embedding } => {
+                    index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, eye_distance, embedding });
+                    stats.embedded += 1;
+                }
+                PhotoResult::Rejected(reason) => {
+                    index.rejected.push(Rejection { role_model: rm.id.clone(), file: photo.clone(), reason });
+                    stats.rejected += 1;
+                }
+            }
+        }
+    }
+    Ok((index, stats))
+}
+
+impl Index {
+    /// Reads `DIR/index.json`; `Ok(None)` when there is none.
+    pub fn read(dir: &Path) -> anyhow::Result<Option<Index>> {
+        let path = dir.join(INDEX_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let index: Index = serde_json::from_str(&text)
+            .with_context(|| format!("{} is corrupt: run `rolemirror gallery build {}`", path.display(), dir.display()))?;
+        Ok(Some(index))
+    }
+
+    /// Writes `DIR/index.json` atomically.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join(INDEX_FILE);
+        let json = serde_json::to_vec(self)?;
+        write_atomic(&path, &json).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Why this index cannot serve matches for `manifest` in `dir` with `embedder`, if it cannot:
+    /// another model, an edited manifest, or a photo whose bytes changed.
+    pub fn staleness(&self, dir: &Path, embedder: &EmbedderId) -> Option<String> {
+        if self.format != FORMAT {
+            return Some(format!("index format {} (this build reads {FORMAT})", self.format));
+        }
+        if &self.embedder != embedder {
+            return Some(format!("built with model {} ({}), now {} ({})", self.embedder.id, short(&self.embedder.sha256), embedder.id, short(&embedder.sha256)));
+        }
+        match sha256_file(&dir.join(super::manifest::MANIFEST_FILE)) {
+            Ok((sum, _)) if sum == self.manifest_sha256 => {}
+            Ok(_) => return Some("gallery.toml changed since the index was built".into()),
+            Err(e) => return Some(format!("cannot read gallery.toml: {e}")),
+        }
+        for photo in &self.photos {
+            match sha256_file(&dir.join(&photo.file)) {
+                Ok((sum, _)) if sum == photo.sha256 => {}
+                Ok(_) => return Some(format!("photo {} changed since the index was built", photo.file)),
+                Err(e) => return Some(format!("photo {}: {e}", photo.file)),
+            }
+            if photo.embedding.len() != embedder.dim || photo.embedding.iter().any(|v| !v.is_finite()) {
+                return Some(format!("photo {}: embedding is malformed", photo.file));
+            }
+        }
+        None
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(w: f32, eyes: f32) -> Face {
+        Face { bbox: [0.0, 0.0, w, w], score: 0.9, landmarks: [[0.0, 0.0], [eyes, 0.0], [0.0; 2], [0.0; 2], [0.0; 2]] }
+    }
+
+    #[test]
+    fn photo_rules() {
+        let rules = PhotoRules::default();
+        assert!(choose_face(&[], &rules).unwrap_err().contains("no face"));
+        assert!(choose_face(&[face(100.0, 40.0)], &rules).is_ok());
+        assert!(choose_face(&[face(100.0, 10.0)], &rules).unwrap_err().contains("too small"));
+        assert!(choose_face(&[face(100.0, 40.0), face(80.0, 30.0)], &rules).unwrap_err().contains("comparable"));
+        // A small bystander in the background does not make the photo ambiguous.
+        assert!(choose_face(&[face(100.0, 40.0), face(30.0, 10.0)], &rules).is_ok());
+    }
+}

@@ -1,0 +1,191 @@
+//! The `rolemirror` binary: parses the command line, sets up logging, and hands over to
+//! [`rolemirror::cli`]. Exit codes are documented there.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use rolemirror::cli::{self, Common, ExitCode};
+
+#[derive(Parser)]
+#[command(name = "rolemirror", version, about = "A recruitment-booth mirror: the role model who looks most like you")]
+struct Cli {
+    /// Model directory (default: $ROLEMIRROR_MODELS, else ./models in a checkout, else
+    /// /usr/share/rolemirror/models).
+    #[arg(long, global = true, value_name = "DIR")]
+    models: Option<PathBuf>,
+    /// Embedder model id from the manifest (default: the manifest's default).
+    #[arg(long, global = true, value_name = "ID")]
+    embedder: Option<String>,
+    /// tract threads per model.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Detect faces and print their boxes, landmarks and embeddings, one line per image.
+    Embed {
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// The role models who look most like the largest face of each image.
+    Match {
+        #[arg(long, value_name = "DIR")]
+        gallery: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Build or check a gallery's embedding index.
+    Gallery {
+        #[command(subcommand)]
+        action: GalleryAction,
+    },
+    /// Per-stage latency (decode, detect, align, embed, match), medians in ms.
+    Bench {
+        #[arg(long)]
+        json: bool,
+        /// Photo to run on (default: the demo visitor demo/visitors/img2.jpg).
+        #[arg(long)]
+        image: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Match against this gallery instead of a synthetic one.
+        #[arg(long, value_name = "DIR")]
+        gallery: Option<PathBuf>,
+        /// Size of the synthetic gallery.
+        #[arg(long, default_value_t = 120)]
+        gallery_size: usize,
+    },
+    /// Measure accuracy (LFW pairs) and relatability (UTKFace protocol).
+    Eval {
+        #[command(subcommand)]
+        action: EvalAction,
+    },
+    /// Demo data: the demo gallery and visitor frames.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+    /// Fetch, verify, list and quantize model files.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum GalleryAction {
+    /// Embed every photo (reusing cached embeddings) and write DIR/index.json atomically.
+    Build { dir: PathBuf },
+    /// Validate the manifest and every photo without writing anything.
+    Check { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum EvalAction {
+    /// Verification accuracy on an LFW-format pairs file.
+    Pairs {
+        #[arg(long, value_name = "FILE")]
+        pairs: PathBuf,
+        /// Choose the threshold on this pairs file (else: cross-validation over the folds).
+        #[arg(long, value_name = "FILE")]
+        tune: Option<PathBuf>,
+        /// Image root: ROOT/NAME/NAME_0001.jpg.
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The relatability protocol of ../shared/data/README.md on a UTKFace folder.
+    Relatability {
+        #[arg(long, value_name = "DIR")]
+        utk: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoAction {
+    /// Copy the demo photos from a data mirror (checksums verified) and write the demo gallery.
+    Fetch {
+        /// A directory laid out like ../shared/data.
+        #[arg(long, value_name = "DIR", default_value = "../shared/data")]
+        data_mirror: PathBuf,
+        /// Where to put gallery/ and visitors/.
+        #[arg(long, value_name = "DIR", default_value = "demo")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Fill the model directory from a mirror or the pinned upstreams, verifying checksums.
+    Fetch {
+        /// A directory laid out like the model directory (e.g. ../shared/models).
+        #[arg(long, value_name = "DIR")]
+        mirror: Option<PathBuf>,
+    },
+    /// List the manifest and whether each file is present and verified.
+    List,
+    /// Quantize an ONNX model's Conv weights to int8 per output channel.
+    Quantize {
+        input: PathBuf,
+        output: PathBuf,
+        #[arg(long, default_value_t = cli::models::DEFAULT_MIN_ELEMENTS)]
+        min_elements: usize,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args = Cli::parse();
+    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads };
+    let mut out = std::io::stdout().lock();
+    let result = match args.command {
+        Command::Embed { json, images } => cli::embed::embed(&common, &images, json, &mut out),
+        Command::Match { gallery, top, json, images } => cli::embed::match_images(&common, &gallery, top, &images, json, &mut out),
+        Command::Gallery { action: GalleryAction::Build { dir } } => cli::gallery::build(&common, &dir, true, &mut out),
+        Command::Gallery { action: GalleryAction::Check { dir } } => cli::gallery::build(&common, &dir, false, &mut out),
+        Command::Bench { json, image, runs, gallery, gallery_size } => {
+            let opts = cli::bench::BenchOptions { image, runs, gallery, gallery_size };
+            cli::bench::bench(&common, &opts, json, &mut out)
+        }
+        Command::Eval { action: EvalAction::Pairs { pairs, tune, root, jobs, json } } => {
+            cli::eval::pairs(&common, &pairs, tune.as_deref(), &root, jobs, json, &mut out)
+        }
+        Command::Eval { action: EvalAction::Relatability { utk, jobs, json } } => cli::eval::relatability(&common, &utk, jobs, json, &mut out),
+        Command::Demo { action: DemoAction::Fetch { data_mirror, out: dir } } => match rolemirror::demo::fetch(&data_mirror, &dir) {
+            Ok(gallery) => {
+                println!("demo photos verified; gallery in {} (next: rolemirror gallery build {})", gallery.display(), gallery.display());
+                Ok(ExitCode::Ok)
+            }
+            Err(e) => Ok(cli::setup_error(&e)),
+        },
+        Command::Models { action: ModelsAction::Fetch { mirror } } => cli::models::fetch(args.models.as_deref(), mirror.as_deref(), &mut out),
+        Command::Models { action: ModelsAction::List } => cli::models::list(args.models.as_deref(), &mut out),
+        Command::Models { action: ModelsAction::Quantize { input, output, min_elements } } => {
+            cli::models::quantize(&input, &output, min_elements, &mut out)
+        }
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rolemirror: {e:#}");
+            ExitCode::Setup
+        }
+    };
+    std::process::ExitCode::from(code as u8)
+}

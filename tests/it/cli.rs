@@ -1,0 +1,136 @@
+//! The command-line contract of DESIGN.md, driven through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn rolemirror(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+        .args(args)
+        .env("ROLEMIRROR_MODELS", models())
+        .current_dir(root())
+        .output()
+        .expect("binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn embed_json_contract_and_errors_per_image() {
+    let tmp = TempDir::new("embed");
+    let junk = tmp.path().join("notes.jpg");
+    std::fs::write(&junk, b"this is text").expect("write");
+    let two = shared().join("data/face-recognition-examples/two_people.jpg");
+    let one = shared().join("data/faces-small/img1.jpg");
+    let out = rolemirror(&["embed", "--json", s(&one), s(&junk), s(&two)]);
+    assert_eq!(out.status.code(), Some(1), "an unreadable image makes the exit status 1");
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["image"], s(&one));
+    let f = &lines[0]["faces"][0];
+    assert_eq!(f["box"].as_array().expect("box").len(), 4);
+    assert_eq!(f["landmarks"].as_array().expect("lm").len(), 5);
+    let emb = floats(&f["embedding"]);
+    assert_eq!(emb.len(), 512);
+    assert!((emb.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-3);
+    assert!(lines[1]["error"].as_str().expect("error").contains("image"), "{}", lines[1]);
+    let faces = lines[2]["faces"].as_array().expect("faces");
+    assert_eq!(faces.len(), 2);
+    let area = |f: &serde_json::Value| floats(&f["box"])[2] * floats(&f["box"])[3];
+    assert!(area(&faces[0]) >= area(&faces[1]), "largest first");
+}
+
+#[test]
+fn missing_models_and_missing_index_say_what_to_run() {
+    let tmp = TempDir::new("nomodels");
+    let img = shared().join("data/faces-small/img1.jpg");
+    let out = Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+        .args(["--models", s(tmp.path()), "embed", "--json", s(&img)])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("models fetch") && err.lines().count() == 1, "{err}");
+
+    std::fs::write(tmp.path().join("gallery.toml"), "[[role_model]]\nid = \"a\"\nname = \"A\"\nrole = \"R\"\nstory_url = \"https://example.org/a\"\nphotos = [\"a.jpg\"]\n").expect("write");
+    std::fs::copy(&img, tmp.path().join("a.jpg")).expect("copy");
+    let out = rolemirror(&["match", "--gallery", s(tmp.path()), "--json", s(&img)]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gallery build"));
+}
+
+#[test]
+fn gallery_build_check_and_match_json() {
+    let tmp = TempDir::new("cli-gallery");
+    rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch");
+    let g = tmp.path().join("gallery");
+    let out = rolemirror(&["gallery", "check", s(&g)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!g.join("index.json").exists(), "check writes nothing");
+    let out = rolemirror(&["gallery", "build", s(&g)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("12 role models"), "{}", stdout(&out));
+    let visitor = tmp.path().join("visitors/img30.jpg");
+    let wall = tmp.path().join("wall.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([200, 200, 200])).save(&wall).expect("png");
+    let out = rolemirror(&["match", "--gallery", s(&g), "--top", "3", "--json", s(&visitor), s(&wall)]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let m = lines[0]["matches"].as_array().expect("matches");
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[0]["id"], "demo-02");
+    assert!(m[0]["similarity"].as_f64() >= m[1]["similarity"].as_f64());
+    assert!(m[0]["percent"].as_u64().expect("percent") <= 100);
+    assert_eq!(lines[1]["matches"].as_array().expect("empty").len(), 0);
+    assert!(lines[1]["face"].is_null());
+}
+
+#[test]
+fn models_fetch_verifies_derives_and_is_idempotent() {
+    let tmp = TempDir::new("fetch");
+    let dir = tmp.path().join("models");
+    let mirror = shared().join("models");
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_rolemirror")).args(args).output().expect("runs");
+    let out = run(&["--models", s(&dir), "models", "fetch", "--mirror", s(&mirror)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("CopiedFromMirror") && text.contains("Derived"), "{text}");
+    let out = run(&["--models", s(&dir), "models", "fetch", "--mirror", s(&mirror)]);
+    assert!(stdout(&out).lines().all(|l| l.contains("AlreadyPresent")), "{}", stdout(&out));
+
+    // A mirror whose file does not match the manifest is refused, and nothing is installed.
+    let bad_mirror = tmp.path().join("bad");
+    std::fs::create_dir_all(bad_mirror.join("yunet")).expect("mkdir");
+    std::fs::write(bad_mirror.join("yunet/yunet_n_320_320.onnx"), b"tampered").expect("write");
+    let fresh = tmp.path().join("fresh");
+    let out = run(&["--models", s(&fresh), "models", "fetch", "--mirror", s(&bad_mirror)]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+    assert!(!fresh.join("yunet/yunet_n_320_320.onnx").exists());
+
+    // A corrupted installed model is named at load.
+    std::fs::write(dir.join("yunet/yunet_n_320_320.onnx"), b"bitrot").expect("write");
+    let img = shared().join("data/faces-small/img1.jpg");
+    let out = run(&["--models", s(&dir), "embed", "--json", s(&img)]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sha256"));
+}
+
+#[test]
+fn bench_prints_every_stage() {
+    let img = shared().join("data/faces-small/img2.jpg");
+    let out = rolemirror(&["bench", "--json", "--runs", "3", "--image", s(&img)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+    for stage in ["decode", "detect", "align", "embed", "match"] {
+        assert!(v["median_ms"][stage].as_f64().expect(stage) >= 0.0);
+    }
+    assert!(v["median_ms"]["embed"].as_f64() > Some(0.0));
+}

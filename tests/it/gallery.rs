@@ -1,0 +1,150 @@
+//! Gallery build, cache, staleness and matching on real photos.
+
+use std::collections::HashMap;
+
+use rolemirror::demo::{flat_name, DemoData};
+use rolemirror::gallery::index::{self, Index, PhotoRules};
+use rolemirror::gallery::{Gallery, GalleryManifest};
+use rolemirror::vision::image;
+
+use crate::common::*;
+
+/// Person label of each faces-small photo, and how many faces the reference found in it.
+fn identities() -> HashMap<String, (String, u32)> {
+    let text = std::fs::read_to_string(shared().join("data/faces-small/identities.csv")).expect("identities.csv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            Some((f.next()?.to_string(), (f.next()?.to_string(), f.next()?.parse().ok()?)))
+        })
+        .collect()
+}
+
+/// Writes the demo gallery (one photo per person) into a temp dir and builds it.
+fn demo_gallery(tmp: &TempDir) -> (DemoData, GalleryManifest) {
+    let demo = rolemirror::demo::DemoData::builtin().expect("demo list");
+    rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch from ../shared/data");
+    let dir = tmp.path().join("gallery");
+    let manifest = GalleryManifest::load(&dir).expect("manifest");
+    let (index, stats) = index::build(&dir, &manifest, default_vision(), &PhotoRules::default(), None, |_, _| {}).expect("build");
+    assert_eq!((stats.embedded, stats.rejected), (12, 0), "{:?}", index.rejected);
+    index.write(&dir).expect("write index");
+    (demo, manifest)
+}
+
+#[test]
+fn every_other_photo_of_a_gallery_person_matches_that_person() {
+    let tmp = TempDir::new("demo");
+    let (demo, _) = demo_gallery(&tmp);
+    let v = default_vision();
+    let gallery = Gallery::open(&tmp.path().join("gallery"), &v.embedder_id).expect("open");
+    let ids = identities();
+    let person_to_rm: HashMap<String, String> =
+        demo.role_models.iter().map(|rm| (ids[&flat_name(&rm.photo)].0.clone(), rm.id.clone())).collect();
+    let gallery_files: Vec<String> = demo.role_models.iter().map(|rm| flat_name(&rm.photo)).collect();
+    let (mut right, mut total) = (0, 0);
+    let mut wrong = Vec::new();
+    for (file, (person, faces)) in &ids {
+        let Some(want) = person_to_rm.get(person) else { continue };
+        if *faces != 1 || gallery_files.contains(file) {
+            continue;
+        }
+        let img = image::load(&shared().join("data/faces-small").join(file), image::DEFAULT_MAX_PIXELS).expect("photo");
+        let faces = v.faces(&img).expect("detect");
+        let e = v.embed_face(&img, &faces[0]).expect("embed");
+        let top = gallery.top_k(&e, 2);
+        total += 1;
+        if &top[0].role_model.id == want {
+            right += 1;
+        } else {
+            wrong.push(format!("{file} ({person}): got {} {:.3}, want {want}", top[0].role_model.id, top[0].similarity));
+        }
+    }
+    eprintln!("{right}/{total} photos matched their person");
+    assert!(total >= 40, "only {total} photos checked");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn rebuild_uses_the_cache_and_changes_are_detected() {
+    let tmp = TempDir::new("cache");
+    demo_gallery(&tmp);
+    let dir = tmp.path().join("gallery");
+    let v = default_vision();
+    let manifest = GalleryManifest::load(&dir).expect("manifest");
+    let previous = Index::read(&dir).expect("read").expect("exists");
+    assert!(previous.staleness(&dir, &v.embedder_id).is_none());
+    let (again, stats) = index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&previous), |_, _| {}).expect("build");
+    assert_eq!((stats.embedded, stats.reused), (0, 12));
+    assert_eq!(again.photos, previous.photos);
+
+    // Another model: the cache does not apply, the index is stale.
+    let mut other = v.embedder_id.clone();
+    other.sha256 = "0".repeat(64);
+    assert!(previous.staleness(&dir, &other).expect("stale").contains("built with model"));
+
+    // A photo replaced by another person's photo: stale, and only that photo is embedded again.
+    let swapped = &manifest.role_models[0].photos[0];
+    std::fs::copy(shared().join("data/faces-small/img2.jpg"), dir.join(swapped)).expect("copy");
+    assert!(previous.staleness(&dir, &v.embedder_id).expect("stale").contains(swapped.as_str()));
+    let (_, stats) = index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&previous), |_, _| {}).expect("build");
+    assert_eq!((stats.embedded, stats.reused), (1, 11));
+
+    // A corrupt index is an error that says what to run.
+    std::fs::write(dir.join(index::INDEX_FILE), b"{not json").expect("write");
+    let err = Gallery::open(&dir, &v.embedder_id).expect_err("corrupt");
+    assert!(format!("{err:#}").contains("gallery build"), "{err:#}");
+}
+
+#[test]
+fn untrustworthy_photos_are_reported_not_guessed() {
+    let tmp = TempDir::new("reject");
+    let dir = tmp.path();
+    let data = shared().join("data");
+    std::fs::copy(data.join("faces-small/couple.jpg"), dir.join("couple.jpg")).expect("copy");
+    std::fs::copy(data.join("faces-small/img1.jpg"), dir.join("good.jpg")).expect("copy");
+    std::fs::copy(data.join("face-recognition-examples/obama_small.jpg"), dir.join("small.jpg")).expect("copy");
+    image::RgbImage::from_pixel(320, 240, ::image::Rgb([90, 120, 150])).save(dir.join("wall.png")).expect("png");
+    std::fs::write(dir.join("broken.jpg"), b"\xff\xd8\xff\xe0 truncated").expect("write");
+    let toml = ["couple.jpg", "good.jpg", "small.jpg", "wall.png", "broken.jpg"]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("[[role_model]]\nid = \"rm-{i}\"\nname = \"RM {i}\"\nrole = \"Tester\"\nstory_url = \"https://example.org/{i}\"\nphotos = [\"{p}\"]\n"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("gallery.toml"), toml).expect("write");
+    let manifest = GalleryManifest::load(dir).expect("manifest");
+    let rules = PhotoRules { min_eye_distance: 24.0, ..Default::default() };
+    let (index, _) = index::build(dir, &manifest, default_vision(), &rules, None, |_, _| {}).expect("build");
+    let reasons: HashMap<&str, &str> = index.rejected.iter().map(|r| (r.file.as_str(), r.reason.as_str())).collect();
+    eprintln!("{reasons:#?}");
+    assert!(reasons["couple.jpg"].contains("comparable"), "{reasons:?}");
+    assert!(reasons["wall.png"].contains("no face"), "{reasons:?}");
+    assert!(reasons["broken.jpg"].contains("image"), "{reasons:?}");
+    assert!(!reasons.contains_key("good.jpg"));
+    assert_eq!(index.photos.iter().map(|p| p.file.as_str()).collect::<Vec<_>>().first(), Some(&"good.jpg"));
+    // obama_small.jpg: reported as too small, or accepted with eyes at least 24 px apart.
+    match reasons.get("small.jpg") {
+        Some(r) => assert!(r.contains("too small"), "{r}"),
+        None => assert!(index.photos.iter().any(|p| p.file == "small.jpg" && p.eye_distance >= 24.0)),
+    }
+}
+
+#[test]
+fn obama_photos_match_each_other_rather_than_biden() {
+    let v = default_vision();
+    let dir = shared().join("data/face-recognition-examples");
+    let embed = |f: &str| {
+        let img = image::load(&dir.join(f), image::DEFAULT_MAX_PIXELS).expect("photo");
+        let faces = v.faces(&img).expect("detect");
+        v.embed_face(&img, &faces[0]).expect("embed")
+    };
+    let obama: Vec<Vec<f32>> = ["obama.jpg", "obama2.jpg", "obama3.jpg", "test_obama1.jpg", "obama_small.jpg"].iter().map(|f| embed(f)).collect();
+    let biden: Vec<Vec<f32>> = ["biden.jpg", "train_biden_biden2.jpg"].iter().map(|f| embed(f)).collect();
+    for (i, o) in obama.iter().enumerate() {
+        let best_obama = obama.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, x)| cosine(o, x)).fold(f32::MIN, f32::max);
+        let best_biden = biden.iter().map(|b| cosine(o, b)).fold(f32::MIN, f32::max);
+        assert!(best_obama > best_biden + 0.1, "obama #{i}: {best_obama} vs biden {best_biden}");
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests: one binary, real models, real photos, real goldens.
+
+mod common;
+mod gallery;
+mod golden;
+mod cli;
