@@ -19,6 +19,10 @@ struct Cli {
     /// tract threads per model.
     #[arg(long, global = true, default_value_t = 1)]
     threads: usize,
+    /// Detector input WIDTHxHEIGHT, multiples of 32 (default 640x640: photos are scaled to fit,
+    /// never enlarged). Smaller is faster and misses small faces.
+    #[arg(long, global = true, value_name = "WxH", value_parser = cli::parse_size)]
+    detector_input: Option<(u32, u32)>,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,7 +156,7 @@ enum ModelsAction {
 fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Cli::parse();
-    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads };
+    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input };
     let mut out = std::io::stdout().lock();
     let result = match args.command {
         Command::Embed { json, images } => cli::embed::embed(&common, &images, json, &mut out),

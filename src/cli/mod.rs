@@ -34,6 +34,8 @@ pub struct Common {
     pub embedder: Option<String>,
     /// tract threads.
     pub threads: usize,
+    /// Detector input (width, height); None: the default 640x640.
+    pub detector_input: Option<(u32, u32)>,
 }
 
 impl Common {
@@ -41,15 +43,35 @@ impl Common {
     pub fn vision(&self) -> anyhow::Result<Vision> {
         let manifest = Manifest::builtin()?;
         let dir = crate::models::model_dir(self.models.as_deref());
-        let opts = VisionOptions { embedder: self.embedder.clone(), threads: self.threads.max(1), ..Default::default() };
+        let mut opts = VisionOptions { embedder: self.embedder.clone(), threads: self.threads.max(1), ..Default::default() };
+        if let Some(input) = self.detector_input {
+            opts.detect.input = input;
+        }
         Vision::load(&dir, &manifest, &opts)
     }
+}
+
+/// Parses `WxH` (e.g. `640x480`).
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x480"))?;
+    let p = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x480"));
+    Ok((p(w)?, p(h)?))
 }
 
 /// Prints an error chain on one line to stderr and returns the setup exit code.
 pub fn setup_error(e: &anyhow::Error) -> ExitCode {
     eprintln!("rolemirror: {e:#}");
     ExitCode::Setup
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(super::parse_size("640x480"), Ok((640, 480)));
+        assert!(super::parse_size("640").is_err());
+        assert!(super::parse_size("ax1").is_err());
+    }
 }
 
 /// Rounds for JSON output (4 decimals for coordinates and scores).

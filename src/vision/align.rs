@@ -76,29 +76,36 @@ pub fn invert(m: &Affine) -> Option<Affine> {
 pub fn warp(img: &RgbImage, m: &Affine, size: u32) -> RgbImage {
     let mut out = RgbImage::new(size, size);
     let Some(inv) = invert(m) else { return out };
-    let (w, h) = (img.width() as i64, img.height() as i64);
+    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
     let raw = img.as_raw();
-    let px = |x: i64, y: i64, c: usize| -> f64 {
-        if x < 0 || y < 0 || x >= w || y >= h {
-            0.0
-        } else {
-            f64::from(raw[((y * w + x) * 3) as usize + c])
-        }
-    };
-    for (u, v, pixel) in out.enumerate_pixels_mut() {
-        let (u, v) = (f64::from(u), f64::from(v));
-        let sx = inv[0][0] * u + inv[0][1] * v + inv[0][2];
-        let sy = inv[1][0] * u + inv[1][1] * v + inv[1][2];
-        if !sx.is_finite() || !sy.is_finite() {
-            continue;
-        }
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let (x0, y0) = (x0 as i64, y0 as i64);
-        for c in 0..3 {
-            let top = px(x0, y0, c) * (1.0 - fx) + px(x0 + 1, y0, c) * fx;
-            let bottom = px(x0, y0 + 1, c) * (1.0 - fx) + px(x0 + 1, y0 + 1, c) * fx;
-            pixel.0[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+    let stride = w as usize * 3;
+    let dst = &mut *out;
+    for v in 0..size as usize {
+        for u in 0..size as usize {
+            let (uf, vf) = (u as f64, v as f64);
+            let sx = inv[0][0] * uf + inv[0][1] * vf + inv[0][2];
+            let sy = inv[1][0] * uf + inv[1][1] * vf + inv[1][2];
+            if !(sx > -1.0 && sy > -1.0 && sx < w as f64 && sy < h as f64) {
+                continue; // entirely outside: stays black (also catches NaN)
+            }
+            let (x0, y0) = (sx.floor() as i64, sy.floor() as i64);
+            let (fx, fy) = ((sx - x0 as f64) as f32, (sy - y0 as f64) as f32);
+            let weights = [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy];
+            let mut acc = [0f32; 3];
+            for (k, (dx, dy)) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+                let (x, y) = (x0 + dx, y0 + dy);
+                if x < 0 || y < 0 || x >= w || y >= h {
+                    continue; // outside the image: black
+                }
+                let p = y as usize * stride + x as usize * 3;
+                for c in 0..3 {
+                    acc[c] += weights[k] * f32::from(raw[p + c]);
+                }
+            }
+            let o = (v * size as usize + u) * 3;
+            for c in 0..3 {
+                dst[o + c] = acc[c].round().clamp(0.0, 255.0) as u8;
+            }
         }
     }
     out
