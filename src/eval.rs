@@ -334,7 +334,7 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize) -> anyhow
         let Some(embedding) = emb else { continue };
         let id = format!("utk-{}", role_models.len());
         labels.insert(id.clone(), *label);
-        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, embedding: embedding.clone() });
+        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, face: None, embedding: embedding.clone() });
         role_models.push(RoleModel {
             id,
             name: name.clone(),

@@ -6,11 +6,17 @@
 //! - [`gallery`]: the role-model gallery, its embedding index and matching.
 //! - [`demo`]: the demo gallery and visitors, from a local data mirror.
 //! - [`eval`]: LFW pair accuracy and the UTKFace relatability protocol.
+//! - [`booth`], [`display`], [`config`]: the booth's state machine, screens and settings.
 //! - [`cli`]: the commands behind the `rolemirror` binary.
 
+pub mod booth;
+pub mod camera;
 pub mod cli;
+pub mod config;
 pub mod demo;
+pub mod display;
 pub mod eval;
+pub mod events;
 pub mod gallery;
 pub mod models;
 pub mod util;

@@ -73,10 +73,25 @@ enum Command {
         #[command(subcommand)]
         action: EvalAction,
     },
-    /// Demo data: the demo gallery and visitor frames.
+    /// The booth on the demo data, one pass: prints one event per visitor, writes the screens
+    /// as PNG files. `demo fetch` first copies the demo photos.
     Demo {
         #[command(subcommand)]
-        action: DemoAction,
+        action: Option<DemoAction>,
+        /// The demo folder (from `demo fetch`).
+        #[arg(long, value_name = "DIR", default_value = "demo")]
+        data: PathBuf,
+        /// Where the screens go (OUT/screens/NNNN-scene.png, OUT/screen.png).
+        #[arg(long, value_name = "DIR", default_value = "demo-out")]
+        out: PathBuf,
+        /// Screen size, e.g. 1920x1080 or 240x320.
+        #[arg(long, value_name = "WxH", value_parser = cli::parse_size, default_value = "1920x1080")]
+        size: (u32, u32),
+    },
+    /// Check a booth config file: every problem with its key path.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Fetch, verify, list and quantize model files.
     Models {
@@ -122,6 +137,12 @@ enum EvalAction {
 }
 
 #[derive(Subcommand)]
+enum ConfigAction {
+    /// Parse and validate; exit 0 when usable, 3 (with every problem listed) when not.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum DemoAction {
     /// Copy the demo photos from a data mirror (checksums verified) and write the demo gallery.
     Fetch {
@@ -153,6 +174,10 @@ enum ModelsAction {
     },
 }
 
+fn out_lock() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
 fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args = Cli::parse();
@@ -171,7 +196,9 @@ fn main() -> std::process::ExitCode {
             cli::eval::pairs(&common, &pairs, tune.as_deref(), &root, jobs, json, &mut out)
         }
         Command::Eval { action: EvalAction::Relatability { utk, jobs, json } } => cli::eval::relatability(&common, &utk, jobs, json, &mut out),
-        Command::Demo { action: DemoAction::Fetch { data_mirror, out: dir } } => match rolemirror::demo::fetch(&data_mirror, &dir) {
+        Command::Demo { action: None, data, out, size } => cli::booth::demo(&common, &data, &out, size, &mut out_lock()),
+        Command::Config { action: ConfigAction::Check { file } } => cli::booth::config_check(&file, &mut out_lock()),
+        Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => match rolemirror::demo::fetch(&data_mirror, &dir) {
             Ok(gallery) => {
                 println!("demo photos verified; gallery in {} (next: rolemirror gallery build {})", gallery.display(), gallery.display());
                 Ok(ExitCode::Ok)

@@ -6,6 +6,7 @@
 //! missing, corrupt or stale: the message says what to run).
 
 pub mod bench;
+pub mod booth;
 pub mod embed;
 pub mod eval;
 pub mod gallery;

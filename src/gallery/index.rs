@@ -45,6 +45,9 @@ pub struct PhotoEntry {
     pub file: String,
     pub sha256: String,
     pub eye_distance: f32,
+    /// The face's box in the photo (x, y, w, h), for cropping the portrait shown on screen.
+    #[serde(default)]
+    pub face: Option<[f32; 4]>,
     pub embedding: Vec<f32>,
 }
 
@@ -89,7 +92,7 @@ pub fn choose_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
 
 /// Outcome of embedding one photo.
 pub enum PhotoResult {
-    Embedded { eye_distance: f32, embedding: Vec<f32> },
+    Embedded { eye_distance: f32, face: [f32; 4], embedding: Vec<f32> },
     Rejected(String),
 }
 
@@ -108,7 +111,7 @@ pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoRe
         Err(reason) => return PhotoResult::Rejected(reason),
     };
     match vision.embed_face(&img, &face) {
-        Ok(embedding) => PhotoResult::Embedded { eye_distance: face.eye_distance(), embedding },
+        Ok(embedding) => PhotoResult::Embedded { eye_distance: face.eye_distance(), face: face.bbox, embedding },
         Err(e) => PhotoResult::Rejected(format!("embedding failed: {e:#}")),
     }
 }
@@ -168,8 +171,8 @@ pub fn build(
                 continue;
             }
             match embed_photo(vision, &bytes, rules) {
-                PhotoResult::Embedded { eye_distance, embedding } => {
-                    index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, eye_distance, embedding });
+                PhotoResult::Embedded { eye_distance, face, embedding } => {
+                    index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, eye_distance, face: Some(face), embedding });
                     stats.embedded += 1;
                 }
                 PhotoResult::Rejected(reason) => {

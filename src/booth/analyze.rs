@@ -1,0 +1,113 @@
+//! Per-frame analysis for the booth: pick the visitor's face, judge it, and embed it when it is
+//! good enough. Frames and crops stay in memory; only the [`FaceObs`] leaves.
+
+use super::machine::{guidance, FaceObs};
+use crate::config::BoothConfig;
+use crate::vision::{align, Face, RgbImage, Vision};
+
+/// The visitor among several faces: the largest, weighted towards the centre of the frame
+/// (area x (1 - distance to centre / half diagonal)).
+pub fn choose_face(faces: &[Face], width: u32, height: u32) -> Option<&Face> {
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let half_diag = (cx * cx + cy * cy).sqrt().max(1.0);
+    let weight = |f: &Face| {
+        let d = (f.bbox[0] + f.bbox[2] / 2.0 - cx).hypot(f.bbox[1] + f.bbox[3] / 2.0 - cy);
+        f.area() * (1.0 - d / half_diag).max(0.05)
+    };
+    faces.iter().max_by(|a, b| weight(a).total_cmp(&weight(b)))
+}
+
+/// Frontal by landmark geometry: the nose near the eyes' midpoint (yaw) and the eye line near
+/// level (roll).
+pub fn is_frontal(lm: &[[f32; 2]; 5], max_yaw: f32, max_roll_degrees: f32) -> bool {
+    let [l, r, nose] = [lm[0], lm[1], lm[2]];
+    let (dx, dy) = (r[0] - l[0], r[1] - l[1]);
+    let eye = (dx * dx + dy * dy).sqrt();
+    if !(eye > 1.0) {
+        return false;
+    }
+    let mid = [(l[0] + r[0]) / 2.0, (l[1] + r[1]) / 2.0];
+    // Nose offset along the eye line, relative to the eye distance.
+    let along = ((nose[0] - mid[0]) * dx + (nose[1] - mid[1]) * dy) / (eye * eye);
+    let roll = dy.atan2(dx).to_degrees().abs();
+    along.abs() <= max_yaw && roll <= max_roll_degrees
+}
+
+/// Sharpness: variance of the 4-neighbour Laplacian of the grey crop.
+pub fn sharpness(crop: &RgbImage) -> f32 {
+    let (w, h) = (crop.width() as usize, crop.height() as usize);
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let grey: Vec<f32> = crop.pixels().map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).collect();
+    let mut values = Vec::with_capacity((w - 2) * (h - 2));
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let c = grey[y * w + x];
+            values.push(grey[y * w + x - 1] + grey[y * w + x + 1] + grey[(y - 1) * w + x] + grey[(y + 1) * w + x] - 4.0 * c);
+        }
+    }
+    let n = values.len() as f32;
+    let mean = values.iter().sum::<f32>() / n;
+    values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n
+}
+
+/// Analyses one frame: the chosen face and how good it is; embeds it only when good.
+pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothConfig) -> anyhow::Result<Option<FaceObs>> {
+    let faces = vision.faces(frame)?;
+    let Some(face) = choose_face(&faces, frame.width(), frame.height()) else {
+        return Ok(None);
+    };
+    let eye_fraction = face.eye_distance() / frame.width().max(1) as f32;
+    let frontal = is_frontal(&face.landmarks, cfg.max_yaw, cfg.max_roll_degrees);
+    let crop = align::align(frame, &face.landmarks);
+    let sharp = crop.as_ref().is_some_and(|c| sharpness(c) >= cfg.min_sharpness);
+    let mut obs = FaceObs { bbox: face.bbox, eye_fraction, frontal, sharp, embedding: None };
+    if guidance(&FaceObs { embedding: Some(Vec::new()), ..obs.clone() }, cfg).is_none() {
+        if let Some(crop) = crop {
+            obs.embedding = Some(vision.embedder.embed(&crop)?);
+        }
+    }
+    Ok(Some(obs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32, y: f32, s: f32) -> Face {
+        Face { bbox: [x, y, s, s], score: 0.9, landmarks: [[0.0; 2]; 5] }
+    }
+
+    #[test]
+    fn prefers_the_large_central_face() {
+        let faces = [face(0.0, 0.0, 100.0), face(270.0, 190.0, 90.0), face(300.0, 220.0, 20.0)];
+        let chosen = choose_face(&faces, 640, 480).expect("some");
+        assert_eq!(chosen.bbox[0], 270.0);
+        // A much larger face wins even off-centre.
+        let faces = [face(0.0, 0.0, 300.0), face(300.0, 220.0, 40.0)];
+        assert_eq!(choose_face(&faces, 640, 480).map(|f| f.bbox[0]), Some(0.0));
+        assert!(choose_face(&[], 640, 480).is_none());
+    }
+
+    #[test]
+    fn frontal_geometry() {
+        let straight = [[40.0, 50.0], [72.0, 50.0], [56.0, 70.0], [42.0, 90.0], [70.0, 90.0]];
+        assert!(is_frontal(&straight, 0.25, 15.0));
+        let turned = [[40.0, 50.0], [72.0, 50.0], [68.0, 70.0], [42.0, 90.0], [70.0, 90.0]];
+        assert!(!is_frontal(&turned, 0.25, 15.0));
+        let tilted = [[40.0, 40.0], [72.0, 60.0], [56.0, 70.0], [42.0, 90.0], [70.0, 90.0]];
+        assert!(!is_frontal(&tilted, 0.25, 15.0));
+        assert!(!is_frontal(&[[1.0, 1.0]; 5], 0.25, 15.0));
+    }
+
+    #[test]
+    fn sharpness_separates_edges_from_flat() {
+        let flat = RgbImage::from_pixel(20, 20, image::Rgb([90, 90, 90]));
+        let stripes = RgbImage::from_fn(20, 20, |x, _| if x % 2 == 0 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) });
+        assert_eq!(sharpness(&flat), 0.0);
+        assert!(sharpness(&stripes) > 1000.0);
+        let blurred = crate::vision::image::resize(&crate::vision::image::resize(&stripes, 5, 5), 20, 20);
+        assert!(sharpness(&blurred) < sharpness(&stripes));
+    }
+}

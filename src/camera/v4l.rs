@@ -1,0 +1,153 @@
+//! V4L2 camera (the `v4l` crate): a USB UVC webcam, or a Raspberry Pi Camera Module through
+//! libcamera's V4L2 compatibility layer (`libcamerify rolemirror run …`; plain V4L2 does not
+//! drive Pi Camera Modules on current Raspberry Pi OS, which routes them through libcamera).
+//!
+//! Opens the configured device or the first video capture device, negotiates MJPEG (preferred:
+//! less USB bandwidth) or YUYV at the configured size and rate, streams through mmap buffers,
+//! and decodes each frame to RGB. Only this file knows the `v4l` crate.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use v4l::buffer::Type;
+use v4l::capability::Flags;
+use v4l::io::mmap::Stream as MmapStream;
+use v4l::io::traits::CaptureStream;
+use v4l::video::capture::Parameters;
+use v4l::video::Capture;
+use v4l::{Device, FourCC};
+
+use super::{CameraError, Frame, FrameSource};
+use crate::config::CameraConfig;
+use crate::vision::{self, RgbImage};
+
+/// Pixel formats we decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pixels {
+    Mjpeg,
+    Yuyv,
+}
+
+/// An open, streaming V4L2 camera.
+pub struct V4l2Camera {
+    // The stream holds its own handle to the device; the device is kept for its lifetime.
+    stream: MmapStream<'static>,
+    _device: Device,
+    path: PathBuf,
+    width: u32,
+    height: u32,
+    pixels: Pixels,
+    seq: u64,
+}
+
+fn gone(path: &std::path::Path, what: &str, e: impl std::fmt::Display) -> CameraError {
+    CameraError::Gone(format!("{}: {what}: {e}", path.display()))
+}
+
+/// The first video capture device, if any.
+fn first_capture_device() -> Option<PathBuf> {
+    let mut nodes = v4l::context::enum_devices();
+    nodes.sort_by_key(|n| n.index());
+    nodes.into_iter().map(|n| n.path().to_path_buf()).find(|p| {
+        Device::with_path(p)
+            .and_then(|d| d.query_caps())
+            .map(|c| c.capabilities.contains(Flags::VIDEO_CAPTURE) && c.capabilities.contains(Flags::STREAMING))
+            .unwrap_or(false)
+    })
+}
+
+impl V4l2Camera {
+    /// Opens and starts streaming.
+    pub fn open(cfg: &CameraConfig) -> Result<V4l2Camera, CameraError> {
+        let path = if cfg.device.is_empty() {
+            first_capture_device().ok_or_else(|| CameraError::Gone("no video capture device found".into()))?
+        } else {
+            PathBuf::from(&cfg.device)
+        };
+        let device = Device::with_path(&path).map_err(|e| gone(&path, "open", e))?;
+        let mut format = device.format().map_err(|e| gone(&path, "get format", e))?;
+        format.width = cfg.width;
+        format.height = cfg.height;
+        let mut chosen = None;
+        for (fourcc, pixels) in [(FourCC::new(b"MJPG"), Pixels::Mjpeg), (FourCC::new(b"YUYV"), Pixels::Yuyv)] {
+            format.fourcc = fourcc;
+            if let Ok(actual) = device.set_format(&format) {
+                if actual.fourcc == fourcc {
+                    chosen = Some((actual, pixels));
+                    break;
+                }
+            }
+        }
+        let (actual, pixels) = chosen.ok_or_else(|| gone(&path, "set format", "the device offers neither MJPEG nor YUYV"))?;
+        if let Err(e) = device.set_params(&Parameters::with_fps(cfg.fps)) {
+            log::warn!("{}: cannot set {} fps ({e}); using the device's rate", path.display(), cfg.fps);
+        }
+        let mut stream = MmapStream::with_buffers(&device, Type::VideoCapture, 4).map_err(|e| gone(&path, "start streaming", e))?;
+        stream.set_timeout(Duration::from_secs_f32(cfg.timeout_seconds.max(0.2)));
+        log::info!("{}: {}x{} {:?} at up to {} fps", path.display(), actual.width, actual.height, pixels, cfg.fps);
+        Ok(V4l2Camera { stream, _device: device, path, width: actual.width, height: actual.height, pixels, seq: 0 })
+    }
+}
+
+/// YUYV (YUV 4:2:2, Y0 U Y1 V) to RGB, BT.601 limited range.
+pub fn yuyv_to_rgb(data: &[u8], width: u32, height: u32) -> Option<RgbImage> {
+    let (w, h) = (width as usize, height as usize);
+    if w % 2 != 0 || data.len() < w * h * 2 {
+        return None;
+    }
+    let mut out = vec![0u8; w * h * 3];
+    let clamp = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    for (i, px) in data[..w * h * 2].chunks_exact(4).enumerate() {
+        let (y0, u, y1, v) = (f32::from(px[0]), f32::from(px[1]) - 128.0, f32::from(px[2]), f32::from(px[3]) - 128.0);
+        for (k, y) in [y0, y1].into_iter().enumerate() {
+            let c = 1.164 * (y - 16.0);
+            let o = (i * 2 + k) * 3;
+            out[o] = clamp(c + 1.596 * v);
+            out[o + 1] = clamp(c - 0.392 * u - 0.813 * v);
+            out[o + 2] = clamp(c + 2.017 * u);
+        }
+    }
+    RgbImage::from_raw(width, height, out)
+}
+
+impl FrameSource for V4l2Camera {
+    fn next_frame(&mut self) -> Result<Frame, CameraError> {
+        let (buf, meta) = match self.stream.next() {
+            Ok(b) => b,
+            // Unplugged: ENODEV; timed out: no frame within camera.timeout_seconds.
+            Err(e) => return Err(gone(&self.path, "read frame", e)),
+        };
+        let used = (meta.bytesused as usize).min(buf.len());
+        let data = &buf[..if used > 0 { used } else { buf.len() }];
+        let image = match self.pixels {
+            Pixels::Mjpeg => vision::image::decode(data, vision::image::DEFAULT_MAX_PIXELS).map_err(|e| CameraError::BadFrame(e.to_string()))?,
+            Pixels::Yuyv => yuyv_to_rgb(data, self.width, self.height).ok_or_else(|| CameraError::BadFrame(format!("short YUYV frame: {} bytes", data.len())))?,
+        };
+        self.seq += 1;
+        Ok(Frame { image: Arc::new(image), seq: self.seq, label: None })
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({}x{} {:?})", self.path.display(), self.width, self.height, self.pixels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yuyv_grey_white_black_and_short_frames() {
+        // Two pixels per 4 bytes: (Y=16 black, Y=235 white), neutral chroma.
+        let img = yuyv_to_rgb(&[16, 128, 235, 128], 2, 1).expect("converts");
+        assert_eq!(img.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(1, 0).0, [255, 255, 255]);
+        // Pure red in BT.601: Y=81, U=90, V=240.
+        let red = yuyv_to_rgb(&[81, 90, 81, 240], 2, 1).expect("converts");
+        let p = red.get_pixel(0, 0).0;
+        assert!(p[0] > 245 && p[1] < 10 && p[2] < 10, "{p:?}");
+        assert!(yuyv_to_rgb(&[0; 7], 2, 2).is_none());
+        assert!(yuyv_to_rgb(&[0; 12], 3, 1).is_none());
+    }
+}

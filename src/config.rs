@@ -1,0 +1,518 @@
+//! The booth's configuration: `/etc/rolemirror/rolemirror.toml` (commented example with every
+//! key and its default in `config/rolemirror.toml`).
+//!
+//! Parsing rejects unknown keys (a typo must not silently fall back to a default); then
+//! [`Config::validate`] collects every remaining problem with its key path, so `rolemirror
+//! config check FILE` and the service screen can list them all at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraSource {
+    /// A V4L2 device (USB UVC webcam, or libcamera's V4L2 compatibility layer).
+    V4l2,
+    /// Images from a folder or list, at a fixed rate.
+    Replay,
+}
+
+/// `[camera]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CameraConfig {
+    pub source: CameraSource,
+    /// V4L2 device; empty: the first video capture device found.
+    pub device: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Show the camera image mirrored, as a mirror would.
+    pub mirror: bool,
+    /// Replay: a folder of images (sorted by name) or a text file listing image paths.
+    pub replay: String,
+    /// Replay: frames per second.
+    pub replay_fps: f32,
+    /// Replay: start again after the last image.
+    pub replay_loop: bool,
+    /// No frame for this long: camera lost.
+    pub timeout_seconds: f32,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig {
+            source: CameraSource::V4l2,
+            device: String::new(),
+            width: 640,
+            height: 480,
+            fps: 15,
+            mirror: true,
+            replay: String::new(),
+            replay_fps: 5.0,
+            replay_loop: true,
+            timeout_seconds: 3.0,
+        }
+    }
+}
+
+/// `[vision]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VisionConfig {
+    /// Model directory; empty: the default (see `rolemirror models list`).
+    pub models: String,
+    /// Embedder id; empty: the manifest's default.
+    pub embedder: String,
+    /// Detector input, WIDTHxHEIGHT in multiples of 32; use the camera's aspect ratio.
+    pub detector_input: String,
+    /// tract threads per model.
+    pub threads: usize,
+    /// Minimum detector score.
+    pub min_score: f32,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        VisionConfig { models: String::new(), embedder: String::new(), detector_input: "640x480".into(), threads: 1, min_score: 0.6 }
+    }
+}
+
+/// `[gallery]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GalleryConfig {
+    /// The active gallery directory (gallery.toml, photos, index.json).
+    pub dir: String,
+    /// Role models shown on the result card besides the best one (0..=2).
+    pub also_like: usize,
+}
+
+impl Default for GalleryConfig {
+    fn default() -> Self {
+        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2 }
+    }
+}
+
+/// `[booth]`: timings (seconds) and thresholds of the state machine.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoothConfig {
+    /// Attract screen: seconds per showcased role model.
+    pub showcase_seconds: f32,
+    /// A face needs its eyes at least this fraction of the frame width apart to be matched
+    /// (closer than that: "step closer").
+    pub min_eye_fraction: f32,
+    /// Frontal: the nose may be off the eyes' midpoint by this fraction of the eye distance.
+    pub max_yaw: f32,
+    /// Frontal: the eye line may tilt by this many degrees.
+    pub max_roll_degrees: f32,
+    /// Sharp: variance of the Laplacian of the aligned face, at least.
+    pub min_sharpness: f32,
+    /// Good frames averaged into one match.
+    pub matching_frames: usize,
+    /// Give up collecting after this long without enough good frames (back to tracking advice).
+    pub matching_timeout_seconds: f32,
+    /// The face may vanish this long before the booth considers the visitor gone.
+    pub face_lost_seconds: f32,
+    /// The result stays at least this long...
+    pub result_min_seconds: f32,
+    /// ...and while the same face stays, at most this long.
+    pub result_max_seconds: f32,
+    /// "Thank you" screen before the booth attracts again.
+    pub cooldown_seconds: f32,
+}
+
+impl Default for BoothConfig {
+    fn default() -> Self {
+        BoothConfig {
+            showcase_seconds: 6.0,
+            min_eye_fraction: 0.06,
+            max_yaw: 0.25,
+            max_roll_degrees: 15.0,
+            min_sharpness: 40.0,
+            matching_frames: 5,
+            matching_timeout_seconds: 8.0,
+            face_lost_seconds: 1.5,
+            result_min_seconds: 8.0,
+            result_max_seconds: 30.0,
+            cooldown_seconds: 3.0,
+        }
+    }
+}
+
+/// Screen backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisplayBackend {
+    Fbdev,
+    Spi,
+    Png,
+}
+
+/// SPI panel controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpiDriver {
+    St7789,
+    Ili9341,
+    Ili9486,
+}
+
+/// `[display.spi]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpiConfig {
+    pub driver: SpiDriver,
+    pub spidev: String,
+    pub gpiochip: String,
+    /// Data/command GPIO line (BCM numbering).
+    pub dc_pin: u32,
+    /// Reset GPIO line; -1: not wired.
+    pub reset_pin: i64,
+    /// Backlight GPIO line; -1: not wired (always on).
+    pub backlight_pin: i64,
+    pub width: u16,
+    pub height: u16,
+    /// 0, 90, 180 or 270.
+    pub rotation: u16,
+    pub speed_hz: u32,
+    /// Invert colours (many ST7789 panels need it).
+    pub invert: bool,
+}
+
+impl Default for SpiConfig {
+    fn default() -> Self {
+        SpiConfig {
+            driver: SpiDriver::St7789,
+            spidev: "/dev/spidev0.0".into(),
+            gpiochip: "/dev/gpiochip0".into(),
+            dc_pin: 25,
+            reset_pin: 27,
+            backlight_pin: 18,
+            width: 240,
+            height: 320,
+            rotation: 0,
+            speed_hz: 40_000_000,
+            invert: true,
+        }
+    }
+}
+
+/// `[display]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplayConfig {
+    pub backend: DisplayBackend,
+    /// fbdev device.
+    pub fbdev: String,
+    /// PNG backend: the file the current screen is written to (atomically).
+    pub png: String,
+    /// PNG backend: also keep every distinct screen here (for the demo and tests); empty: off.
+    pub png_dir: String,
+    /// PNG backend: screen size.
+    pub width: u32,
+    pub height: u32,
+    /// TrueType font for all text (Latin with diacritics).
+    pub font: String,
+    pub font_bold: String,
+    pub spi: SpiConfig,
+}
+
+impl Default for DisplayConfig {
+    fn default() -> Self {
+        DisplayConfig {
+            backend: DisplayBackend::Fbdev,
+            fbdev: "/dev/fb0".into(),
+            png: "/run/rolemirror/screen.png".into(),
+            png_dir: String::new(),
+            width: 1920,
+            height: 1080,
+            font: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf".into(),
+            font_bold: "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf".into(),
+            spi: SpiConfig::default(),
+        }
+    }
+}
+
+/// Every text the screen shows, in one language.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Texts {
+    pub title: String,
+    pub invite: String,
+    pub invite_sub: String,
+    pub step_closer: String,
+    pub look_at_camera: String,
+    pub hold_still: String,
+    pub matching: String,
+    pub result_heading: String,
+    pub likeness: String,
+    pub also_like: String,
+    pub scan_story: String,
+    pub thanks: String,
+    pub camera_lost: String,
+    pub camera_lost_sub: String,
+    pub service: String,
+    pub privacy: String,
+}
+
+impl Texts {
+    /// The English texts (the default).
+    pub fn english() -> Texts {
+        Texts {
+            title: "Who do you look like?".into(),
+            invite: "Step in front of the mirror".into(),
+            invite_sub: "Meet someone who serves and looks a bit like you".into(),
+            step_closer: "Step a little closer".into(),
+            look_at_camera: "Look straight into the camera".into(),
+            hold_still: "Hold still…".into(),
+            matching: "Finding your role model…".into(),
+            result_heading: "You look like".into(),
+            likeness: "look-alike".into(),
+            also_like: "You also look like".into(),
+            scan_story: "Scan for my story".into(),
+            thanks: "Thanks for stopping by!".into(),
+            camera_lost: "Camera not connected".into(),
+            camera_lost_sub: "The booth will continue as soon as the camera is back.".into(),
+            service: "Service needed".into(),
+            privacy: "Your picture is never stored or sent.".into(),
+        }
+    }
+
+    /// The Dutch texts.
+    pub fn dutch() -> Texts {
+        Texts {
+            title: "Op wie lijk jij?".into(),
+            invite: "Kom voor de spiegel staan".into(),
+            invite_sub: "Ontmoet iemand die dient en een beetje op jou lijkt".into(),
+            step_closer: "Kom iets dichterbij".into(),
+            look_at_camera: "Kijk recht in de camera".into(),
+            hold_still: "Even stilstaan…".into(),
+            matching: "We zoeken jouw rolmodel…".into(),
+            result_heading: "Jij lijkt op".into(),
+            likeness: "gelijkenis".into(),
+            also_like: "Je lijkt ook op".into(),
+            scan_story: "Scan voor mijn verhaal".into(),
+            thanks: "Bedankt voor je bezoek!".into(),
+            camera_lost: "Camera niet aangesloten".into(),
+            camera_lost_sub: "De stand gaat verder zodra de camera er weer is.".into(),
+            service: "Onderhoud nodig".into(),
+            privacy: "Je foto wordt nooit opgeslagen of verstuurd.".into(),
+        }
+    }
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Texts::english()
+    }
+}
+
+/// `[texts]`: the language shown, and per-language overrides.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextsConfig {
+    /// "en", "nl", or a language defined under [texts.custom.LANG].
+    pub language: String,
+    /// Texts for further languages; missing keys fall back to English.
+    pub custom: BTreeMap<String, Texts>,
+}
+
+impl Default for TextsConfig {
+    fn default() -> Self {
+        TextsConfig { language: "en".into(), custom: BTreeMap::new() }
+    }
+}
+
+/// `[state]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Anonymous counters (visitors, matches per role model) are kept here.
+    pub dir: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig { dir: "/var/lib/rolemirror".into() }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub camera: CameraConfig,
+    pub vision: VisionConfig,
+    pub gallery: GalleryConfig,
+    pub booth: BoothConfig,
+    pub display: DisplayConfig,
+    pub texts: TextsConfig,
+    pub state: StateConfig,
+}
+
+/// A config that cannot be used: every problem, each with its key path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{path}: {}", problems.join("; "))]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let err = |problems| ConfigError { path: path.to_path_buf(), problems };
+        let text = std::fs::read_to_string(path).map_err(|e| err(vec![format!("cannot read: {e}")]))?;
+        let config = Self::parse(&text).map_err(|p| err(vec![p]))?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(err(problems))
+        }
+    }
+
+    /// Parses TOML (unknown keys and wrong types are errors, with their key path and line).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            match line {
+                Some(l) => format!("line {l}: {msg}"),
+                None => msg,
+            }
+        })
+    }
+
+    /// Every problem, each prefixed with its key path; empty when the config is usable.
+    pub fn validate(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let mut check = |ok: bool, key: &str, why: String| {
+            if !ok {
+                p.push(format!("{key}: {why}"));
+            }
+        };
+        let c = &self.camera;
+        check((16..=4096).contains(&c.width), "camera.width", format!("{} is not in 16..=4096", c.width));
+        check((16..=4096).contains(&c.height), "camera.height", format!("{} is not in 16..=4096", c.height));
+        check((1..=120).contains(&c.fps), "camera.fps", format!("{} is not in 1..=120", c.fps));
+        check(c.replay_fps > 0.0 && c.replay_fps <= 120.0, "camera.replay_fps", format!("{} is not in (0, 120]", c.replay_fps));
+        check(c.timeout_seconds > 0.0, "camera.timeout_seconds", "must be positive".into());
+        check(c.source != CameraSource::Replay || !c.replay.is_empty(), "camera.replay", "a folder or list file is needed when camera.source = \"replay\"".into());
+        let v = &self.vision;
+        match crate::cli::parse_size(&v.detector_input) {
+            Ok((w, h)) => check(
+                w >= 32 && h >= 32 && w % 32 == 0 && h % 32 == 0 && w <= 4096 && h <= 4096,
+                "vision.detector_input",
+                format!("{w}x{h}: width and height must be multiples of 32 from 32 to 4096"),
+            ),
+            Err(e) => check(false, "vision.detector_input", e),
+        }
+        check((1..=8).contains(&v.threads), "vision.threads", format!("{} is not in 1..=8", v.threads));
+        check(v.min_score > 0.0 && v.min_score < 1.0, "vision.min_score", format!("{} is not in (0, 1)", v.min_score));
+        check(!self.gallery.dir.is_empty(), "gallery.dir", "must not be empty".into());
+        check(self.gallery.also_like <= 2, "gallery.also_like", format!("{} is not in 0..=2", self.gallery.also_like));
+        let b = &self.booth;
+        for (key, value) in [
+            ("booth.showcase_seconds", b.showcase_seconds),
+            ("booth.matching_timeout_seconds", b.matching_timeout_seconds),
+            ("booth.face_lost_seconds", b.face_lost_seconds),
+            ("booth.result_min_seconds", b.result_min_seconds),
+            ("booth.result_max_seconds", b.result_max_seconds),
+        ] {
+            check(value > 0.0 && value.is_finite(), key, format!("{value} must be a positive number of seconds"));
+        }
+        check(b.cooldown_seconds >= 0.0, "booth.cooldown_seconds", "must not be negative".into());
+        check(b.result_max_seconds >= b.result_min_seconds, "booth.result_max_seconds", "must be at least booth.result_min_seconds".into());
+        check(b.min_eye_fraction > 0.0 && b.min_eye_fraction < 0.5, "booth.min_eye_fraction", format!("{} is not in (0, 0.5)", b.min_eye_fraction));
+        check(b.max_yaw > 0.0 && b.max_yaw <= 0.5, "booth.max_yaw", format!("{} is not in (0, 0.5]", b.max_yaw));
+        check(b.max_roll_degrees > 0.0 && b.max_roll_degrees <= 45.0, "booth.max_roll_degrees", format!("{} is not in (0, 45]", b.max_roll_degrees));
+        check(b.min_sharpness >= 0.0, "booth.min_sharpness", "must not be negative".into());
+        check((1..=30).contains(&b.matching_frames), "booth.matching_frames", format!("{} is not in 1..=30", b.matching_frames));
+        let d = &self.display;
+        match d.backend {
+            DisplayBackend::Fbdev => check(!d.fbdev.is_empty(), "display.fbdev", "must name a framebuffer device".into()),
+            DisplayBackend::Png => check(!d.png.is_empty(), "display.png", "must name a file".into()),
+            DisplayBackend::Spi => {
+                let s = &d.spi;
+                check(!s.spidev.is_empty(), "display.spi.spidev", "must name a spidev device".into());
+                check([0, 90, 180, 270].contains(&s.rotation), "display.spi.rotation", format!("{} is not 0, 90, 180 or 270", s.rotation));
+                check((64..=1024).contains(&s.width) && (64..=1024).contains(&s.height), "display.spi.width", "panel sizes must be in 64..=1024".into());
+            }
+        }
+        check((240..=7680).contains(&d.width) && (240..=4320).contains(&d.height), "display.width", format!("{}x{} is not a supported screen size (240x240 to 7680x4320)", d.width, d.height));
+        let lang = self.texts.language.as_str();
+        check(
+            lang == "en" || lang == "nl" || self.texts.custom.contains_key(lang),
+            "texts.language",
+            format!("{lang:?} is neither \"en\", \"nl\" nor defined under [texts.custom.{lang}]"),
+        );
+        check(!self.state.dir.is_empty(), "state.dir", "must not be empty".into());
+        p
+    }
+
+    /// The texts for the configured language.
+    pub fn texts(&self) -> Texts {
+        match self.texts.language.as_str() {
+            "nl" => Texts::dutch(),
+            other => self.texts.custom.get(other).cloned().unwrap_or_else(Texts::english),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_empty(), "{:?}", Config::default().validate());
+    }
+
+    #[test]
+    fn the_shipped_example_parses_validates_and_states_the_defaults() {
+        let text = include_str!("../config/rolemirror.toml");
+        let c = Config::parse(text).expect("example parses");
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        // Every key in the example carries its default value, so the file documents them.
+        let mut want = Config::default();
+        want.display.backend = c.display.backend;
+        assert_eq!(c, want);
+    }
+
+    #[test]
+    fn three_mistakes_are_all_named_with_key_paths() {
+        let text = "[camera]\nfps = 0\n[booth]\nresult_min_seconds = -1\n[texts]\nlanguage = \"fr\"\n";
+        let c = Config::parse(text).expect("parses");
+        let p = c.validate();
+        for key in ["camera.fps", "booth.result_min_seconds", "texts.language"] {
+            assert!(p.iter().any(|l| l.starts_with(key)), "{key} missing from {p:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused_with_their_line() {
+        let e = Config::parse("[camera]\nwidht = 640\n").expect_err("unknown key");
+        assert!(e.contains("widht") && e.contains("line 2"), "{e}");
+        let e = Config::parse("[booth]\nmatching_frames = \"five\"\n").expect_err("wrong type");
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn languages() {
+        let mut c = Config::default();
+        assert_eq!(c.texts().invite, Texts::english().invite);
+        c.texts.language = "nl".into();
+        assert_eq!(c.texts().invite, "Kom voor de spiegel staan");
+        c.texts.language = "fy".into();
+        assert!(!c.validate().is_empty());
+        c.texts.custom.insert("fy".into(), Texts { invite: "Kom foar de spegel".into(), ..Texts::english() });
+        assert!(c.validate().is_empty());
+        assert_eq!(c.texts().invite, "Kom foar de spegel");
+    }
+}

@@ -1,0 +1,372 @@
+//! Rendering: a pure function from a [`Scene`] (and the gallery's assets) to pixels on any
+//! `embedded_graphics` `DrawTarget<Color = Rgb888>`. Layouts scale with the screen, from a
+//! 240x320 portrait panel to 1920x1080; the unit `u` is 1/20 of the shorter side (54 px on
+//! 1080p: body text of 0.8u = 43 px, names of 1.6u = 86 px, readable at 2 m).
+
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
+
+use super::text::{draw_line, draw_paragraph, width, Align, Fonts, Style};
+use crate::booth::machine::Guidance;
+use crate::booth::scene::Scene;
+use crate::config::Texts;
+use crate::gallery::{Gallery, RoleModel};
+use crate::vision::{self, RgbImage};
+
+const BG: Rgb888 = Rgb888::new(11, 31, 58);
+const PANEL: Rgb888 = Rgb888::new(22, 48, 84);
+const FG: Rgb888 = Rgb888::new(255, 255, 255);
+const SOFT: Rgb888 = Rgb888::new(184, 196, 214);
+const ACCENT: Rgb888 = Rgb888::new(242, 177, 52);
+
+/// What the result card and the showcase need of one role model, prepared once per gallery.
+pub struct Card {
+    pub name: String,
+    pub role: String,
+    pub branch: String,
+    pub quote: String,
+    /// Portrait crop around the face, 3:4, at most 600x800.
+    pub photo: Option<RgbImage>,
+    /// QR code modules of the story URL (row-major, true = dark) and the side in modules.
+    pub qr: Option<(Vec<bool>, usize)>,
+}
+
+/// Everything the renderer needs besides the scene.
+pub struct Assets {
+    pub fonts: Fonts,
+    pub texts: Texts,
+    pub cards: Vec<Card>,
+}
+
+/// A 3:4 portrait crop around a face box, resized to fit 600x800.
+pub fn portrait(img: &RgbImage, face: Option<[f32; 4]>) -> RgbImage {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (cx, cy, fw) = match face {
+        Some(b) if b[2] > 0.0 => (b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2]),
+        _ => (w / 2.0, h / 2.0, w / 2.0),
+    };
+    let mut cw = (fw * 2.2).min(w).min(h * 0.75);
+    let mut ch = cw * 4.0 / 3.0;
+    if ch > h {
+        ch = h;
+        cw = ch * 0.75;
+    }
+    let x0 = (cx - cw / 2.0).clamp(0.0, (w - cw).max(0.0));
+    let y0 = (cy - ch * 0.45).clamp(0.0, (h - ch).max(0.0));
+    let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw.max(1.0) as u32, ch.max(1.0) as u32).to_image();
+    let scale = (600.0 / crop.width() as f32).min(800.0 / crop.height() as f32).min(1.0);
+    vision::image::resize(&crop, ((crop.width() as f32 * scale) as u32).max(1), ((crop.height() as f32 * scale) as u32).max(1))
+}
+
+/// QR code modules for a URL.
+pub fn qr_modules(url: &str) -> Option<(Vec<bool>, usize)> {
+    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let side = code.width();
+    Some((code.to_colors().iter().map(|c| *c == qrcode::Color::Dark).collect(), side))
+}
+
+impl Card {
+    /// Builds a card: the first accepted photo of the role model, cropped around its face.
+    pub fn build(gallery: &Gallery, rm: &RoleModel) -> Card {
+        let photo = gallery.index.photos.iter().find(|p| p.role_model == rm.id).and_then(|p| {
+            let img = vision::image::load(&gallery.dir.join(&p.file), vision::image::DEFAULT_MAX_PIXELS).ok()?;
+            Some(portrait(&img, p.face))
+        });
+        Card {
+            name: rm.name.clone(),
+            role: rm.role.clone(),
+            branch: rm.branch.clone(),
+            quote: rm.quote.clone(),
+            photo,
+            qr: qr_modules(&rm.story_url),
+        }
+    }
+}
+
+impl Assets {
+    /// Cards for every role model of the gallery (in its order).
+    pub fn new(fonts: Fonts, texts: Texts, gallery: Option<&Gallery>) -> Assets {
+        let cards = gallery.map(|g| g.role_models.iter().map(|rm| Card::build(g, rm)).collect()).unwrap_or_default();
+        Assets { fonts, texts, cards }
+    }
+}
+
+fn fill<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i32, c: Rgb888) {
+    if w > 0 && h > 0 {
+        let _ = Rectangle::new(Point::new(x, y), Size::new(w as u32, h as u32)).into_styled(PrimitiveStyle::with_fill(c)).draw(t);
+    }
+}
+
+fn frame<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i32, stroke: i32, c: Rgb888) {
+    fill(t, x, y, w, stroke, c);
+    fill(t, x, y + h - stroke, w, stroke, c);
+    fill(t, x, y, stroke, h, c);
+    fill(t, x + w - stroke, y, stroke, h, c);
+}
+
+/// Draws `img` scaled to fit (keeping its aspect) centred in the box; returns the drawn rect.
+fn draw_image<D: DrawTarget<Color = Rgb888>>(t: &mut D, img: &RgbImage, x: i32, y: i32, w: i32, h: i32, cover: bool) -> (i32, i32, i32, i32) {
+    if w <= 0 || h <= 0 || img.width() == 0 || img.height() == 0 {
+        return (x, y, 0, 0);
+    }
+    let sx = w as f32 / img.width() as f32;
+    let sy = h as f32 / img.height() as f32;
+    let s = if cover { sx.max(sy) } else { sx.min(sy) };
+    let (dw, dh) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
+    let scaled = vision::image::resize(img, dw, dh);
+    let (ox, oy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
+    // Clip to the box (cover mode overflows it).
+    let (cx0, cy0) = (ox.max(x), oy.max(y));
+    let (cx1, cy1) = ((ox + dw as i32).min(x + w), (oy + dh as i32).min(y + h));
+    if cx1 <= cx0 || cy1 <= cy0 {
+        return (x, y, 0, 0);
+    }
+    let area = Rectangle::new(Point::new(cx0, cy0), Size::new((cx1 - cx0) as u32, (cy1 - cy0) as u32));
+    let colors = (cy0..cy1).flat_map(|py| {
+        let scaled = &scaled;
+        (cx0..cx1).map(move |px| {
+            let p = scaled.get_pixel((px - ox) as u32, (py - oy) as u32).0;
+            Rgb888::new(p[0], p[1], p[2])
+        })
+    });
+    let _ = t.fill_contiguous(&area, colors);
+    (cx0, cy0, cx1 - cx0, cy1 - cy0)
+}
+
+fn draw_qr<D: DrawTarget<Color = Rgb888>>(t: &mut D, qr: &(Vec<bool>, usize), x: i32, y: i32, size: i32) {
+    let (modules, side) = qr;
+    let quiet = 2;
+    let cell = (size / (*side as i32 + 2 * quiet)).max(1);
+    let total = cell * (*side as i32 + 2 * quiet);
+    fill(t, x, y, total, total, FG);
+    for (i, dark) in modules.iter().enumerate() {
+        if *dark {
+            let (mx, my) = ((i % side) as i32, (i / side) as i32);
+            fill(t, x + (quiet + mx) * cell, y + (quiet + my) * cell, cell, cell, Rgb888::BLACK);
+        }
+    }
+}
+
+struct Ctx<'a> {
+    w: i32,
+    h: i32,
+    u: f32,
+    fonts: &'a Fonts,
+}
+
+impl<'a> Ctx<'a> {
+    fn style(&self, bold: bool, size_u: f32, color: Rgb888, background: Rgb888) -> Style<'a> {
+        Style { font: if bold { &self.fonts.bold } else { &self.fonts.regular }, px: (self.u * size_u).max(9.0), color, background }
+    }
+    fn portrait(&self) -> bool {
+        self.h > self.w
+    }
+}
+
+/// Draws `scene` over the whole target.
+pub fn render<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &Assets, target: &mut D) {
+    let size = target.bounding_box().size;
+    let (w, h) = (size.width as i32, size.height as i32);
+    let ctx = Ctx { w, h, u: w.min(h) as f32 / 20.0, fonts: &assets.fonts };
+    let _ = target.clear(BG);
+    let t = &assets.texts;
+    match scene {
+        Scene::Attract { showcase } => attract(target, &ctx, assets, *showcase),
+        Scene::Live { frame, face, guidance, progress } => live(target, &ctx, t, frame, *face, *guidance, *progress),
+        Scene::Result { best, percent, others } => result(target, &ctx, assets, *best, *percent, others),
+        Scene::Thanks => centered(target, &ctx, &t.thanks, &t.privacy),
+        Scene::CameraLost => {
+            centered(target, &ctx, &t.camera_lost, &t.camera_lost_sub);
+            fill(target, 0, 0, w, (ctx.u * 0.3) as i32, ACCENT);
+        }
+        Scene::Service { problems } => listing(target, &ctx, &t.service, problems, None),
+        Scene::Update { title, lines, progress } => listing(target, &ctx, title, lines, *progress),
+    }
+}
+
+fn centered<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, sub: &str) {
+    let margin = (c.u * 1.5) as i32;
+    let s = c.style(true, 1.5, FG, BG);
+    let used = draw_paragraph(t, &s, title, margin, c.h / 2 - (c.u * 2.5) as i32, c.w - 2 * margin, Align::Center, 2);
+    let s = c.style(false, 0.8, SOFT, BG);
+    draw_paragraph(t, &s, sub, margin, c.h / 2 - (c.u * 2.5) as i32 + used + (c.u * 0.6) as i32, c.w - 2 * margin, Align::Center, 3);
+}
+
+fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showcase: Option<usize>) {
+    let tx = &a.texts;
+    let margin = (c.u * 1.0) as i32;
+    let title = c.style(true, 1.4, ACCENT, BG);
+    let top = margin;
+    let used = draw_paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
+    let card = showcase.and_then(|i| a.cards.get(i));
+    let (photo_box, text_box) = if c.portrait() {
+        let ph = (c.h as f32 * 0.42) as i32;
+        ((margin, top + used + margin / 2, c.w - 2 * margin, ph), (margin, top + used + margin + ph, c.w - 2 * margin))
+    } else {
+        let pw = (c.w as f32 * 0.38) as i32;
+        ((margin * 2, top + used + margin, pw, c.h - top - used - margin * 4), (margin * 4 + pw, top + used + margin * 2, c.w - pw - margin * 6))
+    };
+    if let Some(card) = card {
+        let (px, py, pw, ph) = photo_box;
+        let name_h = (c.u * 2.2) as i32;
+        if let Some(photo) = &card.photo {
+            let (ix, iy, iw, ih) = draw_image(t, photo, px, py, pw, ph - name_h, false);
+            frame(t, ix - 4, iy - 4, iw + 8, ih + 8, 4, ACCENT);
+            let s = c.style(true, 0.8, FG, BG);
+            let used = draw_paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
+            let s = c.style(false, 0.6, SOFT, BG);
+            draw_paragraph(t, &s, &card.role, px, iy + ih + (c.u * 0.3) as i32 + used, pw, Align::Center, 1);
+        }
+    }
+    let (x, y, tw) = text_box;
+    let s = c.style(true, if c.portrait() { 1.1 } else { 1.3 }, FG, BG);
+    let used = draw_paragraph(t, &s, &tx.invite, x, y, tw, Align::Center, 3);
+    let s = c.style(false, 0.8, SOFT, BG);
+    draw_paragraph(t, &s, &tx.invite_sub, x, y + used + (c.u * 0.5) as i32, tw, Align::Center, 4);
+    let s = c.style(false, 0.5, SOFT, BG);
+    draw_paragraph(t, &s, &tx.privacy, margin, c.h - (c.u * 1.0) as i32, c.w - 2 * margin, Align::Center, 1);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn live<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, tx: &Texts, img: &RgbImage, face: Option<[f32; 4]>, guidance: Guidance, progress: Option<f32>) {
+    let banner = (c.u * 3.2) as i32;
+    let (x, y, w, h) = draw_image(t, img, 0, 0, c.w, c.h - banner, false);
+    if let (Some(b), true) = (face, w > 0) {
+        let s = w as f32 / img.width() as f32;
+        let stroke = (c.u * 0.15).max(2.0) as i32;
+        let color = if progress.is_some() { ACCENT } else { FG };
+        frame(t, x + (b[0] * s) as i32, y + (b[1] * s) as i32, (b[2] * s) as i32, (b[3] * s) as i32, stroke, color);
+    }
+    let _ = h;
+    fill(t, 0, c.h - banner, c.w, banner, PANEL);
+    let message = match (guidance, progress) {
+        (_, Some(_)) => &tx.matching,
+        (Guidance::StepCloser, _) => &tx.step_closer,
+        (Guidance::LookAtCamera, _) => &tx.look_at_camera,
+        (Guidance::HoldStill, _) => &tx.hold_still,
+    };
+    let s = c.style(true, 1.1, FG, PANEL);
+    let margin = (c.u * 0.8) as i32;
+    draw_paragraph(t, &s, message, margin, c.h - banner + (c.u * 0.5) as i32, c.w - 2 * margin, Align::Center, 1);
+    if let Some(p) = progress {
+        let bar_w = c.w - 4 * margin;
+        let by = c.h - (c.u * 1.0) as i32;
+        fill(t, 2 * margin, by, bar_w, (c.u * 0.3) as i32, BG);
+        fill(t, 2 * margin, by, (bar_w as f32 * p.clamp(0.0, 1.0)) as i32, (c.u * 0.3) as i32, ACCENT);
+    }
+}
+
+fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: usize, percent: u8, others: &[(usize, u8)]) {
+    let tx = &a.texts;
+    let Some(card) = a.cards.get(best) else {
+        centered(t, c, &tx.thanks, "");
+        return;
+    };
+    let margin = (c.u * 0.8) as i32;
+    let likeness = format!("{percent} % {}", tx.likeness);
+    if c.portrait() {
+        let ph = (c.h as f32 * 0.38) as i32;
+        let mut y = margin;
+        let s = c.style(false, 0.9, SOFT, BG);
+        y += draw_paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1);
+        if let Some(photo) = &card.photo {
+            let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, false);
+            frame(t, ix - 3, iy - 3, iw + 6, ih + 6, 3, ACCENT);
+        }
+        y += ph + margin / 2;
+        let s = c.style(true, 1.3, FG, BG);
+        y += draw_paragraph(t, &s, &card.name, margin, y, c.w - 2 * margin, Align::Center, 2);
+        let s = c.style(false, 0.85, FG, BG);
+        y += draw_paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 2);
+        let s = c.style(true, 0.9, ACCENT, BG);
+        y += draw_paragraph(t, &s, &likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
+        let qr_size = (c.h - y - margin).min((c.u * 6.0) as i32);
+        if let (Some(qr), true) = (&card.qr, qr_size > c.u as i32 * 3) {
+            let quote_w = c.w - qr_size - 3 * margin;
+            let s = c.style(false, 0.7, SOFT, BG);
+            draw_paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, 4);
+            draw_qr(t, qr, c.w - margin - qr_size, y + margin / 2, qr_size);
+        }
+        return;
+    }
+    // Landscape: photo left, text right, QR and further look-alikes at the bottom right.
+    let pw = (c.w as f32 * 0.34) as i32;
+    let ph = c.h - 2 * margin;
+    if let Some(photo) = &card.photo {
+        let (ix, iy, iw, ih) = draw_image(t, photo, margin, margin, pw, ph, false);
+        frame(t, ix - 5, iy - 5, iw + 10, ih + 10, 5, ACCENT);
+    }
+    let x = margin * 2 + pw + margin;
+    let tw = c.w - x - margin;
+    let mut y = margin * 2;
+    let s = c.style(false, 0.9, SOFT, BG);
+    y += draw_paragraph(t, &s, &tx.result_heading, x, y, tw, Align::Left, 1);
+    let s = c.style(true, 1.6, FG, BG);
+    y += draw_paragraph(t, &s, &card.name, x, y, tw, Align::Left, 2);
+    let s = c.style(false, 1.0, FG, BG);
+    y += draw_paragraph(t, &s, &card.role, x, y, tw, Align::Left, 2);
+    if !card.branch.is_empty() {
+        let s = c.style(false, 0.8, SOFT, BG);
+        y += draw_paragraph(t, &s, &card.branch, x, y, tw, Align::Left, 1);
+    }
+    y += (c.u * 0.5) as i32;
+    let s = c.style(true, 1.0, ACCENT, BG);
+    y += draw_paragraph(t, &s, &likeness, x, y, tw, Align::Left, 1);
+    y += (c.u * 0.5) as i32;
+    let qr_size = (c.u * 6.0) as i32;
+    let bottom_y = c.h - margin - qr_size - (c.u * 1.0) as i32;
+    if !card.quote.is_empty() {
+        let s = c.style(false, 0.8, FG, BG);
+        let lines = (((bottom_y - y) as f32 / (s.px * 1.25)).floor() as usize).clamp(1, 5);
+        draw_paragraph(t, &s, &format!("“{}”", card.quote), x, y, tw, Align::Left, lines);
+    }
+    if let Some(qr) = &card.qr {
+        let qx = c.w - margin - qr_size;
+        draw_qr(t, qr, qx, bottom_y, qr_size);
+        let s = c.style(false, 0.5, SOFT, BG);
+        let label_w = width(s.font, s.px, &tx.scan_story) as i32;
+        draw_line(t, &s, &tx.scan_story, qx + (qr_size - label_w) / 2, c.h - margin / 2);
+    }
+    if !others.is_empty() {
+        let avail = tw - qr_size - margin;
+        let s = c.style(false, 0.6, SOFT, BG);
+        draw_paragraph(t, &s, &tx.also_like, x, bottom_y, avail, Align::Left, 1);
+        let slot = avail / others.len() as i32;
+        let thumb_h = qr_size - (c.u * 1.0) as i32;
+        let thumb_w = (thumb_h * 3 / 4).min(slot * 2 / 5);
+        let ty = bottom_y + (c.u * 0.9) as i32;
+        for (i, (idx, pct)) in others.iter().enumerate() {
+            let Some(other) = a.cards.get(*idx) else { continue };
+            let x0 = x + i as i32 * slot;
+            if let Some(photo) = &other.photo {
+                draw_image(t, photo, x0, ty, thumb_w, thumb_h, false);
+            }
+            let label_x = x0 + thumb_w + margin / 3;
+            let label_w = slot - thumb_w - margin / 3 - margin / 2;
+            let s = c.style(true, 0.5, FG, BG);
+            draw_paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
+            let s = c.style(false, 0.5, ACCENT, BG);
+            draw_line(t, &s, &format!("{pct} %"), label_x, ty + thumb_h);
+        }
+    }
+}
+
+fn listing<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, lines: &[String], progress: Option<f32>) {
+    let margin = (c.u * 1.0) as i32;
+    fill(t, 0, 0, c.w, (c.u * 0.3) as i32, ACCENT);
+    let s = c.style(true, 1.2, FG, BG);
+    let mut y = margin + draw_paragraph(t, &s, title, margin, margin, c.w - 2 * margin, Align::Left, 2);
+    if let Some(p) = progress {
+        fill(t, margin, y, c.w - 2 * margin, (c.u * 0.4) as i32, PANEL);
+        fill(t, margin, y, ((c.w - 2 * margin) as f32 * p.clamp(0.0, 1.0)) as i32, (c.u * 0.4) as i32, ACCENT);
+        y += (c.u * 1.0) as i32;
+    }
+    let s = c.style(false, 0.6, FG, BG);
+    for line in lines {
+        if y > c.h - margin * 2 {
+            break;
+        }
+        y += draw_paragraph(t, &s, line, margin, y, c.w - 2 * margin, Align::Left, 3) + (c.u * 0.2) as i32;
+    }
+}
