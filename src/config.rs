@@ -381,10 +381,26 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-            match line {
-                Some(l) => format!("line {l}: {msg}"),
-                None => msg,
+            let Some(span) = e.span() else { return msg };
+            let start = span.start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            // The key path: the last [table] header before the error, and the key at the span.
+            let table = text[..start]
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| l.starts_with('['))
+                .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            let line_text = text.lines().nth(line - 1).unwrap_or("");
+            let key = match line_text.split_once('=') {
+                Some((k, _)) if !line_text.trim_start().starts_with('[') => k.trim().to_string(),
+                _ => String::new(),
+            };
+            match (table, key.is_empty()) {
+                (Some(t), false) => format!("{t}.{key} (line {line}): {msg}"),
+                (Some(t), true) => format!("[{t}] (line {line}): {msg}"),
+                (None, false) => format!("{key} (line {line}): {msg}"),
+                (None, true) => format!("line {line}: {msg}"),
             }
         })
     }
@@ -498,9 +514,9 @@ mod tests {
     #[test]
     fn unknown_keys_and_wrong_types_are_refused_with_their_line() {
         let e = Config::parse("[camera]\nwidht = 640\n").expect_err("unknown key");
-        assert!(e.contains("widht") && e.contains("line 2"), "{e}");
+        assert!(e.starts_with("camera.widht (line 2)"), "{e}");
         let e = Config::parse("[booth]\nmatching_frames = \"five\"\n").expect_err("wrong type");
-        assert!(e.contains("line 2"), "{e}");
+        assert!(e.starts_with("booth.matching_frames (line 2)"), "{e}");
     }
 
     #[test]
