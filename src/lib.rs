@@ -13,6 +13,7 @@ pub mod booth;
 pub mod camera;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod display;
 pub mod eval;

@@ -88,6 +88,11 @@ enum Command {
         #[arg(long, value_name = "WxH", value_parser = cli::parse_size, default_value = "1920x1080")]
         size: (u32, u32),
     },
+    /// The booth daemon (camera, vision, screen) until SIGTERM; SIGHUP reloads.
+    Run {
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+    },
     /// Check a booth config file: every problem with its key path.
     Config {
         #[command(subcommand)]
@@ -197,6 +202,10 @@ fn main() -> std::process::ExitCode {
         }
         Command::Eval { action: EvalAction::Relatability { utk, jobs, json } } => cli::eval::relatability(&common, &utk, jobs, json, &mut out),
         Command::Demo { action: None, data, out, size } => cli::booth::demo(&common, &data, &out, size, &mut out_lock()),
+        Command::Run { config } => match rolemirror::daemon::run(&config) {
+            Ok(_) => Ok(ExitCode::Ok),
+            Err(e) => Err(e),
+        },
         Command::Config { action: ConfigAction::Check { file } } => cli::booth::config_check(&file, &mut out_lock()),
         Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => match rolemirror::demo::fetch(&data_mirror, &dir) {
             Ok(gallery) => {

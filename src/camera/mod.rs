@@ -66,33 +66,38 @@ pub enum CameraStatus {
     Ended,
 }
 
-/// The slot of one frame between the capture thread and the vision worker.
-#[derive(Default)]
-pub struct FrameSlot {
-    inner: Mutex<SlotState>,
+/// A slot of one value between two threads: `put` replaces what was not yet taken, so the
+/// consumer always gets the latest (camera frames to the vision worker, scenes to the display).
+pub struct Slot<T> {
+    inner: Mutex<SlotState<T>>,
     ready: Condvar,
 }
 
-#[derive(Default)]
-struct SlotState {
-    frame: Option<Frame>,
+struct SlotState<T> {
+    value: Option<T>,
     closed: bool,
 }
 
-impl FrameSlot {
-    /// Puts a frame in the slot, replacing (dropping) any frame not yet taken.
-    pub fn put(&self, frame: Frame) {
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot { inner: Mutex::new(SlotState { value: None, closed: false }), ready: Condvar::new() }
+    }
+}
+
+impl<T> Slot<T> {
+    /// Puts a value in the slot, replacing (dropping) any value not yet taken.
+    pub fn put(&self, value: T) {
         if let Ok(mut s) = self.inner.lock() {
-            s.frame = Some(frame);
+            s.value = Some(value);
             self.ready.notify_one();
         }
     }
 
-    /// Takes the latest frame, waiting up to `timeout`. `None` on timeout or when closed.
-    pub fn take(&self, timeout: Duration) -> Option<Frame> {
+    /// Takes the latest value, waiting up to `timeout`. `None` on timeout or when closed.
+    pub fn take(&self, timeout: Duration) -> Option<T> {
         let guard = self.inner.lock().ok()?;
-        let (mut guard, _) = self.ready.wait_timeout_while(guard, timeout, |s| s.frame.is_none() && !s.closed).ok()?;
-        guard.frame.take()
+        let (mut guard, _) = self.ready.wait_timeout_while(guard, timeout, |s| s.value.is_none() && !s.closed).ok()?;
+        guard.value.take()
     }
 
     /// Wakes every waiter for shutdown.
@@ -107,6 +112,9 @@ impl FrameSlot {
         self.inner.lock().map(|s| s.closed).unwrap_or(true)
     }
 }
+
+/// The slot between the capture thread and the vision worker.
+pub type FrameSlot = Slot<Frame>;
 
 /// Backoff between reopen attempts: 0.5 s doubling to 8 s.
 pub fn backoff(attempt: u32) -> Duration {

@@ -1,0 +1,414 @@
+//! `rolemirror run --config FILE`: the booth as a long-running service.
+//!
+//! Threads: capture (camera → slot of one frame), vision (frame → face observation; inference
+//! never runs on the async executor), display (scene → screen). A current-thread tokio runtime
+//! orchestrates: observations into the state machine, camera status, timers, signals (SIGTERM:
+//! stop; SIGHUP: reload config and gallery) and systemd notification (READY once models, gallery
+//! and display are up; WATCHDOG only while the vision worker makes progress).
+//!
+//! A config that does not validate, or models or a gallery that cannot be loaded, put the booth
+//! on a service screen listing the problems (when the display works) and in the log; the
+//! process stays up and waits for a fixed config (SIGHUP) instead of crash-looping.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::booth::analyze::analyze;
+use crate::booth::machine::{BoothEvent, FaceObs, Machine, Ranked};
+use crate::booth::scene::{scene_for, Scene};
+use crate::camera::{self, CameraStatus, FrameSlot, Slot};
+use crate::config::{Config, DisplayConfig};
+use crate::display::render::Assets;
+use crate::display::text::Fonts;
+use crate::display::{self, Frame as DisplayFrame};
+use crate::events::emit;
+use crate::gallery::Gallery;
+use crate::models::Manifest;
+use crate::vision::{RgbImage, Vision, VisionOptions};
+
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM or SIGINT.
+    Stopped,
+    /// Replay without looping reached its end (demo and tests).
+    ReplayEnded,
+}
+
+fn notify(states: &[sd_notify::NotifyState]) {
+    // Outside systemd (no NOTIFY_SOCKET) this does nothing.
+    let _ = sd_notify::notify(states);
+}
+
+/// What the vision worker sends per processed frame.
+struct Observation {
+    face: Option<FaceObs>,
+    /// The frame as shown (mirrored when configured); in memory only.
+    shown: Arc<RgbImage>,
+    label: Option<String>,
+}
+
+/// Everything that lives as long as one loaded configuration.
+struct Loaded {
+    config: Config,
+    vision: Arc<Vision>,
+    gallery: Option<Arc<Gallery>>,
+    assets: Arc<Assets>,
+}
+
+fn load(config: &Config) -> Result<Loaded, Vec<String>> {
+    let mut problems = Vec::new();
+    let manifest = Manifest::builtin().map_err(|e| vec![format!("model manifest: {e:#}")])?;
+    let dir = crate::models::model_dir((!config.vision.models.is_empty()).then(|| Path::new(&config.vision.models)));
+    let mut opts = VisionOptions { embedder: (!config.vision.embedder.is_empty()).then(|| config.vision.embedder.clone()), threads: config.vision.threads, ..Default::default() };
+    if let Ok(input) = crate::cli::parse_size(&config.vision.detector_input) {
+        opts.detect.input = input;
+    }
+    opts.detect.score_threshold = config.vision.min_score;
+    let vision = match Vision::load(&dir, &manifest, &opts) {
+        Ok(v) => Some(Arc::new(v)),
+        Err(e) => {
+            problems.push(format!("vision.models: {e:#}"));
+            None
+        }
+    };
+    let gallery = vision.as_ref().and_then(|v| match Gallery::open(Path::new(&config.gallery.dir), &v.embedder_id) {
+        Ok(g) if g.role_models.is_empty() => {
+            problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
+            None
+        }
+        Ok(g) => Some(Arc::new(g)),
+        Err(e) => {
+            problems.push(format!("gallery.dir: {e:#}"));
+            None
+        }
+    });
+    let fonts = match Fonts::load(Path::new(&config.display.font), Path::new(&config.display.font_bold)) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            problems.push(format!("display.font: {e}"));
+            None
+        }
+    };
+    match (vision, gallery, fonts, problems.is_empty()) {
+        (Some(vision), gallery @ Some(_), Some(fonts), true) => {
+            let assets = Arc::new(Assets::new(fonts, config.texts(), gallery.as_deref()));
+            Ok(Loaded { config: config.clone(), vision, gallery, assets })
+        }
+        _ => Err(problems),
+    }
+}
+
+/// Reads the config leniently for the service screen: the file's display section if it parses,
+/// else the defaults.
+fn display_config_for_service(path: &Path) -> DisplayConfig {
+    std::fs::read_to_string(path).ok().and_then(|t| Config::parse(&t).ok()).map(|c| c.display).unwrap_or_default()
+}
+
+/// Anonymous counters kept in the state directory: visitors and matches per role model.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Counters {
+    visitors: u64,
+    matches: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    fn path(dir: &str) -> PathBuf {
+        Path::new(dir).join("counters.json")
+    }
+    fn load(dir: &str) -> Counters {
+        std::fs::read(Self::path(dir)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+    fn save(&self, dir: &str) {
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        if let Ok(bytes) = serde_json::to_vec_pretty(self) {
+            if let Err(e) = crate::util::write_atomic(&Self::path(dir), &bytes) {
+                log::warn!("state.dir {dir}: cannot save counters: {e}");
+            }
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM (or the end of a non-looping replay).
+pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(daemon(config_path))
+}
+
+enum Outcome {
+    Exit(Exit),
+    Reload,
+}
+
+async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        let outcome = match Config::load(config_path) {
+            Ok(config) => match load(&config) {
+                Ok(loaded) => booth(loaded, &mut term, &mut int, &mut hup).await?,
+                Err(problems) => service(&config.display, &problems, &mut term, &mut int, &mut hup).await?,
+            },
+            Err(e) => {
+                let problems: Vec<String> = e.problems.iter().map(|p| format!("{}: {p}", config_path.display())).collect();
+                service(&display_config_for_service(config_path), &problems, &mut term, &mut int, &mut hup).await?
+            }
+        };
+        match outcome {
+            Outcome::Exit(exit) => return Ok(exit),
+            Outcome::Reload => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                emit("config_reloaded", &[("file", config_path.display().to_string())]);
+            }
+        }
+    }
+}
+
+/// The service screen: problems on screen and in the log; waits for SIGHUP or SIGTERM.
+async fn service(
+    display_cfg: &DisplayConfig,
+    problems: &[String],
+    term: &mut tokio::signal::unix::Signal,
+    int: &mut tokio::signal::unix::Signal,
+    hup: &mut tokio::signal::unix::Signal,
+) -> anyhow::Result<Outcome> {
+    for p in problems {
+        log::error!("{p}");
+    }
+    emit("service_needed", &[("problems", problems.len().to_string()), ("first", problems.first().cloned().unwrap_or_default())]);
+    let slot = Arc::new(Slot::<DisplayFrame>::default());
+    let mut display_thread = None;
+    match Fonts::load(Path::new(&display_cfg.font), Path::new(&display_cfg.font_bold)) {
+        Ok(fonts) => {
+            let texts = crate::config::Texts::english();
+            let assets = Arc::new(Assets::new(fonts, texts, None));
+            if let Ok((handle, rx)) = display::spawn(display_cfg.clone(), slot.clone()) {
+                match rx.recv_timeout(Duration::from_secs(5)) {
+                    Ok(Ok(_)) => {
+                        slot.put(DisplayFrame { scene: Scene::Service { problems: problems.to_vec() }, assets });
+                        display_thread = Some(handle);
+                    }
+                    Ok(Err(e)) => log::error!("display: {e}"),
+                    Err(_) => log::error!("display: did not start"),
+                }
+            }
+        }
+        Err(e) => log::error!("{e}"),
+    }
+    // Up, but not healthy: systemd shows the status; no restart loop.
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&format!("service needed: {}", problems.first().cloned().unwrap_or_default()))]);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let outcome = loop {
+        tokio::select! {
+            _ = term.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = int.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = hup.recv() => break Outcome::Reload,
+            _ = tick.tick() => notify(&[sd_notify::NotifyState::Watchdog]),
+        }
+    };
+    slot.close();
+    if let Some(h) = display_thread {
+        let _ = h.join();
+    }
+    if matches!(outcome, Outcome::Exit(_)) {
+        emit("shutdown", &[]);
+    }
+    Ok(outcome)
+}
+
+fn matcher(gallery: &Gallery, k: usize) -> impl Fn(&[f32]) -> Vec<Ranked> + '_ {
+    move |e| {
+        gallery
+            .top_k(e, k)
+            .iter()
+            .filter_map(|m| gallery.role_models.iter().position(|r| r.id == m.role_model.id).map(|index| Ranked { index, similarity: m.similarity }))
+            .collect()
+    }
+}
+
+async fn booth(
+    loaded: Loaded,
+    term: &mut tokio::signal::unix::Signal,
+    int: &mut tokio::signal::unix::Signal,
+    hup: &mut tokio::signal::unix::Signal,
+) -> anyhow::Result<Outcome> {
+    let Loaded { config, vision, gallery, assets } = loaded;
+    let Some(gallery) = gallery else { anyhow::bail!("no gallery") };
+    let start = Instant::now();
+    let now = move || start.elapsed().as_secs_f64();
+
+    // Display first: READY means the screen works.
+    let scene_slot = Arc::new(Slot::<DisplayFrame>::default());
+    let (display_thread, display_rx) = display::spawn(config.display.clone(), scene_slot.clone())?;
+    match display_rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok((w, h))) => log::info!("display {:?} {w}x{h}", config.display.backend),
+        Ok(Err(e)) => {
+            scene_slot.close();
+            let _ = display_thread.join();
+            let problems = vec![format!("display: {e}")];
+            return service(&config.display, &problems, term, int, hup).await;
+        }
+        Err(_) => anyhow::bail!("display thread did not start"),
+    }
+
+    // Capture and vision threads.
+    let frames = Arc::new(FrameSlot::default());
+    let (status_tx, mut status_rx) = mpsc::channel::<CameraStatus>(8);
+    let cam_cfg = config.camera.clone();
+    let capture = camera::spawn_capture(
+        move || camera::open(&cam_cfg),
+        Duration::from_secs_f32(config.camera.timeout_seconds),
+        frames.clone(),
+        move |s| {
+            let _ = status_tx.blocking_send(s);
+        },
+    )?;
+    let (obs_tx, mut obs_rx) = mpsc::channel::<Observation>(2);
+    let heartbeat = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (frames, vision, heartbeat, stop) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone());
+        let booth_cfg = config.booth.clone();
+        let mirror = config.camera.mirror;
+        std::thread::Builder::new().name("vision".into()).spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                heartbeat.store(start.elapsed().as_millis() as u64, Ordering::SeqCst);
+                let Some(frame) = frames.take(Duration::from_millis(250)) else { continue };
+                let face = match analyze(&vision, &frame.image, &booth_cfg) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        log::warn!("vision: {e:#}");
+                        None
+                    }
+                };
+                let (shown, face) = if mirror {
+                    let w = frame.image.width() as f32;
+                    (Arc::new(camera::mirrored(&frame.image)), face.map(|mut f| {
+                        f.bbox[0] = w - f.bbox[0] - f.bbox[2];
+                        f
+                    }))
+                } else {
+                    (frame.image.clone(), face)
+                };
+                if obs_tx.blocking_send(Observation { face, shown, label: frame.label.clone() }).is_err() {
+                    break;
+                }
+            }
+        })?
+    };
+
+    let mut machine = Machine::new(config.booth.clone(), now());
+    let mut counters = Counters::load(&config.state.dir);
+    let k = 1 + config.gallery.also_like;
+    let mut camera_ok = false;
+    let mut latest: Option<Arc<RgbImage>> = None;
+    let mut last_scene_name = String::new();
+    let mut last_showcase = None;
+    let show = |scene: Scene| scene_slot.put(DisplayFrame { scene, assets: assets.clone() });
+    show(Scene::CameraLost);
+
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
+    emit("ready", &[("role_models", gallery.role_models.len().to_string()), ("embedder", vision.embedder_id.id.clone())]);
+
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut saved_at = Instant::now();
+    let outcome = loop {
+        let mut changed = false;
+        tokio::select! {
+            _ = term.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = int.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = hup.recv() => break Outcome::Reload,
+            Some(status) = status_rx.recv() => {
+                match status {
+                    CameraStatus::Connected(what) => {
+                        camera_ok = true;
+                        emit("camera_connected", &[("camera", what)]);
+                    }
+                    CameraStatus::Lost(why) => {
+                        if camera_ok || last_scene_name.is_empty() {
+                            emit("camera_lost", &[("reason", why)]);
+                        }
+                        camera_ok = false;
+                        latest = None;
+                        machine.reset(now());
+                    }
+                    CameraStatus::Ended => break Outcome::Exit(Exit::ReplayEnded),
+                }
+                changed = true;
+            }
+            Some(obs) = obs_rx.recv() => {
+                latest = Some(obs.shown.clone());
+                for ev in machine.observe(now(), obs.face.as_ref(), matcher(&gallery, k)) {
+                    match ev {
+                        BoothEvent::VisitorArrived => counters.visitors += 1,
+                        BoothEvent::Matched(r) => {
+                            let rm = &gallery.role_models[r.index];
+                            *counters.matches.entry(rm.id.clone()).or_default() += 1;
+                            let mut fields = vec![("role_model", rm.id.clone()), ("similarity", format!("{:.4}", r.similarity))];
+                            if let Some(label) = &obs.label {
+                                fields.insert(0, ("visitor", label.clone()));
+                            }
+                            emit("match", &fields);
+                        }
+                        BoothEvent::VisitorLeft => {}
+                    }
+                }
+                if obs.face.is_none() && obs.label.is_some() && matches!(machine.phase(), crate::booth::machine::Phase::Attract { .. }) {
+                    emit("no_face", &[("visitor", obs.label.clone().unwrap_or_default())]);
+                }
+                changed = true;
+            }
+            _ = tick.tick() => {
+                machine.tick(now());
+                // Watchdog: only while the vision worker loops (it beats every 250 ms at most).
+                let beat = heartbeat.load(Ordering::SeqCst);
+                if start.elapsed().as_millis() as u64 - beat.min(start.elapsed().as_millis() as u64) < 5_000 {
+                    notify(&[sd_notify::NotifyState::Watchdog]);
+                }
+                if saved_at.elapsed() > Duration::from_secs(60) {
+                    counters.save(&config.state.dir);
+                    saved_at = Instant::now();
+                }
+            }
+        }
+        let scene = if camera_ok {
+            scene_for(&machine, now(), config.booth.showcase_seconds, gallery.role_models.len(), latest.as_ref(), config.gallery.also_like)
+        } else {
+            Scene::CameraLost
+        };
+        let showcase = if let Scene::Attract { showcase } = &scene { *showcase } else { None };
+        if matches!(scene, Scene::Live { .. }) && changed || scene.name() != last_scene_name || showcase != last_showcase {
+            last_scene_name = scene.name().to_string();
+            last_showcase = showcase;
+            show(scene);
+        }
+    };
+
+    // Stop: camera and vision threads first, then the screen (blanked).
+    notify(&[sd_notify::NotifyState::Stopping]);
+    stop.store(true, Ordering::SeqCst);
+    frames.close();
+    drop(obs_rx);
+    let deadline = Instant::now() + Duration::from_millis(1200);
+    for h in [worker, capture] {
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    scene_slot.close();
+    let _ = display_thread.join();
+    counters.save(&config.state.dir);
+    if let Outcome::Exit(exit) = &outcome {
+        emit("shutdown", &[("reason", format!("{exit:?}").to_lowercase())]);
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,109 @@
+//! SPI TFT backend: ST7789, ILI9341 or ILI9486 panels through `mipidsi`, on Linux spidev and
+//! GPIO character-device lines (`linux-embedded-hal`). Pins, size and rotation come from
+//! `[display.spi]`. Each frame is sent as one window write of the whole canvas.
+//!
+//! No panel is attached to the build machine: this path is compiled and type-checked in CI but
+//! runs only on a Pi (see the README's wiring table).
+
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
+use linux_embedded_hal::gpio_cdev::{Chip, LineRequestFlags};
+use linux_embedded_hal::spidev::{SpiModeFlags, SpidevOptions};
+use linux_embedded_hal::{CdevPin, Delay, SpidevDevice};
+use mipidsi::interface::SpiInterface;
+use mipidsi::models::{ILI9341Rgb565, ILI9486Rgb666, ST7789};
+use mipidsi::options::{ColorInversion, Orientation, Rotation};
+use mipidsi::Builder;
+
+use super::canvas::Canvas;
+use super::Screen;
+use crate::config::{SpiConfig, SpiDriver};
+
+fn output_pin(chip: &mut Chip, line: u32, initial: u8, what: &str) -> Result<CdevPin, String> {
+    let handle = chip
+        .get_line(line)
+        .and_then(|l| l.request(LineRequestFlags::OUTPUT, initial, "rolemirror"))
+        .map_err(|e| format!("GPIO line {line} ({what}): {e}"))?;
+    CdevPin::new(handle).map_err(|e| format!("GPIO line {line} ({what}): {e}"))
+}
+
+struct Panel<D> {
+    display: D,
+    width: u32,
+    height: u32,
+}
+
+impl<D, C> Screen for Panel<D>
+where
+    D: DrawTarget<Color = C>,
+    C: PixelColor + From<Rgb888>,
+    D::Error: std::fmt::Debug,
+{
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn present(&mut self, canvas: &Canvas, _scene: &str) -> Result<(), String> {
+        let area = Rectangle::new(Point::zero(), Size::new(self.width, self.height));
+        let (w, h) = (self.width, self.height);
+        let colors = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| {
+            let [r, g, b] = canvas.pixel(x, y).unwrap_or([0, 0, 0]);
+            C::from(Rgb888::new(r, g, b))
+        });
+        self.display.fill_contiguous(&area, colors).map_err(|e| format!("SPI write: {e:?}"))
+    }
+
+    fn blank(&mut self) {
+        let _ = self.display.clear(C::from(Rgb888::BLACK));
+    }
+}
+
+/// Opens the panel and hands it to `f` (the interface borrows a buffer on this stack frame, so
+/// the panel lives exactly as long as the call).
+pub fn with_panel(cfg: &SpiConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> Result<(), String> {
+    let mut spi = SpidevDevice::open(&cfg.spidev).map_err(|e| format!("{}: {e}", cfg.spidev))?;
+    let options = SpidevOptions::new().bits_per_word(8).max_speed_hz(cfg.speed_hz).mode(SpiModeFlags::SPI_MODE_0).build();
+    spi.configure(&options).map_err(|e| format!("{}: configure: {e}", cfg.spidev))?;
+    let mut chip = Chip::new(&cfg.gpiochip).map_err(|e| format!("{}: {e}", cfg.gpiochip))?;
+    let dc = output_pin(&mut chip, cfg.dc_pin, 0, "dc_pin")?;
+    if cfg.backlight_pin >= 0 {
+        // Held on while the handle lives.
+        let _backlight = output_pin(&mut chip, cfg.backlight_pin as u32, 1, "backlight_pin")?;
+        std::mem::forget(_backlight);
+    }
+    let mut buffer = [0u8; 4096];
+    let di = SpiInterface::new(spi, dc, &mut buffer);
+    let rotation = match cfg.rotation {
+        90 => Rotation::Deg90,
+        180 => Rotation::Deg180,
+        270 => Rotation::Deg270,
+        _ => Rotation::Deg0,
+    };
+    let orientation = Orientation::new().rotate(rotation);
+    let invert = if cfg.invert { ColorInversion::Inverted } else { ColorInversion::Normal };
+    let (w, h) = if matches!(rotation, Rotation::Deg90 | Rotation::Deg270) { (cfg.height, cfg.width) } else { (cfg.width, cfg.height) };
+    let mut delay = Delay;
+    let reset = if cfg.reset_pin >= 0 { Some(output_pin(&mut chip, cfg.reset_pin as u32, 1, "reset_pin")?) } else { None };
+    macro_rules! build {
+        ($model:expr) => {{
+            let builder = Builder::new($model, di).display_size(cfg.width, cfg.height).orientation(orientation).invert_colors(invert);
+            match reset {
+                Some(rst) => {
+                    let display = builder.reset_pin(rst).init(&mut delay).map_err(|e| format!("panel init: {e:?}"))?;
+                    f(&mut Panel { display, width: u32::from(w), height: u32::from(h) });
+                }
+                None => {
+                    let display = builder.init(&mut delay).map_err(|e| format!("panel init: {e:?}"))?;
+                    f(&mut Panel { display, width: u32::from(w), height: u32::from(h) });
+                }
+            }
+            Ok(())
+        }};
+    }
+    match cfg.driver {
+        SpiDriver::St7789 => build!(ST7789),
+        SpiDriver::Ili9341 => build!(ILI9341Rgb565),
+        SpiDriver::Ili9486 => build!(ILI9486Rgb666),
+    }
+}
