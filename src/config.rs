@@ -368,13 +368,39 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let err = |problems| ConfigError { path: path.to_path_buf(), problems };
         let text = std::fs::read_to_string(path).map_err(|e| err(vec![format!("cannot read: {e}")]))?;
-        let config = Self::parse(&text).map_err(|p| err(vec![p]))?;
-        let problems = config.validate();
+        let problems = Self::check(&text);
         if problems.is_empty() {
-            Ok(config)
+            Self::parse(&text).map_err(|p| err(vec![p]))
         } else {
             Err(err(problems))
         }
+    }
+
+    /// Every problem in a config text: parse errors (an unknown key, a wrong type) are
+    /// collected one by one, setting the offending line aside each time, then the rest is
+    /// validated, so one run names every mistake.
+    pub fn check(text: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for _ in 0..50 {
+            let current = lines.join("\n");
+            match Self::parse(&current) {
+                Ok(config) => {
+                    problems.extend(config.validate());
+                    return problems;
+                }
+                Err(p) => {
+                    problems.push(p.clone());
+                    // Set the offending line aside and look further (syntax errors stop here).
+                    let line = p.split("(line ").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.parse::<usize>().ok());
+                    match line {
+                        Some(n) if n >= 1 && n <= lines.len() && lines[n - 1].contains('=') => lines[n - 1] = String::new(),
+                        _ => return problems,
+                    }
+                }
+            }
+        }
+        problems
     }
 
     /// Parses TOML (unknown keys and wrong types are errors, with their key path and line).
@@ -509,6 +535,17 @@ mod tests {
         for key in ["camera.fps", "booth.result_min_seconds", "texts.language"] {
             assert!(p.iter().any(|l| l.starts_with(key)), "{key} missing from {p:?}");
         }
+    }
+
+    #[test]
+    fn check_collects_parse_errors_and_validation_problems_together() {
+        let text = "[camera]\nfps = 0\nwidht = 640\n[booth]\nmatching_frames = \"five\"\nresult_min_seconds = -1\n";
+        let p = Config::check(text);
+        for key in ["camera.widht", "booth.matching_frames", "camera.fps", "booth.result_min_seconds"] {
+            assert!(p.iter().any(|l| l.starts_with(key)), "{key} missing from {p:?}");
+        }
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(Config::check("[camera\n").len() == 1, "a syntax error is reported once");
     }
 
     #[test]

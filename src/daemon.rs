@@ -105,10 +105,12 @@ fn load(config: &Config) -> Result<Loaded, Vec<String>> {
     }
 }
 
-/// Reads the config leniently for the service screen: the file's display section if it parses,
-/// else the defaults.
+/// Reads the config leniently for the service screen: the file's `[display]` table if that
+/// part is usable (the mistakes may be elsewhere), else the defaults.
 fn display_config_for_service(path: &Path) -> DisplayConfig {
-    std::fs::read_to_string(path).ok().and_then(|t| Config::parse(&t).ok()).map(|c| c.display).unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let table = toml::from_str::<toml::Table>(&text).ok().and_then(|mut t| t.remove("display"));
+    table.and_then(|d| d.try_into::<DisplayConfig>().ok()).unwrap_or_default()
 }
 
 /// Anonymous counters kept in the state directory: visitors and matches per role model.

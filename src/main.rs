@@ -184,7 +184,13 @@ fn out_lock() -> std::io::StdoutLock<'static> {
 }
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // RUST_LOG chooses the level, but the inference crates stay at warn whatever it says: at
+    // debug they print tensors, and a tensor may hold a visitor's face (privacy invariant).
+    let mut logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
+    for module in ["tract_core", "tract_hir", "tract_onnx", "tract_onnx_opl", "tract_nnef", "tract_linalg", "tract_data", "tract_extra", "tract_transformers"] {
+        logger.filter_module(module, log::LevelFilter::Warn);
+    }
+    logger.init();
     let args = Cli::parse();
     let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input };
     let mut out = std::io::stdout().lock();

@@ -3,4 +3,5 @@
 mod common;
 mod gallery;
 mod golden;
+mod booth;
 mod cli;

@@ -1,0 +1,402 @@
+//! The booth daemon end to end: replay camera, PNG screen, real models and photos; signals,
+//! camera loss, bad configs, systemd notification, and the privacy invariant under strace.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A booth config for tests: replay from `frames`, PNG screens and state under `dir`.
+fn booth_config(dir: &Path, frames: &Path, gallery: &Path, looping: bool) -> PathBuf {
+    let text = format!(
+        r#"[camera]
+source = "replay"
+replay = "{frames}"
+replay_fps = 10.0
+replay_loop = {looping}
+timeout_seconds = 1.0
+[vision]
+models = "{models}"
+[gallery]
+dir = "{gallery}"
+[booth]
+matching_frames = 3
+result_min_seconds = 0.8
+cooldown_seconds = 0.3
+face_lost_seconds = 0.4
+[display]
+backend = "png"
+png = "{dir}/screen.png"
+png_dir = "{dir}/screens"
+width = 960
+height = 540
+[state]
+dir = "{dir}/state"
+"#,
+        frames = frames.display(),
+        models = models().display(),
+        gallery = gallery.display(),
+        dir = dir.display(),
+    );
+    let path = dir.join("booth.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+/// The demo gallery, built once into a temp dir.
+fn gallery(tmp: &TempDir) -> PathBuf {
+    rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch");
+    let dir = tmp.path().join("gallery");
+    let out = Command::new(env!("CARGO_BIN_EXE_rolemirror")).args(["--models", models().to_str().expect("utf-8"), "gallery", "build"]).arg(&dir).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    dir
+}
+
+fn grey_frame(path: &Path) {
+    image::RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128])).save(path).expect("png");
+}
+
+/// Frames: each visitor photo `repeat` times, then `gap` empty frames.
+fn frames(dir: &Path, visitors: &[PathBuf], repeat: usize, gap: usize) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let mut n = 0;
+    for v in visitors {
+        for _ in 0..repeat {
+            n += 1;
+            let ext = v.extension().and_then(|e| e.to_str()).unwrap_or("jpg");
+            std::fs::copy(v, dir.join(format!("{n:04}-{}.{ext}", v.file_stem().and_then(|s| s.to_str()).unwrap_or("v")))).expect("copy");
+        }
+        for _ in 0..gap {
+            n += 1;
+            grey_frame(&dir.join(format!("{n:04}-empty.png")));
+        }
+    }
+}
+
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(config: &Path, extra_env: &[(&str, String)]) -> Daemon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolemirror"));
+        cmd.args(["run", "--config"]).arg(config).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("daemon starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for an event line containing `needle`; panics after `secs`.
+    fn wait_for(&mut self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!("no {needle:?} within {secs} s; saw:\n{}", self.seen.join("\n"));
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Collects the remaining output until exit.
+    fn finish(mut self, secs: u64) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                while let Ok(line) = self.lines.try_recv() {
+                    self.seen.push(line);
+                }
+                return (status, std::mem::take(&mut self.seen));
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("daemon did not exit within {secs} s; saw:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // A failed test must not leave a booth running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screens(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("screens")).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn visitors_get_their_role_model_and_an_empty_frame_keeps_attract() {
+    let tmp = TempDir::new("run-match");
+    let g = gallery(&tmp);
+    let visitors: Vec<PathBuf> = ["img30.jpg", "img14.jpg", "img48.jpg"].iter().map(|f| tmp.path().join("visitors").join(f)).collect();
+    let f = tmp.path().join("frames");
+    frames(&f, &visitors, 6, 12);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let config = booth_config(&out, &f, &g, false);
+    let d = Daemon::start(&config, &[]);
+    let (status, lines) = d.finish(60);
+    assert!(status.success(), "{lines:?}");
+    let matches: Vec<&String> = lines.iter().filter(|l| l.starts_with("event=match")).collect();
+    assert_eq!(matches.len(), 3, "{lines:#?}");
+    for (m, want) in matches.iter().zip(["demo-02", "demo-06", "demo-04"]) {
+        assert!(m.contains(&format!("role_model={want} ")), "{m}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("event=ready")));
+    assert!(lines.iter().any(|l| l == "event=shutdown reason=replayended"), "{lines:?}");
+    // Empty frames never start a visit, and the booth returns to attract after each.
+    let s = screens(&out);
+    assert!(s.iter().filter(|n| n.ends_with("-result.png")).count() == 3, "{s:?}");
+    assert!(s.last().is_some_and(|n| n.ends_with("-attract.png")), "{s:?}");
+    let counters: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("state/counters.json")).expect("counters")).expect("json");
+    assert_eq!(counters["visitors"], 3);
+    assert_eq!(counters["matches"]["demo-06"], 1);
+}
+
+#[test]
+fn with_two_faces_the_larger_one_is_matched() {
+    let tmp = TempDir::new("run-two");
+    let g = gallery(&tmp);
+    // demo-02's other photo large, demo-06's other photo small, side by side.
+    let big = image::open(tmp.path().join("visitors/img30.jpg")).expect("img30").to_rgb8();
+    let small = image::open(tmp.path().join("visitors/img14.jpg")).expect("img14").to_rgb8();
+    let big = image::imageops::resize(&big, 600, 600 * big.height() / big.width(), image::imageops::FilterType::Triangle);
+    let small = image::imageops::resize(&small, 260, 260 * small.height() / small.width(), image::imageops::FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(960, big.height().max(small.height()), image::Rgb([90, 90, 90]));
+    image::imageops::overlay(&mut canvas, &small, 20, 40);
+    image::imageops::overlay(&mut canvas, &big, 340, 0);
+    let f = tmp.path().join("frames");
+    std::fs::create_dir_all(&f).expect("mkdir");
+    for i in 0..6 {
+        canvas.save(f.join(format!("{i:02}-two.png"))).expect("save");
+    }
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let (status, lines) = Daemon::start(&booth_config(&out, &f, &g, false), &[]).finish(60);
+    assert!(status.success());
+    let m: Vec<&String> = lines.iter().filter(|l| l.starts_with("event=match")).collect();
+    assert_eq!(m.len(), 1, "{lines:?}");
+    assert!(m[0].contains("role_model=demo-02 "), "{m:?}");
+}
+
+#[test]
+fn camera_loss_recovers_and_sigterm_stops_quickly() {
+    let tmp = TempDir::new("run-loss");
+    let g = gallery(&tmp);
+    let f = tmp.path().join("frames");
+    frames(&f, &[tmp.path().join("visitors/img2.jpg")], 6, 6);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let mut d = Daemon::start(&booth_config(&out, &f, &g, true), &[]);
+    d.wait_for("event=camera_connected", 30);
+    d.wait_for("event=match", 30);
+    // Unplug: the replay folder goes away.
+    let away = tmp.path().join("frames-away");
+    std::fs::rename(&f, &away).expect("rename");
+    d.wait_for("event=camera_lost", 10);
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::rename(&away, &f).expect("rename back");
+    d.wait_for("event=camera_connected", 15);
+    d.wait_for("event=match", 30);
+    let screens_now = screens(&out);
+    assert!(screens_now.iter().any(|n| n.ends_with("-camera-lost.png")), "{screens_now:?}");
+    let t = Instant::now();
+    d.signal(libc::SIGTERM);
+    let (status, lines) = d.finish(10);
+    let took = t.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(lines.iter().any(|l| l == "event=shutdown reason=stopped"), "{lines:?}");
+    eprintln!("SIGTERM to exit: {took:?}");
+    assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+}
+
+#[test]
+fn a_bad_config_shows_the_service_screen_and_sighup_recovers() {
+    let tmp = TempDir::new("run-bad");
+    let g = gallery(&tmp);
+    let f = tmp.path().join("frames");
+    frames(&f, &[tmp.path().join("visitors/img2.jpg")], 4, 2);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let good = booth_config(&out, &f, &g, true);
+    let text = std::fs::read_to_string(&good).expect("read");
+    std::fs::write(&good, text.replace("matching_frames = 3", "matching_frames = 0\nmystery = 1")).expect("write");
+    let notify_path = tmp.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&notify_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let mut d = Daemon::start(&good, &[("NOTIFY_SOCKET", notify_path.display().to_string()), ("WATCHDOG_USEC", "2000000".into())]);
+    d.wait_for("event=service_needed", 20);
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).expect("notification");
+    let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(msg.contains("READY=1") && msg.contains("STATUS=service needed"), "{msg}");
+    // The service screen (drawn by the display thread) appears.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !screens(&out).iter().any(|n| n.ends_with("-service.png")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(screens(&out).iter().any(|n| n.ends_with("-service.png")), "{:?}", screens(&out));
+    // Fix the file and reload.
+    std::fs::write(&good, &text).expect("write");
+    d.signal(libc::SIGHUP);
+    d.wait_for("event=config_reloaded", 10);
+    d.wait_for("event=ready", 30);
+    d.wait_for("event=match", 30);
+    let mut got = String::new();
+    for _ in 0..20 {
+        let n = sock.recv(&mut buf).expect("notification");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        got.push('\n');
+        if got.contains("WATCHDOG=1") && got.contains("STATUS=running") {
+            break;
+        }
+    }
+    assert!(got.contains("READY=1") && got.contains("WATCHDOG=1"), "{got}");
+    d.signal(libc::SIGTERM);
+    let (status, _) = d.finish(10);
+    assert!(status.success());
+}
+
+#[test]
+fn config_check_names_every_mistake_with_its_key_path() {
+    let tmp = TempDir::new("config-check");
+    let file = tmp.path().join("bad.toml");
+    std::fs::write(&file, "[camera]\nfps = 0\n[booth]\nresult_min_seconds = -1\n[texts]\nlanguage = \"fr\"\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rolemirror")).args(["config", "check"]).arg(&file).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in ["camera.fps", "booth.result_min_seconds", "texts.language"] {
+        assert!(text.contains(key), "{key} missing:\n{text}");
+    }
+    let example = root().join("config/rolemirror.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rolemirror")).args(["config", "check"]).arg(&example).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// Under strace: no IP (or any non-AF_UNIX) socket, no file written outside the configured
+/// outputs (PNG screens, the state directory), and no output line carrying an embedding.
+#[test]
+fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        panic!("strace is needed for the privacy test (apt-get install strace)");
+    }
+    let tmp = TempDir::new("privacy");
+    let g = gallery(&tmp);
+    let f = tmp.path().join("frames");
+    frames(&f, &[tmp.path().join("visitors/img2.jpg"), tmp.path().join("visitors/img30.jpg")], 5, 4);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let config = booth_config(&out, &f, &g, false);
+    let trace = tmp.path().join("strace.txt");
+    let output = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=socket,connect,bind,sendto,open,openat,creat,rename,renameat,renameat2,mkdir,mkdirat,unlink,unlinkat,truncate", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_rolemirror"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("strace runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("event=match"), "the run must have matched someone:\n{stdout}");
+    let trace = std::fs::read_to_string(&trace).expect("trace");
+    let mut problems = Vec::new();
+    for line in trace.lines() {
+        if line.contains("socket(") && !line.contains("AF_UNIX") {
+            problems.push(format!("non-unix socket: {line}"));
+        }
+        let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"].iter().any(|f| line.contains(f));
+        let mutating = writes || ["rename", "mkdir", "unlink", "creat(", "truncate("].iter().any(|s| line.contains(s));
+        if mutating && !line.contains("= -1") {
+            let allowed = line.contains(&out.display().to_string()) || line.contains("/dev/null") || line.contains("/dev/tty");
+            if !allowed {
+                problems.push(format!("write outside outputs: {line}"));
+            }
+        }
+    }
+    // Logs and events: no long runs of numbers (an embedding), no encoded images.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let numbers = regex_like_float_run(&stdout) || regex_like_float_run(&stderr);
+    assert!(!numbers, "an output line carries a list of numbers");
+    for text in [&*stdout, &*stderr] {
+        assert!(!text.contains("iVBORw0KGgo") && !text.contains("/9j/"), "image data in the output");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The only files the booth made are its screens and its counters.
+    let mut made: Vec<String> = Vec::new();
+    for e in walk(&out) {
+        made.push(e.strip_prefix(&out).map(|p| p.display().to_string()).unwrap_or_default());
+    }
+    assert!(made.iter().all(|m| m == "booth.toml" || m == "screen.png" || m.starts_with("screens/") || m == "state/counters.json"), "{made:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// True if some line holds eight or more decimal numbers in a row (what an embedding looks like).
+fn regex_like_float_run(text: &str) -> bool {
+    text.lines().any(|line| {
+        let mut run = 0;
+        for tok in line.split(|c: char| c == ',' || c == ' ' || c == '[' || c == ']') {
+            if !tok.is_empty() && tok.contains('.') && tok.trim_start_matches('-').parse::<f32>().is_ok() {
+                run += 1;
+                if run >= 8 {
+                    return true;
+                }
+            } else if !tok.is_empty() {
+                run = 0;
+            }
+        }
+        false
+    })
+}
