@@ -266,27 +266,29 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let margin = (c.u * 0.8) as i32;
     let likeness = format!("{percent} % {}", tx.likeness);
     if c.portrait() {
-        let ph = (c.h as f32 * 0.38) as i32;
         let mut y = margin;
-        let s = c.style(false, 0.9, SOFT, BG);
-        y += draw_paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1);
+        let s = c.style(false, 0.8, SOFT, BG);
+        y += draw_paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
+        let ph = (c.h as f32 * 0.30) as i32;
         if let Some(photo) = &card.photo {
             let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, false);
             frame(t, ix - 3, iy - 3, iw + 6, ih + 6, 3, ACCENT);
         }
         y += ph + margin / 2;
-        let s = c.style(true, 1.3, FG, BG);
+        let s = c.style(true, 1.1, FG, BG);
         y += draw_paragraph(t, &s, &card.name, margin, y, c.w - 2 * margin, Align::Center, 2);
-        let s = c.style(false, 0.85, FG, BG);
-        y += draw_paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 2);
-        let s = c.style(true, 0.9, ACCENT, BG);
+        let s = c.style(false, 0.75, FG, BG);
+        y += draw_paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 1);
+        let s = c.style(true, 0.85, ACCENT, BG);
         y += draw_paragraph(t, &s, &likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
-        let qr_size = (c.h - y - margin).min((c.u * 6.0) as i32);
-        if let (Some(qr), true) = (&card.qr, qr_size > c.u as i32 * 3) {
-            let quote_w = c.w - qr_size - 3 * margin;
-            let s = c.style(false, 0.7, SOFT, BG);
-            draw_paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, 4);
+        // The QR code needs about 3 px per module to scan: as large as the rest allows.
+        let qr_size = (c.h - y - margin).min((c.w as f32 * 0.45) as i32);
+        if let Some(qr) = &card.qr {
             draw_qr(t, qr, c.w - margin - qr_size, y + margin / 2, qr_size);
+            let s = c.style(false, 0.6, SOFT, BG);
+            let quote_w = c.w - qr_size - 3 * margin;
+            let lines = (((qr_size - margin) as f32 / (s.px * 1.25)) as usize).clamp(1, 6);
+            draw_paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, lines);
         }
         return;
     }
@@ -302,9 +304,11 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let mut y = margin * 2;
     let s = c.style(false, 0.9, SOFT, BG);
     y += draw_paragraph(t, &s, &tx.result_heading, x, y, tw, Align::Left, 1);
-    let s = c.style(true, 1.6, FG, BG);
+    // A long name gets a smaller size rather than a second line, to leave room for the quote.
+    let big = c.style(true, 1.5, FG, BG);
+    let s = if super::text::wrap(big.font, big.px, &card.name, tw as f32).len() > 1 { c.style(true, 1.1, FG, BG) } else { big };
     y += draw_paragraph(t, &s, &card.name, x, y, tw, Align::Left, 2);
-    let s = c.style(false, 1.0, FG, BG);
+    let s = c.style(false, 0.9, FG, BG);
     y += draw_paragraph(t, &s, &card.role, x, y, tw, Align::Left, 2);
     if !card.branch.is_empty() {
         let s = c.style(false, 0.8, SOFT, BG);
@@ -316,9 +320,10 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     y += (c.u * 0.5) as i32;
     let qr_size = (c.u * 6.0) as i32;
     let bottom_y = c.h - margin - qr_size - (c.u * 1.0) as i32;
-    if !card.quote.is_empty() {
-        let s = c.style(false, 0.8, FG, BG);
-        let lines = (((bottom_y - y) as f32 / (s.px * 1.25)).floor() as usize).clamp(1, 5);
+    // The quote takes the lines that fit above the bottom row (none if none fit).
+    let s = c.style(false, 0.8, FG, BG);
+    let lines = (((bottom_y - y - margin / 2) as f32 / (s.px * 1.25)).floor().max(0.0) as usize).min(5);
+    if !card.quote.is_empty() && lines > 0 {
         draw_paragraph(t, &s, &format!("“{}”", card.quote), x, y, tw, Align::Left, lines);
     }
     if let Some(qr) = &card.qr {

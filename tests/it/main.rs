@@ -2,6 +2,7 @@
 
 mod common;
 mod gallery;
+mod screens;
 mod golden;
 mod booth;
 mod cli;
