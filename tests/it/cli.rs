@@ -134,3 +134,28 @@ fn bench_prints_every_stage() {
     }
     assert!(v["median_ms"]["embed"].as_f64() > Some(0.0));
 }
+
+#[test]
+fn demo_matches_the_in_gallery_visitors_and_writes_screens() {
+    let tmp = TempDir::new("demo-run");
+    rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch");
+    let out_dir = tmp.path().join("out");
+    let out = rolemirror(&["demo", "--data", s(tmp.path()), "--out", s(&out_dir), "--size", "960x540"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    let demo = rolemirror::demo::DemoData::builtin().expect("demo list");
+    let mut right = 0;
+    for v in demo.visitors.iter().filter(|v| v.expect.is_some()) {
+        let file = rolemirror::demo::flat_name(&v.photo);
+        let want = v.expect.as_deref().unwrap_or_default();
+        if text.lines().any(|l| l.starts_with("event=match ") && l.contains(&format!("visitor={file} ")) && l.contains(&format!("role_model={want} "))) {
+            right += 1;
+        }
+    }
+    assert!(right >= 11, "only {right}/12 in-gallery visitors matched:\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("event=no_face visitor=")), "the empty room shows no face");
+    let screens: Vec<String> = std::fs::read_dir(out_dir.join("screens")).expect("screens").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    for kind in ["attract", "matching", "result", "thanks"] {
+        assert!(screens.iter().any(|n| n.ends_with(&format!("-{kind}.png"))), "no {kind} screen in {screens:?}");
+    }
+}

@@ -3,6 +3,7 @@
 mod common;
 mod gallery;
 mod screens;
+mod systemd;
 mod golden;
 mod booth;
 mod cli;
