@@ -18,6 +18,15 @@ fn face_json(face: &Face) -> serde_json::Value {
     })
 }
 
+/// The line for an image that could not be processed.
+fn error_line(path: &Path, error: &str, json_out: bool) -> String {
+    if json_out {
+        json!({"image": path, "error": error}).to_string()
+    } else {
+        format!("{}: error: {error}", path.display())
+    }
+}
+
 fn load_image(path: &Path) -> Result<vision::RgbImage, String> {
     vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())
 }
@@ -52,11 +61,7 @@ pub fn embed(common: &Common, images: &[PathBuf], json_out: bool, out: &mut impl
             }
             Err(e) => {
                 failed = true;
-                if json_out {
-                    json!({"image": path, "error": e}).to_string()
-                } else {
-                    format!("{}: error: {e}", path.display())
-                }
+                error_line(path, &e, json_out)
             }
         };
         writeln!(out, "{line}")?;
@@ -131,11 +136,7 @@ pub fn match_images(
             }
             Err(e) => {
                 failed = true;
-                if json_out {
-                    json!({"image": path, "error": e}).to_string()
-                } else {
-                    format!("{}: error: {e}", path.display())
-                }
+                error_line(path, &e, json_out)
             }
         };
         writeln!(out, "{line}")?;

@@ -326,7 +326,7 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
     let config = booth_config(&out, &f, &g, false);
     let trace = tmp.path().join("strace.txt");
     let output = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=socket,connect,bind,sendto,open,openat,creat,rename,renameat,renameat2,mkdir,mkdirat,unlink,unlinkat,truncate", "-o"])
+        .args(["-f", "-qq", "-e", TRACED, "-o"])
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_rolemirror"))
         .args(["run", "--config"])
@@ -337,21 +337,7 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("event=match"), "the run must have matched someone:\n{stdout}");
-    let trace = std::fs::read_to_string(&trace).expect("trace");
-    let mut problems = Vec::new();
-    for line in trace.lines() {
-        if line.contains("socket(") && !line.contains("AF_UNIX") {
-            problems.push(format!("non-unix socket: {line}"));
-        }
-        let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"].iter().any(|f| line.contains(f));
-        let mutating = writes || ["rename", "mkdir", "unlink", "creat(", "truncate("].iter().any(|s| line.contains(s));
-        if mutating && !line.contains("= -1") {
-            let allowed = line.contains(&out.display().to_string()) || line.contains("/dev/null") || line.contains("/dev/tty");
-            if !allowed {
-                problems.push(format!("write outside outputs: {line}"));
-            }
-        }
-    }
+    let problems = stray_effects(&std::fs::read_to_string(&trace).expect("trace"), &out);
     // Logs and events: no long runs of numbers (an embedding), no encoded images.
     let stderr = String::from_utf8_lossy(&output.stderr);
     let numbers = regex_like_float_run(&stdout) || regex_like_float_run(&stderr);
@@ -366,6 +352,53 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
         made.push(e.strip_prefix(&out).map(|p| p.display().to_string()).unwrap_or_default());
     }
     assert!(made.iter().all(|m| m == "booth.toml" || m == "screen.png" || m.starts_with("screens/") || m == "state/counters.json"), "{made:?}");
+}
+
+/// Syscalls in an strace log that break the privacy invariant: a socket other than AF_UNIX,
+/// or a file created, written, renamed or removed outside `allowed`.
+fn stray_effects(trace: &str, allowed: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for line in trace.lines() {
+        if line.contains("socket(") && !line.contains("AF_UNIX") {
+            problems.push(format!("non-unix socket: {line}"));
+        }
+        let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"].iter().any(|f| line.contains(f));
+        let mutating = writes || ["rename", "mkdir", "unlink", "creat(", "truncate("].iter().any(|s| line.contains(s));
+        if mutating && !line.contains("= -1") {
+            let ok = line.contains(&allowed.display().to_string()) || line.contains("/dev/null") || line.contains("/dev/tty");
+            if !ok {
+                problems.push(format!("write outside outputs: {line}"));
+            }
+        }
+    }
+    problems
+}
+
+const TRACED: &str = "trace=socket,connect,bind,sendto,open,openat,creat,rename,renameat,renameat2,mkdir,mkdirat,unlink,unlinkat,truncate";
+
+/// The demo too: no IP socket, nothing written outside its output folder.
+#[test]
+fn privacy_of_the_demo_under_strace() {
+    let tmp = TempDir::new("privacy-demo");
+    let _ = gallery(&tmp);
+    let out = tmp.path().join("out");
+    let trace = tmp.path().join("strace.txt");
+    let output = Command::new("strace")
+        .args(["-f", "-qq", "-e", TRACED, "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_rolemirror"))
+        .args(["--models", models().to_str().expect("utf-8"), "demo", "--size", "480x270", "--data"])
+        .arg(tmp.path())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("strace runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("event=match"), "{stdout}");
+    let problems = stray_effects(&std::fs::read_to_string(&trace).expect("trace"), &out);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(!regex_like_float_run(&stdout), "an output line carries a list of numbers");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -399,4 +432,20 @@ fn regex_like_float_run(text: &str) -> bool {
         }
         false
     })
+}
+
+#[test]
+fn the_strace_check_catches_what_it_should() {
+    let allowed = Path::new("/out");
+    let trace = "123 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_TCP) = 3\n\
+                 123 socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0) = 4\n\
+                 123 openat(AT_FDCWD, \"/tmp/face.png\", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 5\n\
+                 123 openat(AT_FDCWD, \"/out/screens/0001-attract.png\", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 6\n\
+                 123 openat(AT_FDCWD, \"/models/x.onnx\", O_RDONLY|O_CLOEXEC) = 7\n\
+                 123 openat(AT_FDCWD, \"/etc/nowhere\", O_WRONLY|O_CREAT, 0666) = -1 EACCES (Permission denied)\n";
+    let p = stray_effects(trace, allowed);
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(p[0].contains("AF_INET") && p[1].contains("/tmp/face.png"));
+    assert!(regex_like_float_run("event=x v=[0.1, -0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]"));
+    assert!(!regex_like_float_run("event=match role_model=demo-01 similarity=0.6662"));
 }
