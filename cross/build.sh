@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Cross-build rolemirror for a Raspberry Pi and package it as a .deb.
+#
+#   cross/build.sh aarch64   # Pi 4/5, 64-bit Raspberry Pi OS  -> dist/rolemirror_<v>_arm64.deb
+#   cross/build.sh armv7     # 32-bit Raspberry Pi OS (armhf)  -> dist/rolemirror_<v>_armhf.deb
+#
+# Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently.
+# Models are fetched (checksums verified, int8 models derived) from MIRROR (default
+# ../shared/models) by a host build of rolemirror; set MIRROR= (empty) to download upstream.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+arch=${1:-}
+case "$arch" in
+  aarch64) triple=aarch64-unknown-linux-gnu; debarch=arm64; gnu=aarch64-linux-gnu; pkgs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
+  armv7) triple=armv7-unknown-linux-gnueabihf; debarch=armhf; gnu=arm-linux-gnueabihf; pkgs="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross" ;;
+  *) echo "usage: cross/build.sh aarch64|armv7" >&2; exit 2 ;;
+esac
+MIRROR=${MIRROR-../shared/models}
+
+need=()
+for p in $pkgs qemu-user clang libclang-dev dpkg-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "cross: installing ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+
+# bindgen (v4l) must see the target's kernel headers, not the host's.
+export BINDGEN_EXTRA_CLANG_ARGS_${triple//-/_}="--sysroot=/usr/$gnu"
+echo "cross: building $triple"
+cargo build --release --locked --target "$triple"
+bin=target/$triple/release/rolemirror
+
+# Models come from the manifest, fetched by a host build (the target binary cannot run here
+# without emulation).
+cargo build --release --locked
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+stage=target/deb-$debarch
+rm -rf "$stage"
+mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/rolemirror/models" "$stage/etc/rolemirror" \
+  "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/share/doc/rolemirror"
+if [ -n "$MIRROR" ]; then
+  target/release/rolemirror --models "$stage/usr/share/rolemirror/models" models fetch --mirror "$MIRROR"
+else
+  target/release/rolemirror --models "$stage/usr/share/rolemirror/models" models fetch
+fi
+# Ship only the models the booth can select (the manifest lists them all).
+install -m 0755 "$bin" "$stage/usr/bin/rolemirror"
+"${gnu}-strip" --strip-debug "$stage/usr/bin/rolemirror"
+install -m 0644 config/rolemirror.toml "$stage/etc/rolemirror/rolemirror.toml"
+install -m 0644 systemd/rolemirror.service "$stage/lib/systemd/system/rolemirror.service"
+install -m 0644 systemd/rolemirror.sysusers.conf "$stage/usr/lib/sysusers.d/rolemirror.conf"
+install -m 0644 README.md "$stage/usr/share/doc/rolemirror/README.md"
+install -m 0644 models/manifest.toml "$stage/usr/share/doc/rolemirror/models-manifest.toml"
+for lic in ${MIRROR:+$MIRROR}/*/LICENSE; do
+  [ -f "$lic" ] && install -m 0644 "$lic" "$stage/usr/share/doc/rolemirror/LICENSE.$(basename "$(dirname "$lic")")"
+done
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$debarch/" -e "s/@SIZE@/$(du -sk "$stage" | cut -f1)/" cross/debian/control > "$stage/DEBIAN/control"
+install -m 0644 cross/debian/conffiles "$stage/DEBIAN/conffiles"
+for s in postinst prerm postrm; do install -m 0755 "cross/debian/$s" "$stage/DEBIAN/$s"; done
+mkdir -p dist
+deb=dist/rolemirror_${version}_${debarch}.deb
+dpkg-deb --build --root-owner-group "$stage" "$deb" >/dev/null
+echo "cross: $bin"
+echo "cross: $deb"
