@@ -4,7 +4,7 @@
 //! its upsampling uses scales, so tract runs it at any input of multiples of 32 once the stored
 //! 320-pixel shapes are ignored. The input size is a setting ([`DetectorOptions::input`]): 640x640
 //! for photos (as the reference pipeline, which scales photos to at most 640 pixels), 640x480 or
-//! 320x240 for a 4:3 camera (no wasted letterbox area).
+//! 384x288 for a 4:3 camera (no wasted letterbox area).
 //!
 //! In: an RGB image of any size and aspect. The image is scaled to fit the model input (never
 //! enlarged), placed at its top-left on black (a letterbox keeps the aspect ratio of any frame),
