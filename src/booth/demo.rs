@@ -61,6 +61,15 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
     let fonts = Fonts::load(Path::new(&config.display.font), Path::new(&config.display.font_bold))?;
     let assets = Assets::new(fonts, config.texts(), Some(gallery));
     let screens = opts.out.join("screens");
+    // Screens of an earlier run would mix with this one's: remove them (only our NNNN-*.png).
+    if let Ok(entries) = std::fs::read_dir(&screens) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.len() > 9 && name.ends_with(".png") && name[..4].bytes().all(|b| b.is_ascii_digit()) && name.as_bytes()[4] == b'-' {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let mut screen = PngScreen::new(opts.out.join("screen.png"), Some(screens.clone()), opts.width, opts.height)
         .with_context(|| format!("creating {}", screens.display()))?;
     let mut canvas = Canvas::new(opts.width, opts.height);
