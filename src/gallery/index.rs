@@ -98,6 +98,9 @@ pub enum PhotoResult {
 
 /// Decodes, detects, checks and embeds one photo's bytes.
 pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoResult {
+    if let Some(why) = vision::image::jpeg_truncated(bytes) {
+        return PhotoResult::Rejected(why);
+    }
     let img = match vision::image::decode(bytes, rules.max_pixels) {
         Ok(img) => img,
         Err(e) => return PhotoResult::Rejected(e.to_string()),

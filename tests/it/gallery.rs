@@ -121,7 +121,7 @@ fn untrustworthy_photos_are_reported_not_guessed() {
     eprintln!("{reasons:#?}");
     assert!(reasons["couple.jpg"].contains("comparable"), "{reasons:?}");
     assert!(reasons["wall.png"].contains("no face"), "{reasons:?}");
-    assert!(reasons["broken.jpg"].contains("image"), "{reasons:?}");
+    assert!(reasons["broken.jpg"].contains("truncated JPEG"), "{reasons:?}");
     assert!(!reasons.contains_key("good.jpg"));
     assert_eq!(index.photos.iter().map(|p| p.file.as_str()).collect::<Vec<_>>().first(), Some(&"good.jpg"));
     // obama_small.jpg: reported as too small, or accepted with eyes at least 24 px apart.
@@ -147,4 +147,43 @@ fn obama_photos_match_each_other_rather_than_biden() {
         let best_biden = biden.iter().map(|b| cosine(o, b)).fold(f32::MIN, f32::max);
         assert!(best_obama > best_biden + 0.1, "obama #{i}: {best_obama} vs biden {best_biden}");
     }
+}
+
+/// The truncation check must never refuse a real, complete photo: every JPEG in the shared
+/// data (faces-small, face-recognition-examples, and the first 2000 of LFW and UTKFace).
+#[test]
+fn no_real_photo_counts_as_truncated() {
+    fn jpegs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, limit: usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if out.len() >= limit {
+                return;
+            }
+            if p.is_dir() {
+                jpegs(&p, out, limit);
+            } else if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg")) {
+                out.push(p);
+            }
+        }
+    }
+    let data = shared().join("data");
+    let mut checked = 0;
+    for (sub, limit) in [("faces-small", 10_000), ("face-recognition-examples", 10_000), ("lfw-dev", 2000), ("utk-dev", 2000)] {
+        let mut files = Vec::new();
+        jpegs(&data.join(sub), &mut files, limit);
+        for f in &files {
+            let bytes = std::fs::read(f).expect("read");
+            if !bytes.starts_with(&[0xFF, 0xD8]) {
+                continue; // named .jpg, but another format (faces-small has a WebP)
+            }
+            assert_eq!(rolemirror::vision::image::jpeg_truncated(&bytes), None, "{}", f.display());
+            let cut = &bytes[..bytes.len() * 2 / 3];
+            assert!(rolemirror::vision::image::jpeg_truncated(cut).is_some(), "{} cut to 2/3", f.display());
+        }
+        checked += files.len();
+    }
+    assert!(checked > 1000, "only {checked} photos found under {}", data.display());
+    eprintln!("{checked} real JPEGs complete, and each cut to 2/3 caught");
 }
