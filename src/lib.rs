@@ -7,6 +7,7 @@
 //! - [`demo`]: the demo gallery and visitors, from a local data mirror.
 //! - [`eval`]: LFW pair accuracy and the UTKFace relatability protocol.
 //! - [`booth`], [`display`], [`config`]: the booth's state machine, screens and settings.
+//! - [`usb`]: signed USB bundles of galleries and configs, installed atomically.
 //! - [`cli`]: the commands behind the `rolemirror` binary.
 
 pub mod booth;
@@ -20,5 +21,6 @@ pub mod eval;
 pub mod events;
 pub mod gallery;
 pub mod models;
+pub mod usb;
 pub mod util;
 pub mod vision;

@@ -98,6 +98,18 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Make an ed25519 key pair for signing USB bundles (DIR/NAME.key, mode 0600, and DIR/NAME.pub).
+    Keygen {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long, default_value = "rolemirror")]
+        name: String,
+    },
+    /// Make, check or install signed USB bundles (a gallery and/or a config).
+    Bundle {
+        #[command(subcommand)]
+        action: BundleAction,
+    },
     /// Fetch, verify, list and quantize model files.
     Models {
         #[command(subcommand)]
@@ -111,6 +123,50 @@ enum GalleryAction {
     Build { dir: PathBuf },
     /// Validate the manifest and every photo without writing anything.
     Check { dir: PathBuf },
+    /// Make the gallery installed before the last USB update active again.
+    Rollback {
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleAction {
+    /// Write OUT/ROLEMIRROR/ (e.g. OUT = the stick) with the files, a manifest and its signature.
+    Create {
+        #[arg(long, value_name = "DIR")]
+        gallery: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Private key from `rolemirror keygen`.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Must be greater than the serial installed on the booths (default: seconds since 1970).
+        #[arg(long)]
+        serial: Option<u64>,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check a bundle as a booth would (signature, hashes, limits, every photo, the config) and
+    /// print what it would change.
+    Verify {
+        /// The stick (or the folder holding ROLEMIRROR/).
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        pubkey: PathBuf,
+        /// Compare with this gallery (e.g. a copy of the booth's).
+        #[arg(long, value_name = "DIR")]
+        against: Option<PathBuf>,
+        /// Compare with this config file.
+        #[arg(long, value_name = "FILE")]
+        against_config: Option<PathBuf>,
+    },
+    /// Install a bundle on this booth from a shell, exactly as from a stick.
+    Install {
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,6 +255,15 @@ fn main() -> std::process::ExitCode {
         Command::Match { gallery, top, json, images } => cli::embed::match_images(&common, &gallery, top, &images, json, &mut out),
         Command::Gallery { action: GalleryAction::Build { dir } } => cli::gallery::build(&common, &dir, true, &mut out),
         Command::Gallery { action: GalleryAction::Check { dir } } => cli::gallery::build(&common, &dir, false, &mut out),
+        Command::Gallery { action: GalleryAction::Rollback { config } } => cli::usb::rollback(&config, &mut out),
+        Command::Keygen { out: dir, name } => cli::usb::keygen(&dir, &name, &mut out),
+        Command::Bundle { action: BundleAction::Create { gallery, config, key, serial, out: dest } } => {
+            cli::usb::create(gallery.as_deref(), config.as_deref(), &key, serial, &dest, &mut out)
+        }
+        Command::Bundle { action: BundleAction::Verify { dir, pubkey, against, against_config } } => {
+            cli::usb::verify(&common, &dir, &pubkey, against.as_deref(), against_config.as_deref(), &mut out)
+        }
+        Command::Bundle { action: BundleAction::Install { dir, config } } => cli::usb::install(&dir, &config, &mut out),
         Command::Bench { json, image, runs, gallery, gallery_size } => {
             let opts = cli::bench::BenchOptions { image, runs, gallery, gallery_size };
             cli::bench::bench(&common, &opts, json, &mut out)

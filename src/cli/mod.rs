@@ -11,6 +11,7 @@ pub mod embed;
 pub mod eval;
 pub mod gallery;
 pub mod models;
+pub mod usb;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,259 @@
+//! `rolemirror keygen`, `bundle create|verify|install` and `gallery rollback`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{setup_error, Common, ExitCode};
+use crate::config::Config;
+use crate::gallery::index::PhotoRules;
+use crate::gallery::{GalleryManifest, RoleModel};
+use crate::usb::bundle::{self, Limits};
+use crate::usb::install::{self, ImportOptions, Outcome, Store};
+
+/// `keygen --out DIR`.
+pub fn keygen(dir: &Path, name: &str, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    match bundle::keygen(dir, name) {
+        Ok((private, public, id)) => {
+            writeln!(out, "key {id}\n  private: {} (mode 0600: keep it off the booth and off sticks)\n  public:  {} (copy to each booth's usb.trusted_keys directory)", private.display(), public.display())?;
+            Ok(ExitCode::Ok)
+        }
+        Err(e) => Ok(setup_error(&e)),
+    }
+}
+
+/// `bundle create`.
+pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &Path, serial: Option<u64>, dest: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let key = match bundle::read_signing_key(key) {
+        Ok(k) => k,
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    if let Some(cfg) = config {
+        let text = match std::fs::read_to_string(cfg) {
+            Ok(t) => t,
+            Err(e) => return Ok(setup_error(&anyhow::anyhow!("{}: {e}", cfg.display()))),
+        };
+        let problems = Config::check(&text);
+        if !problems.is_empty() {
+            writeln!(out, "{}: {} problem(s); not bundled:", cfg.display(), problems.len())?;
+            for p in problems {
+                writeln!(out, "  {p}")?;
+            }
+            return Ok(ExitCode::Setup);
+        }
+    }
+    if let Some(dir) = gallery {
+        let manifest = match GalleryManifest::load(dir) {
+            Ok(m) => m,
+            Err(e) => return Ok(setup_error(&e)),
+        };
+        let problems = manifest.validate(Some(dir));
+        if !problems.is_empty() {
+            writeln!(out, "{}: {} problem(s) in gallery.toml; not bundled:", dir.display(), problems.len())?;
+            for p in problems {
+                writeln!(out, "  {p}")?;
+            }
+            return Ok(ExitCode::Setup);
+        }
+    }
+    // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.
+    let serial = serial.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
+    match bundle::create(gallery, config, &key, serial, dest) {
+        Ok(m) => {
+            writeln!(
+                out,
+                "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",
+                dest.join(bundle::BUNDLE_DIR).display(),
+                m.files.len(),
+                m.total_size(),
+                m.signer
+            )?;
+            writeln!(out, "check it with: rolemirror bundle verify {} --pubkey PUBLIC_KEY", dest.display())?;
+            Ok(ExitCode::Ok)
+        }
+        Err(e) => Ok(setup_error(&e)),
+    }
+}
+
+/// The bundle directory for a stick root or the `ROLEMIRROR` directory itself.
+fn bundle_root(dir: &Path) -> PathBuf {
+    let inner = dir.join(bundle::BUNDLE_DIR);
+    if std::fs::symlink_metadata(&inner).is_ok() {
+        inner
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn photo_hashes(dir: &Path, rm: &RoleModel) -> Vec<Option<String>> {
+    rm.photos.iter().map(|p| crate::util::sha256_file(&dir.join(p)).ok().map(|(s, _)| s)).collect()
+}
+
+fn print_outcome(outcome: &Outcome, out: &mut impl Write) -> std::io::Result<()> {
+    match outcome {
+        Outcome::Installed { serial, role_models, config, signer } => {
+            writeln!(out, "serial {serial}, signed by key {signer}")?;
+            if let Some(n) = role_models {
+                writeln!(out, "gallery: {n} role models, every photo usable")?;
+            }
+            if *config {
+                writeln!(out, "config: valid (replaces the booth's config)")?;
+            }
+        }
+        Outcome::AlreadyInstalled { serial } => writeln!(out, "serial {serial} is already installed: nothing to do")?,
+        Outcome::Refused(r) => {
+            writeln!(out, "REFUSED ({} reason(s)):", r.0.len())?;
+            for line in &r.0 {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `bundle verify DIR --pubkey FILE [--against GALLERY] [--against-config FILE]`: the booth's
+/// own import, into a throwaway directory.
+pub fn verify(common: &Common, dir: &Path, pubkey: &Path, against: Option<&Path>, against_config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let key = match bundle::read_verifying_key(pubkey) {
+        Ok(k) => k,
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    let tmp = std::env::temp_dir().join(format!("rolemirror-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let store = Store::new(&tmp.join("gallery"));
+    let config_path = tmp.join("rolemirror.toml");
+    let limits = Limits::default();
+    let opts = ImportOptions {
+        keys: std::slice::from_ref(&key),
+        limits,
+        rules: PhotoRules { max_pixels: limits.max_pixels, ..PhotoRules::default() },
+        config_path: Some(&config_path),
+        current: None,
+    };
+    let vision = || common.vision().map(Arc::new);
+    let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| log::info!("{:3.0}% {}", p.fraction * 100.0, p.step));
+    print_outcome(&outcome, out)?;
+    let code = match &outcome {
+        Outcome::Installed { role_models, .. } => {
+            if role_models.is_some() {
+                if let (Some(cur), Ok(new)) = (against, GalleryManifest::load(&store.active)) {
+                    gallery_diff(cur, &store.active, &new, out)?;
+                }
+            }
+            if let (Some(cur), Ok(new)) = (against_config, std::fs::read_to_string(&config_path)) {
+                config_diff(cur, &new, out)?;
+            }
+            ExitCode::Ok
+        }
+        _ => ExitCode::InputFailed,
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(code)
+}
+
+fn gallery_diff(current: &Path, new_dir: &Path, new: &GalleryManifest, out: &mut impl Write) -> std::io::Result<()> {
+    let cur = match GalleryManifest::load(current) {
+        Ok(m) => m,
+        Err(e) => return writeln!(out, "(cannot compare with {}: {e:#})", current.display()),
+    };
+    let by_id = |m: &GalleryManifest| m.role_models.iter().map(|r| (r.id.clone(), r.clone())).collect::<BTreeMap<_, _>>();
+    let (a, b) = (by_id(&cur), by_id(new));
+    let added: Vec<&str> = b.keys().filter(|k| !a.contains_key(*k)).map(String::as_str).collect();
+    let removed: Vec<&str> = a.keys().filter(|k| !b.contains_key(*k)).map(String::as_str).collect();
+    let changed: Vec<&str> = b
+        .iter()
+        .filter(|(k, rm)| a.get(*k).is_some_and(|old| old != *rm || photo_hashes(current, old) != photo_hashes(new_dir, rm)))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    writeln!(out, "compared with {}: {} role models now, {} after", current.display(), a.len(), b.len())?;
+    for (what, list) in [("added", added), ("removed", removed), ("changed", changed)] {
+        writeln!(out, "  {what} ({}): {}", list.len(), if list.is_empty() { "-".to_string() } else { list.join(", ") })?;
+    }
+    Ok(())
+}
+
+fn config_diff(current: &Path, new: &str, out: &mut impl Write) -> std::io::Result<()> {
+    let (Ok(cur), Ok(new)) = (Config::load(current), Config::parse(new)) else {
+        return writeln!(out, "(cannot compare with {}: it does not load)", current.display());
+    };
+    let flat = |c: &Config| {
+        let mut m = BTreeMap::new();
+        if let Ok(toml::Value::Table(t)) = toml::Value::try_from(c) {
+            flatten("", &toml::Value::Table(t), &mut m);
+        }
+        m
+    };
+    let (a, b) = (flat(&cur), flat(&new));
+    let changed: Vec<String> = b.iter().filter(|(k, v)| a.get(*k) != Some(v)).map(|(k, v)| format!("{k} = {v}")).collect();
+    writeln!(out, "config compared with {}: {} setting(s) change", current.display(), changed.len())?;
+    for c in changed {
+        writeln!(out, "  {c}")?;
+    }
+    Ok(())
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+/// `bundle install DIR --config FILE`: what the booth does with a stick, from a shell (the
+/// running daemon then needs `systemctl reload rolemirror`). Progress goes to stderr.
+pub fn install(dir: &Path, config_path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e}"))),
+    };
+    let (keys, problems) = bundle::trusted_keys(Path::new(&config.usb.trusted_keys));
+    for p in problems {
+        writeln!(out, "warning: usb.trusted_keys: {p}")?;
+    }
+    let store = Store::new(Path::new(&config.gallery.dir));
+    let limits = config.usb.limits();
+    let opts = ImportOptions {
+        keys: &keys,
+        limits,
+        rules: PhotoRules { max_pixels: limits.max_pixels, ..PhotoRules::default() },
+        config_path: Some(config_path),
+        current: Some(&config),
+    };
+    let vision = || crate::daemon::vision_for(&config).map(Arc::new);
+    let mut err = std::io::stderr();
+    let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| {
+        let _ = writeln!(err, "progress {:.3} {}", p.fraction, p.step);
+    });
+    print_outcome(&outcome, out)?;
+    Ok(match outcome {
+        Outcome::Installed { .. } => {
+            writeln!(out, "installed; a running booth picks it up with: systemctl reload rolemirror")?;
+            ExitCode::Ok
+        }
+        Outcome::AlreadyInstalled { .. } => ExitCode::Ok,
+        Outcome::Refused(_) => ExitCode::InputFailed,
+    })
+}
+
+/// `gallery rollback --config FILE`.
+pub fn rollback(config_path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e}"))),
+    };
+    match Store::new(Path::new(&config.gallery.dir)).rollback() {
+        Ok(active) => {
+            writeln!(out, "{} now points to {}; reload the booth: systemctl reload rolemirror", config.gallery.dir, active.display())?;
+            Ok(ExitCode::Ok)
+        }
+        Err(e) => Ok(setup_error(&e)),
+    }
+}
