@@ -258,6 +258,10 @@ pub struct Texts {
     pub camera_lost_sub: String,
     pub service: String,
     pub privacy: String,
+    pub usb_updating: String,
+    pub usb_installed: String,
+    pub usb_refused: String,
+    pub usb_up_to_date: String,
 }
 
 impl Texts {
@@ -280,6 +284,10 @@ impl Texts {
             camera_lost_sub: "The booth will continue as soon as the camera is back.".into(),
             service: "Service needed".into(),
             privacy: "Your picture is never stored or sent.".into(),
+            usb_updating: "Updating from USB…".into(),
+            usb_installed: "Update installed".into(),
+            usb_refused: "Update refused".into(),
+            usb_up_to_date: "Already up to date".into(),
         }
     }
 
@@ -302,6 +310,10 @@ impl Texts {
             camera_lost_sub: "De stand gaat verder zodra de camera er weer is.".into(),
             service: "Onderhoud nodig".into(),
             privacy: "Je foto wordt nooit opgeslagen of verstuurd.".into(),
+            usb_updating: "Bijwerken vanaf USB…".into(),
+            usb_installed: "Update geïnstalleerd".into(),
+            usb_refused: "Update geweigerd".into(),
+            usb_up_to_date: "Al bijgewerkt".into(),
         }
     }
 }
@@ -342,6 +354,64 @@ impl Default for StateConfig {
     }
 }
 
+/// `[usb]`: updates from signed bundles on USB sticks.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsbConfig {
+    /// Watch for sticks at all.
+    pub enabled: bool,
+    /// Where sticks get mounted; a stick's bundle is `ROOT/NAME/ROLEMIRROR` or `ROOT/USER/NAME/ROLEMIRROR`.
+    pub mount_roots: Vec<String>,
+    /// Directory of trusted public keys (`*.pub` from `rolemirror keygen`); none: every update refused.
+    pub trusted_keys: String,
+    /// How often the mount roots are looked at (SIGUSR1 looks at once).
+    pub poll_seconds: f32,
+    /// Wait this long after a stick appears before reading it.
+    pub settle_seconds: f32,
+    /// How long the outcome stays on screen.
+    pub result_seconds: f32,
+    /// Largest file in a bundle, in MiB.
+    pub max_file_mb: u64,
+    /// Largest bundle, in MiB.
+    pub max_total_mb: u64,
+    /// Most files in a bundle.
+    pub max_files: usize,
+    /// Largest photo, in megapixels (checked in the header, before decoding).
+    pub max_megapixels: f64,
+    /// Reports for read-only sticks go here (the mount helper copies them onto the stick).
+    pub report_spool: String,
+}
+
+impl Default for UsbConfig {
+    fn default() -> Self {
+        UsbConfig {
+            enabled: true,
+            mount_roots: vec!["/media".into(), "/run/media".into()],
+            trusted_keys: "/etc/rolemirror/trusted-keys".into(),
+            poll_seconds: 2.0,
+            settle_seconds: 1.0,
+            result_seconds: 8.0,
+            max_file_mb: 20,
+            max_total_mb: 1024,
+            max_files: 2000,
+            max_megapixels: 40.0,
+            report_spool: "/run/rolemirror/usb-reports".into(),
+        }
+    }
+}
+
+impl UsbConfig {
+    /// The limits applied to a stick.
+    pub fn limits(&self) -> crate::usb::bundle::Limits {
+        crate::usb::bundle::Limits {
+            max_files: self.max_files,
+            max_file_bytes: self.max_file_mb << 20,
+            max_total_bytes: self.max_total_mb << 20,
+            max_pixels: (self.max_megapixels * 1e6) as u64,
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -353,6 +423,7 @@ pub struct Config {
     pub display: DisplayConfig,
     pub texts: TextsConfig,
     pub state: StateConfig,
+    pub usb: UsbConfig,
 }
 
 /// A config that cannot be used: every problem, each with its key path.
@@ -495,6 +566,16 @@ impl Config {
             format!("{lang:?} is neither \"en\", \"nl\" nor defined under [texts.custom.{lang}]"),
         );
         check(!self.state.dir.is_empty(), "state.dir", "must not be empty".into());
+        let u = &self.usb;
+        for (key, value) in [("usb.poll_seconds", u.poll_seconds), ("usb.result_seconds", u.result_seconds)] {
+            check(value > 0.0 && value.is_finite(), key, format!("{value} must be a positive number of seconds"));
+        }
+        check(u.settle_seconds >= 0.0 && u.settle_seconds <= 60.0, "usb.settle_seconds", format!("{} is not in 0..=60", u.settle_seconds));
+        check(u.max_file_mb >= 1 && u.max_file_mb <= 4096, "usb.max_file_mb", format!("{} is not in 1..=4096", u.max_file_mb));
+        check(u.max_total_mb >= u.max_file_mb && u.max_total_mb <= 65536, "usb.max_total_mb", "must be at least usb.max_file_mb and at most 65536".into());
+        check(u.max_files >= 1, "usb.max_files", "must be at least 1".into());
+        check(u.max_megapixels > 0.0 && u.max_megapixels <= 200.0, "usb.max_megapixels", format!("{} is not in (0, 200]", u.max_megapixels));
+        check(!u.enabled || !u.mount_roots.is_empty(), "usb.mount_roots", "at least one directory is needed while usb.enabled".into());
         p
     }
 

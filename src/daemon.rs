@@ -10,7 +10,7 @@
 //! on a service screen listing the problems (when the display works) and in the log; the
 //! process stays up and waits for a fixed config (SIGHUP) instead of crash-looping.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +30,8 @@ use crate::display::{self, Frame as DisplayFrame};
 use crate::events::emit;
 use crate::gallery::Gallery;
 use crate::models::Manifest;
+use crate::usb::install::Store;
+use crate::usb::{Tick as UsbTick, Updater};
 use crate::vision::{RgbImage, Vision, VisionOptions};
 
 /// How the daemon ended.
@@ -64,14 +66,7 @@ struct Loaded {
 
 fn load(config: &Config) -> Result<Loaded, Vec<String>> {
     let mut problems = Vec::new();
-    let manifest = Manifest::builtin().map_err(|e| vec![format!("model manifest: {e:#}")])?;
-    let dir = crate::models::model_dir((!config.vision.models.is_empty()).then(|| Path::new(&config.vision.models)));
-    let mut opts = VisionOptions { embedder: (!config.vision.embedder.is_empty()).then(|| config.vision.embedder.clone()), threads: config.vision.threads, ..Default::default() };
-    if let Ok(input) = crate::cli::parse_size(&config.vision.detector_input) {
-        opts.detect.input = input;
-    }
-    opts.detect.score_threshold = config.vision.min_score;
-    let vision = match Vision::load(&dir, &manifest, &opts) {
+    let vision = match vision_for(config) {
         Ok(v) => Some(Arc::new(v)),
         Err(e) => {
             problems.push(format!("vision.models: {e:#}"));
@@ -113,6 +108,27 @@ fn display_config_for_service(path: &Path) -> DisplayConfig {
     table.and_then(|d| d.try_into::<DisplayConfig>().ok()).unwrap_or_default()
 }
 
+/// For a config file that does not parse: the defaults with the file's `[usb]`, `[gallery]`,
+/// `[vision]` and `[display]` tables where those parts are usable, so a signed stick can still
+/// bring a fixed config.
+fn lenient_config(path: &Path) -> Config {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let table = toml::from_str::<toml::Table>(&text).unwrap_or_default();
+    let mut c = Config::default();
+    let part = |name: &str| table.get(name).cloned();
+    if let Some(u) = part("usb").and_then(|t| t.try_into().ok()) {
+        c.usb = u;
+    }
+    if let Some(g) = part("gallery").and_then(|t| t.try_into().ok()) {
+        c.gallery = g;
+    }
+    if let Some(v) = part("vision").and_then(|t| t.try_into().ok()) {
+        c.vision = v;
+    }
+    c.display = display_config_for_service(path);
+    c
+}
+
 /// Anonymous counters kept in the state directory: visitors and matches per role model.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Counters {
@@ -150,19 +166,73 @@ enum Outcome {
     Reload,
 }
 
+/// The signals the daemon reacts to, and what outlives a reload.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    /// SIGUSR1: look for USB sticks now (sent by the mount helper).
+    usr1: tokio::signal::unix::Signal,
+    /// Sticks already handled (mount point → identity), so a reload does not import again.
+    seen: HashMap<PathBuf, String>,
+}
+
+/// Builds the vision pipeline a config asks for.
+pub fn vision_for(config: &Config) -> anyhow::Result<Vision> {
+    let manifest = Manifest::builtin()?;
+    let dir = crate::models::model_dir((!config.vision.models.is_empty()).then(|| Path::new(&config.vision.models)));
+    let mut opts = VisionOptions { embedder: (!config.vision.embedder.is_empty()).then(|| config.vision.embedder.clone()), threads: config.vision.threads, ..Default::default() };
+    if let Ok(input) = crate::cli::parse_size(&config.vision.detector_input) {
+        opts.detect.input = input;
+    }
+    opts.detect.score_threshold = config.vision.min_score;
+    Vision::load(&dir, &manifest, &opts)
+}
+
+/// The [`Updater`] for a booth: `vision` when the booth has its models loaded, else they are
+/// loaded when an import needs them.
+fn updater(config: &Config, config_path: &Path, vision: Option<Arc<Vision>>, current: Option<Config>) -> Updater {
+    let cfg = config.clone();
+    let source: crate::usb::VisionSource = match vision {
+        Some(v) => Arc::new(move || Ok(v.clone())),
+        None => Arc::new(move || vision_for(&cfg).map(Arc::new)),
+    };
+    Updater::new(config.usb.clone(), config_path, current, Path::new(&config.gallery.dir), source, config.texts())
+}
+
 async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let mut sig = Signals {
+        term: signal(SignalKind::terminate())?,
+        int: signal(SignalKind::interrupt())?,
+        hup: signal(SignalKind::hangup())?,
+        usr1: signal(SignalKind::user_defined1())?,
+        seen: HashMap::new(),
+    };
     loop {
         let outcome = match Config::load(config_path) {
-            Ok(config) => match load(&config) {
-                Ok(loaded) => booth(loaded, &mut term, &mut int, &mut hup).await?,
-                Err(problems) => service(&config.display, &problems, &mut term, &mut int, &mut hup).await?,
-            },
+            Ok(config) => {
+                // What an interrupted USB import left behind goes first (never the active gallery).
+                let store = Store::new(Path::new(&config.gallery.dir));
+                if store.versions.is_dir() {
+                    if let Ok(_lock) = store.lock() {
+                        for what in store.recover() {
+                            log::info!("usb: {what}");
+                        }
+                    }
+                }
+                match load(&config) {
+                    Ok(loaded) => booth(loaded, config_path, &mut sig).await?,
+                    Err(problems) => {
+                        let usb = updater(&config, config_path, None, Some(config.clone()));
+                        service(&config.display, &problems, usb, &mut sig).await?
+                    }
+                }
+            }
             Err(e) => {
                 let problems: Vec<String> = e.problems.iter().map(|p| format!("{}: {p}", config_path.display())).collect();
-                service(&display_config_for_service(config_path), &problems, &mut term, &mut int, &mut hup).await?
+                let lenient = lenient_config(config_path);
+                let usb = updater(&lenient, config_path, None, None);
+                service(&lenient.display, &problems, usb, &mut sig).await?
             }
         };
         match outcome {
@@ -176,28 +246,24 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
 }
 
 /// The service screen: problems on screen and in the log; waits for SIGHUP or SIGTERM.
-async fn service(
-    display_cfg: &DisplayConfig,
-    problems: &[String],
-    term: &mut tokio::signal::unix::Signal,
-    int: &mut tokio::signal::unix::Signal,
-    hup: &mut tokio::signal::unix::Signal,
-) -> anyhow::Result<Outcome> {
+async fn service(display_cfg: &DisplayConfig, problems: &[String], mut usb: Updater, sig: &mut Signals) -> anyhow::Result<Outcome> {
     for p in problems {
         log::error!("{p}");
     }
     emit("service_needed", &[("problems", problems.len().to_string()), ("first", problems.first().cloned().unwrap_or_default())]);
     let slot = Arc::new(Slot::<DisplayFrame>::default());
     let mut display_thread = None;
+    let mut assets = None;
     match Fonts::load(Path::new(&display_cfg.font), Path::new(&display_cfg.font_bold)) {
         Ok(fonts) => {
             let texts = crate::config::Texts::english();
-            let assets = Arc::new(Assets::new(fonts, texts, None));
+            let a = Arc::new(Assets::new(fonts, texts, None));
             if let Ok((handle, rx)) = display::spawn(display_cfg.clone(), slot.clone()) {
                 match rx.recv_timeout(Duration::from_secs(5)) {
                     Ok(Ok(_)) => {
-                        slot.put(DisplayFrame { scene: Scene::Service { problems: problems.to_vec() }, assets });
+                        slot.put(DisplayFrame { scene: Scene::Service { problems: problems.to_vec() }, assets: a.clone() });
                         display_thread = Some(handle);
+                        assets = Some(a);
                     }
                     Ok(Err(e)) => log::error!("display: {e}"),
                     Err(_) => log::error!("display: did not start"),
@@ -208,13 +274,36 @@ async fn service(
     }
     // Up, but not healthy: systemd shows the status; no restart loop.
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&format!("service needed: {}", problems.first().cloned().unwrap_or_default()))]);
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let show = |scene: Scene| {
+        if let Some(a) = &assets {
+            slot.put(DisplayFrame { scene, assets: a.clone() });
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     let outcome = loop {
         tokio::select! {
-            _ = term.recv() => break Outcome::Exit(Exit::Stopped),
-            _ = int.recv() => break Outcome::Exit(Exit::Stopped),
-            _ = hup.recv() => break Outcome::Reload,
-            _ = tick.tick() => notify(&[sd_notify::NotifyState::Watchdog]),
+            _ = sig.term.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = sig.int.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = sig.hup.recv() => break Outcome::Reload,
+            _ = sig.usr1.recv() => {
+                if let Some(scene) = usb.poll(&mut sig.seen, true) {
+                    show(scene);
+                }
+            }
+            Some(scene) = usb.next(), if usb.importing() => show(scene),
+            _ = tick.tick() => {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                match usb.tick() {
+                    UsbTick::Finished { reload: true } => break Outcome::Reload,
+                    UsbTick::Finished { reload: false } => show(Scene::Service { problems: problems.to_vec() }),
+                    UsbTick::Busy => {}
+                    UsbTick::Idle => {
+                        if let Some(scene) = usb.poll(&mut sig.seen, false) {
+                            show(scene);
+                        }
+                    }
+                }
+            }
         }
     };
     slot.close();
@@ -237,13 +326,9 @@ fn matcher(gallery: &Gallery, k: usize) -> impl Fn(&[f32]) -> Vec<Ranked> + '_ {
     }
 }
 
-async fn booth(
-    loaded: Loaded,
-    term: &mut tokio::signal::unix::Signal,
-    int: &mut tokio::signal::unix::Signal,
-    hup: &mut tokio::signal::unix::Signal,
-) -> anyhow::Result<Outcome> {
+async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals) -> anyhow::Result<Outcome> {
     let Loaded { config, vision, gallery, assets } = loaded;
+    let mut usb = updater(&config, config_path, Some(vision.clone()), Some(config.clone()));
     let Some(gallery) = gallery else { anyhow::bail!("no gallery") };
     let start = Instant::now();
     let now = move || start.elapsed().as_secs_f64();
@@ -257,7 +342,7 @@ async fn booth(
             scene_slot.close();
             let _ = display_thread.join();
             let problems = vec![format!("display: {e}")];
-            return service(&config.display, &problems, term, int, hup).await;
+            return service(&config.display, &problems, usb, sig).await;
         }
         Err(_) => anyhow::bail!("display thread did not start"),
     }
@@ -325,10 +410,13 @@ async fn booth(
     let mut saved_at = Instant::now();
     let outcome = loop {
         let mut changed = false;
+        let mut usb_scene = None;
         tokio::select! {
-            _ = term.recv() => break Outcome::Exit(Exit::Stopped),
-            _ = int.recv() => break Outcome::Exit(Exit::Stopped),
-            _ = hup.recv() => break Outcome::Reload,
+            _ = sig.term.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = sig.int.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = sig.hup.recv() => break Outcome::Reload,
+            _ = sig.usr1.recv() => usb_scene = usb.poll(&mut sig.seen, true),
+            Some(scene) = usb.next(), if usb.importing() => usb_scene = Some(scene),
             Some(status) = status_rx.recv() => {
                 match status {
                     CameraStatus::Connected(what) => {
@@ -348,6 +436,9 @@ async fn booth(
                 changed = true;
             }
             Some(obs) = obs_rx.recv() => {
+                if usb.busy() {
+                    continue;
+                }
                 latest = Some(obs.shown.clone());
                 for ev in machine.observe(now(), obs.face.as_ref(), matcher(&gallery, k)) {
                     match ev {
@@ -380,7 +471,26 @@ async fn booth(
                     counters.save(&config.state.dir);
                     saved_at = Instant::now();
                 }
+                match usb.tick() {
+                    UsbTick::Finished { reload: true } => break Outcome::Reload,
+                    UsbTick::Finished { reload: false } => {
+                        // Back to the booth: a fresh start for whoever stands there now.
+                        machine.reset(now());
+                        last_scene_name.clear();
+                    }
+                    UsbTick::Busy => {}
+                    UsbTick::Idle => usb_scene = usb.poll(&mut sig.seen, false),
+                }
             }
+        }
+        if let Some(scene) = usb_scene {
+            last_scene_name = scene.name().to_string();
+            show(scene);
+            continue;
+        }
+        if usb.busy() {
+            // An update is on screen; the booth's own screens wait.
+            continue;
         }
         let scene = if camera_ok {
             scene_for(&machine, now(), config.booth.showcase_seconds, gallery.role_models.len(), latest.as_ref(), config.gallery.also_like)

@@ -1,0 +1,318 @@
+//! USB updates: signed bundles of a gallery and/or a config, verified, installed atomically
+//! and reported back.
+//!
+//! - [`bundle`]: keys, the signed manifest, `bundle create`, and the check of a stick's tree.
+//! - [`install`]: staging, verification while copying, the gallery build and the atomic switch.
+//! - This module: finding sticks under the mount roots, the daemon's side of an import
+//!   ([`Updater`]: progress and outcome as screens, events, a report on the stick).
+
+pub mod bundle;
+pub mod install;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::booth::scene::Scene;
+use crate::config::{Config, Texts, UsbConfig};
+use crate::events::emit;
+use crate::gallery::index::PhotoRules;
+use crate::vision::Vision;
+use install::{ImportOptions, Outcome, Progress, Store};
+
+/// A stick with a bundle directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stick {
+    /// The stick's mount point.
+    pub mount: PathBuf,
+    /// `MOUNT/ROLEMIRROR`.
+    pub bundle: PathBuf,
+    /// Changes when another stick (or another bundle) appears at the same place.
+    pub identity: String,
+}
+
+/// Sticks under the mount roots: `ROOT/NAME/ROLEMIRROR` and `ROOT/USER/NAME/ROLEMIRROR`. Symlinked
+/// mount points are not followed; a stick without `ROLEMIRROR/` is ignored.
+pub fn scan(roots: &[String]) -> Vec<Stick> {
+    let mut found = Vec::new();
+    for root in roots {
+        scan_level(Path::new(root), 2, &mut found);
+    }
+    found
+}
+
+fn scan_level(dir: &Path, depth: usize, found: &mut Vec<Stick>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries.into_iter().take(256) {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let mount = e.path();
+        let bundle = mount.join(bundle::BUNDLE_DIR);
+        if let Ok(meta) = std::fs::symlink_metadata(&bundle) {
+            let manifest = std::fs::symlink_metadata(bundle.join(bundle::MANIFEST_FILE)).ok();
+            let identity = format!(
+                "{}:{}:{}",
+                meta.dev(),
+                meta.ino(),
+                manifest.map_or(String::new(), |m| format!("{}.{}:{}", m.mtime(), m.mtime_nsec(), m.len()))
+            );
+            found.push(Stick { mount, bundle, identity });
+        } else if depth > 1 {
+            scan_level(&mount, depth - 1, found);
+        }
+    }
+}
+
+/// The text of a report for the stick.
+pub fn report_text(outcome: &Outcome, stick: &Stick) -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let mut s = format!("rolemirror {} USB update report\nbooth: {host}\ntime: {when}\nstick: {}\n", env!("CARGO_PKG_VERSION"), stick.mount.display());
+    match outcome {
+        Outcome::Installed { serial, role_models, config, signer } => {
+            s += &format!("result: INSTALLED\nserial: {serial}\nsigned by key: {signer}\n");
+            if let Some(n) = role_models {
+                s += &format!("gallery: {n} role models\n");
+            }
+            if *config {
+                s += "config: replaced (the previous one is kept as rolemirror.toml.previous)\n";
+            }
+        }
+        Outcome::AlreadyInstalled { serial } => s += &format!("result: ALREADY INSTALLED\nserial: {serial}\n"),
+        Outcome::Refused(r) => {
+            s += "result: REFUSED (the booth keeps its gallery and config)\nreasons:\n";
+            for line in &r.0 {
+                s += &format!("  - {line}\n");
+            }
+        }
+    }
+    s
+}
+
+/// Writes the report into `ROLEMIRROR/reports/` when the stick is writable, else into `spool`
+/// (named after the mount point) for the mount helper. Returns where it went.
+pub fn write_report(stick: &Stick, spool: &Path, text: &str) -> Result<PathBuf, String> {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let on_stick = (|| -> std::io::Result<PathBuf> {
+        let dir = stick.bundle.join(bundle::REPORTS_DIR);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        if !std::fs::symlink_metadata(&dir)?.is_dir() {
+            return Err(std::io::Error::other("reports is not a directory"));
+        }
+        let path = dir.join(format!("report-{stamp}.txt"));
+        use std::io::Write;
+        let mut f = std::fs::File::options().write(true).create_new(true).open(&path)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        Ok(path)
+    })();
+    match on_stick {
+        Ok(p) => Ok(p),
+        Err(stick_err) => {
+            let name = stick.mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stick".into());
+            let path = spool.join(format!("{name}.txt"));
+            std::fs::create_dir_all(spool)
+                .and_then(|_| crate::util::write_atomic(&path, text.as_bytes()))
+                .map(|_| path)
+                .map_err(|e| format!("stick not writable ({stick_err}) and {}: {e}", spool.display()))
+        }
+    }
+}
+
+/// Loads the models when an import needs them.
+pub type VisionSource = Arc<dyn Fn() -> anyhow::Result<Arc<Vision>> + Send + Sync>;
+
+enum Msg {
+    Progress(Progress),
+    Done(Outcome),
+}
+
+/// What the daemon loop should do after [`Updater::tick`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// No update: the booth shows its own screens.
+    Idle,
+    /// An update (or its outcome) is on screen.
+    Busy,
+    /// The outcome was shown; `reload` when something was installed.
+    Finished { reload: bool },
+}
+
+/// The daemon's side of USB updates: looks for sticks, runs one import at a time on its own
+/// thread, and turns its progress and outcome into screens, events and a report.
+pub struct Updater {
+    cfg: UsbConfig,
+    config_path: PathBuf,
+    current: Option<Config>,
+    gallery_dir: PathBuf,
+    vision: VisionSource,
+    texts: Texts,
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<Msg>>,
+    stick: Option<Stick>,
+    showing_until: Option<(Instant, bool)>,
+    last_scan: Option<Instant>,
+}
+
+impl Updater {
+    pub fn new(cfg: UsbConfig, config_path: &Path, current: Option<Config>, gallery_dir: &Path, vision: VisionSource, texts: Texts) -> Updater {
+        Updater {
+            cfg,
+            config_path: config_path.to_path_buf(),
+            current,
+            gallery_dir: gallery_dir.to_path_buf(),
+            vision,
+            texts,
+            rx: None,
+            stick: None,
+            showing_until: None,
+            last_scan: None,
+        }
+    }
+
+    /// Looks at the mount roots (at most every `poll_seconds`, or at once with `now_please`),
+    /// forgets sticks that are gone, and starts an import for a new one. `seen` outlives
+    /// reloads, so a stick is handled once per insertion.
+    pub fn poll(&mut self, seen: &mut HashMap<PathBuf, String>, now_please: bool) -> Option<Scene> {
+        if !self.cfg.enabled || self.rx.is_some() || self.showing_until.is_some() {
+            return None;
+        }
+        let due = self.last_scan.is_none_or(|t| t.elapsed() >= Duration::from_secs_f32(self.cfg.poll_seconds));
+        if !due && !now_please {
+            return None;
+        }
+        self.last_scan = Some(Instant::now());
+        let sticks = scan(&self.cfg.mount_roots);
+        seen.retain(|mount, _| sticks.iter().any(|s| &s.mount == mount));
+        let stick = sticks.into_iter().find(|s| seen.get(&s.mount) != Some(&s.identity))?;
+        seen.insert(stick.mount.clone(), stick.identity.clone());
+        emit("usb_detected", &[("mount", stick.mount.display().to_string())]);
+        self.start(stick);
+        Some(self.progress_scene(&Progress { step: "reading the stick".into(), fraction: 0.0 }))
+    }
+
+    fn start(&mut self, stick: Stick) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let bundle_dir = stick.bundle.clone();
+        let (cfg, config_path, current, gallery_dir, vision) =
+            (self.cfg.clone(), self.config_path.clone(), self.current.clone(), self.gallery_dir.clone(), self.vision.clone());
+        let spawned = std::thread::Builder::new().name("usb-import".into()).spawn(move || {
+            std::thread::sleep(Duration::from_secs_f32(cfg.settle_seconds));
+            let store = Store::new(&gallery_dir);
+            let (keys, problems) = bundle::trusted_keys(Path::new(&cfg.trusted_keys));
+            for p in problems {
+                log::warn!("usb.trusted_keys: {p}");
+            }
+            let opts = ImportOptions {
+                keys: &keys,
+                limits: cfg.limits(),
+                rules: PhotoRules { max_pixels: cfg.limits().max_pixels, ..PhotoRules::default() },
+                config_path: Some(&config_path),
+                current: current.as_ref(),
+            };
+            let progress_tx = tx.clone();
+            let outcome = install::import(&bundle_dir, &store, &opts, &*vision, &mut |p| {
+                let _ = progress_tx.send(Msg::Progress(p));
+            });
+            let _ = tx.send(Msg::Done(outcome));
+        });
+        match spawned {
+            Ok(_) => {
+                self.rx = Some(rx);
+                self.stick = Some(stick);
+            }
+            Err(e) => log::error!("usb: cannot start the import thread: {e}"),
+        }
+    }
+
+    /// True while an import runs (the daemon then awaits [`Updater::next`]).
+    pub fn importing(&self) -> bool {
+        self.rx.is_some()
+    }
+
+    /// The next message of the running import; pending forever when none runs.
+    pub async fn next(&mut self) -> Option<Scene> {
+        let Some(rx) = self.rx.as_mut() else { return std::future::pending().await };
+        match rx.recv().await {
+            Some(Msg::Progress(p)) => Some(self.progress_scene(&p)),
+            Some(Msg::Done(outcome)) => Some(self.finish(outcome)),
+            None => Some(self.finish(Outcome::Refused(bundle::Refusal(vec!["the import stopped unexpectedly".into()])))),
+        }
+    }
+
+    fn progress_scene(&self, p: &Progress) -> Scene {
+        Scene::Update { title: self.texts.usb_updating.clone(), lines: vec![p.step.clone()], progress: Some(p.fraction) }
+    }
+
+    fn finish(&mut self, outcome: Outcome) -> Scene {
+        self.rx = None;
+        let stick = self.stick.take().unwrap_or(Stick { mount: PathBuf::new(), bundle: PathBuf::new(), identity: String::new() });
+        let mount = stick.mount.display().to_string();
+        // The report first: the events below tell operators (and tests) the stick is done with.
+        if !matches!(outcome, Outcome::AlreadyInstalled { .. }) && !stick.mount.as_os_str().is_empty() {
+            match write_report(&stick, Path::new(&self.cfg.report_spool), &report_text(&outcome, &stick)) {
+                Ok(p) => log::info!("usb: report written to {}", p.display()),
+                Err(e) => log::warn!("usb: no report written: {e}"),
+            }
+        }
+        let (title, lines, reload) = match &outcome {
+            Outcome::Installed { serial, role_models, config, .. } => {
+                if let Some(n) = role_models {
+                    emit("gallery_installed", &[("role_models", n.to_string()), ("serial", serial.to_string())]);
+                }
+                if *config {
+                    emit("config_installed", &[("serial", serial.to_string())]);
+                }
+                let mut lines = Vec::new();
+                if let Some(n) = role_models {
+                    lines.push(format!("{n} role models"));
+                }
+                if *config {
+                    lines.push("new settings".to_string());
+                }
+                (self.texts.usb_installed.clone(), lines, true)
+            }
+            Outcome::AlreadyInstalled { serial } => {
+                emit("usb_up_to_date", &[("mount", mount.clone()), ("serial", serial.to_string())]);
+                (self.texts.usb_up_to_date.clone(), vec![], false)
+            }
+            Outcome::Refused(r) => {
+                for line in &r.0 {
+                    log::warn!("usb: {}: refused: {line}", stick.mount.display());
+                }
+                emit("usb_rejected", &[("mount", mount.clone()), ("reason", r.0.first().cloned().unwrap_or_default()), ("reasons", r.0.len().to_string())]);
+                (self.texts.usb_refused.clone(), r.0.iter().take(8).cloned().collect(), false)
+            }
+        };
+        self.showing_until = Some((Instant::now() + Duration::from_secs_f32(self.cfg.result_seconds), reload));
+        Scene::Update { title, lines, progress: None }
+    }
+
+    /// An import runs or its outcome is on screen.
+    pub fn busy(&self) -> bool {
+        self.rx.is_some() || self.showing_until.is_some()
+    }
+
+    /// Whether the booth may show its own screens, or should reload now.
+    pub fn tick(&mut self) -> Tick {
+        if self.rx.is_some() {
+            return Tick::Busy;
+        }
+        match self.showing_until {
+            Some((until, reload)) if Instant::now() >= until => {
+                self.showing_until = None;
+                Tick::Finished { reload }
+            }
+            Some(_) => Tick::Busy,
+            None => Tick::Idle,
+        }
+    }
+}
