@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 
 /// A booth config for tests: replay from `frames`, PNG screens and state under `dir`.
-fn booth_config(dir: &Path, frames: &Path, gallery: &Path, looping: bool) -> PathBuf {
+pub(crate) fn booth_config(dir: &Path, frames: &Path, gallery: &Path, looping: bool) -> PathBuf {
     let text = format!(
         r#"[camera]
 source = "replay"
@@ -48,7 +48,7 @@ dir = "{dir}/state"
 }
 
 /// The demo gallery, built once into a temp dir.
-fn gallery(tmp: &TempDir) -> PathBuf {
+pub(crate) fn gallery(tmp: &TempDir) -> PathBuf {
     rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch");
     let dir = tmp.path().join("gallery");
     let out = Command::new(env!("CARGO_BIN_EXE_rolemirror")).args(["--models", models().to_str().expect("utf-8"), "gallery", "build"]).arg(&dir).output().expect("runs");
@@ -61,7 +61,7 @@ fn grey_frame(path: &Path) {
 }
 
 /// Frames: each visitor photo `repeat` times, then `gap` empty frames.
-fn frames(dir: &Path, visitors: &[PathBuf], repeat: usize, gap: usize) {
+pub(crate) fn frames(dir: &Path, visitors: &[PathBuf], repeat: usize, gap: usize) {
     std::fs::create_dir_all(dir).expect("mkdir");
     let mut n = 0;
     for v in visitors {
@@ -77,14 +77,14 @@ fn frames(dir: &Path, visitors: &[PathBuf], repeat: usize, gap: usize) {
     }
 }
 
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Daemon {
-    fn start(config: &Path, extra_env: &[(&str, String)]) -> Daemon {
+    pub(crate) fn start(config: &Path, extra_env: &[(&str, String)]) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolemirror"));
         cmd.args(["run", "--config"]).arg(config).stdout(Stdio::piped()).stderr(Stdio::inherit());
         for (k, v) in extra_env {
@@ -104,7 +104,7 @@ impl Daemon {
     }
 
     /// Waits for an event line containing `needle`; panics after `secs`.
-    fn wait_for(&mut self, needle: &str, secs: u64) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while Instant::now() < deadline {
             if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
@@ -117,7 +117,7 @@ impl Daemon {
         panic!("no {needle:?} within {secs} s; saw:\n{}", self.seen.join("\n"));
     }
 
-    fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
             libc::kill(self.child.id() as i32, sig);
@@ -125,7 +125,7 @@ impl Daemon {
     }
 
     /// Collects the remaining output until exit.
-    fn finish(mut self, secs: u64) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn finish(mut self, secs: u64) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             while let Ok(line) = self.lines.try_recv() {

@@ -7,3 +7,4 @@ mod systemd;
 mod golden;
 mod booth;
 mod cli;
+mod usb;

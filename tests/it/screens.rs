@@ -55,6 +55,14 @@ fn scenes() -> Vec<Scene> {
         Scene::CameraLost,
         Scene::Service { problems: vec!["camera.fps: 0 is not in 1..=120".into(), "gallery.dir: /var/lib/rolemirror/gallery has no index".into()] },
         Scene::Update { title: "Updating from USB".into(), lines: vec!["Checking signature… ok".into(), "Embedding 14 photos".into()], progress: Some(0.4) },
+        Scene::Update {
+            title: "Update refused".into(),
+            lines: vec![
+                "gallery/img16.jpg: content differs from the signed manifest (sha256 mismatch: changed after signing)".into(),
+                "gallery/bomb.png: 10000x10000 = 100000000 pixels, over the limit of 40000000 (refused before decoding)".into(),
+            ],
+            progress: None,
+        },
     ]
 }
 
@@ -69,10 +77,10 @@ fn every_scene_through_a_file_backed_framebuffer_in_both_formats() {
     let assets = Assets { fonts: fonts(), texts: Texts::dutch(), cards: cards() };
     let tmp = TempDir::new("fb");
     for (w, h) in [(1920u32, 1080u32), (240, 320)] {
-        for scene in scenes() {
+        for (i, scene) in scenes().into_iter().enumerate() {
             let mut canvas = Canvas::new(w, h);
             render(&scene, &assets, &mut canvas);
-            let name = format!("{}-{w}x{h}", scene.name());
+            let name = format!("{i:02}-{}-{w}x{h}", scene.name());
             // Something was drawn beyond the background.
             let bg = [11u8, 31, 58];
             let other = canvas.rgb().chunks_exact(3).filter(|p| *p != bg).count();
