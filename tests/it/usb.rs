@@ -556,3 +556,53 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     assert_eq!(active_ids(&active), Ok(before_final), "rollback returns to the gallery active before the last import");
     eprintln!("usb: {killed} imports killed mid-way ({where_killed:?}), {completed} completed; every time a complete gallery was active");
 }
+
+/// The daemon itself killed while importing from a stick (after `usb_detected`, at spread-out
+/// delays across the settle time and the import): each restart finds a complete gallery, the
+/// old one or the new one, and starts the booth on it.
+#[test]
+fn killed_booth_restarts_on_a_complete_gallery() {
+    let tmp = TempDir::new("usb-kill-booth");
+    let demo = gallery(&tmp);
+    let k = keys(tmp.path(), "tech");
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    let active = tmp.path().join("booth-gallery");
+    Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp");
+    let visitor = shared().join("data/faces-small/img2.jpg");
+    let cfg = usb_booth(tmp.path(), &[visitor], &active, &k.trusted, &media);
+    let a = small_gallery(&tmp.path().join("ga"), &demo, &[("a1", "img1.jpg"), ("a2", "img13.jpg")]);
+    let b = small_gallery(&tmp.path().join("gb"), &demo, &[("b1", "img16.jpg"), ("b2", "img18.jpg"), ("b3", "img20.jpg")]);
+    let mut current = active_ids(&active).expect("demo gallery");
+    let mut outcomes = Vec::new();
+    for i in 0..8u64 {
+        let (set, dir) = if i % 2 == 0 { (ids(&["a1", "a2"]), &a) } else { (ids(&["b1", "b2", "b3"]), &b) };
+        let content = tmp.path().join(format!("content-{i}"));
+        create(&content, Some(dir), None, &k.private, 10 + i);
+        let mut booth = Daemon::start(&cfg, &[]);
+        booth.wait_for("event=ready", 60);
+        let mount = media.join(format!("stick-{i}"));
+        std::fs::rename(&content, &mount).expect("plug");
+        booth.wait_for("event=usb_detected", 20);
+        // settle_seconds is 1.0; the import itself takes a few hundred ms after it.
+        std::thread::sleep(Duration::from_millis(950 + 40 * i));
+        booth.signal(libc::SIGKILL);
+        let (_, seen) = booth.finish(10);
+        let installed = seen.iter().any(|l| l.contains("event=gallery_installed"));
+        std::fs::remove_dir_all(&mount).expect("unplug");
+        let now = active_ids(&active).unwrap_or_else(|e| panic!("kill {i}: the active gallery does not load: {e}"));
+        assert!(now == current || now == set, "kill {i}: {now:?} is neither {current:?} nor {set:?}");
+        outcomes.push(if now == set { "new" } else { "old" });
+        if installed {
+            assert_eq!(now, set, "kill {i}: installed was announced, so the new gallery must be active");
+        }
+        current = now;
+    }
+    // And the booth starts on whatever is active.
+    let mut booth = Daemon::start(&cfg, &[]);
+    let line = booth.wait_for("event=ready", 60);
+    assert!(line.contains(&format!("role_models={}", current.len())), "{line}");
+    booth.signal(libc::SIGTERM);
+    let _ = booth.finish(10);
+    eprintln!("usb: booth killed 8 times during imports: {outcomes:?}");
+}
