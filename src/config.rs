@@ -89,11 +89,13 @@ pub struct GalleryConfig {
     pub dir: String,
     /// Role models shown on the result card besides the best one (0..=2).
     pub also_like: usize,
+    /// How role models are ranked: "fair" or "resemblance" (see gallery::matcher).
+    pub matcher: crate::gallery::matcher::Mode,
 }
 
 impl Default for GalleryConfig {
     fn default() -> Self {
-        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2 }
+        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2, matcher: crate::gallery::matcher::Mode::Fair }
     }
 }
 

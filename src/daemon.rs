@@ -78,7 +78,7 @@ fn load(config: &Config) -> Result<Loaded, Vec<String>> {
             problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
             None
         }
-        Ok(g) => Some(Arc::new(g)),
+        Ok(g) => Some(Arc::new(g.with_mode(config.gallery.matcher))),
         Err(e) => {
             problems.push(format!("gallery.dir: {e:#}"));
             None

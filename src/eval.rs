@@ -312,7 +312,7 @@ pub struct RelatabilityReport {
 
 /// `eval relatability --utk DIR`: the protocol of `../shared/data/README.md`, matched with the
 /// booth's matcher.
-pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize) -> anyhow::Result<RelatabilityReport> {
+pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, mode: crate::gallery::matcher::Mode) -> anyhow::Result<RelatabilityReport> {
     let mut names: Vec<String> = std::fs::read_dir(utk_dir)
         .with_context(|| format!("reading {}", utk_dir.display()))?
         .flatten()
@@ -346,7 +346,7 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize) -> anyhow
         });
     }
     let index = Index { format: crate::gallery::index::FORMAT, embedder: vision.embedder_id.clone(), manifest_sha256: String::new(), photos, rejected: vec![] };
-    let gallery = Gallery::from_parts(utk_dir, GalleryManifest { role_models }, index);
+    let gallery = Gallery::from_parts(utk_dir, GalleryManifest { role_models }, index).with_mode(mode);
 
     let mut counts: HashMap<String, usize> = gallery.role_models.iter().map(|r| (r.id.clone(), 0)).collect();
     let mut per: BTreeMap<(u8, u8), [usize; 5]> = BTreeMap::new(); // visitors, gender, group, both, top3

@@ -23,6 +23,10 @@ struct Cli {
     /// never enlarged). Smaller is faster and misses small faces.
     #[arg(long, global = true, value_name = "WxH", value_parser = cli::parse_size)]
     detector_input: Option<(u32, u32)>,
+    /// How role models are ranked: "fair" (cosine corrected for hubness, the default) or
+    /// "resemblance" (plain cosine). The booth reads gallery.matcher from its config.
+    #[arg(long, global = true, value_name = "MODE", default_value = "fair")]
+    matcher: rolemirror::gallery::matcher::Mode,
     #[command(subcommand)]
     command: Command,
 }
@@ -248,7 +252,7 @@ fn main() -> std::process::ExitCode {
     }
     logger.init();
     let args = Cli::parse();
-    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input };
+    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input, matcher: args.matcher };
     let mut out = std::io::stdout().lock();
     let result = match args.command {
         Command::Embed { json, images } => cli::embed::embed(&common, &images, json, &mut out),

@@ -40,7 +40,7 @@ pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &
         Ok(v) => v,
         Err(e) => return Ok(setup_error(&e)),
     };
-    let r = match eval::eval_relatability(&vision, utk, jobs) {
+    let r = match eval::eval_relatability(&vision, utk, jobs, common.matcher) {
         Ok(r) => r,
         Err(e) => return Ok(setup_error(&e)),
     };

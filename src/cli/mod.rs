@@ -38,6 +38,8 @@ pub struct Common {
     pub threads: usize,
     /// Detector input (width, height); None: the default 640x640.
     pub detector_input: Option<(u32, u32)>,
+    /// How role models are ranked (match, bench, eval relatability, demo).
+    pub matcher: crate::gallery::matcher::Mode,
 }
 
 impl Common {

@@ -14,7 +14,7 @@ use anyhow::bail;
 
 pub use index::Index;
 pub use manifest::{GalleryManifest, RoleModel};
-use matcher::{Candidate, Ranked};
+use matcher::{Candidate, Mode, Ranked};
 
 use crate::vision::EmbedderId;
 
@@ -25,6 +25,10 @@ pub struct Gallery {
     /// Role models with at least one accepted photo, in manifest order.
     pub role_models: Vec<RoleModel>,
     candidates: Vec<Candidate>,
+    /// Each candidate's hubness (see [`matcher::hubness`]).
+    hub: Vec<f32>,
+    /// How role models are ranked.
+    pub mode: Mode,
     pub index: Index,
 }
 
@@ -66,7 +70,8 @@ impl Gallery {
                 role_models.push(rm);
             }
         }
-        Gallery { dir: dir.to_path_buf(), role_models, candidates, index }
+        let hub = matcher::hubness(&candidates, matcher::HUB_NEIGHBOURS);
+        Gallery { dir: dir.to_path_buf(), role_models, candidates, hub, mode: Mode::default(), index }
     }
 
     /// Each role model's reference vector, in the order of `role_models`.
@@ -74,9 +79,15 @@ impl Gallery {
         &self.candidates
     }
 
-    /// The `k` role models most similar to a visitor embedding.
+    /// Sets how role models are ranked.
+    pub fn with_mode(mut self, mode: Mode) -> Gallery {
+        self.mode = mode;
+        self
+    }
+
+    /// The `k` best role models for a visitor embedding under [`Gallery::mode`].
     pub fn top_k(&self, embedding: &[f32], k: usize) -> Vec<Match<'_>> {
-        matcher::top_k(embedding, &self.candidates, k)
+        matcher::rank(embedding, &self.candidates, &self.hub, self.mode, k)
             .into_iter()
             .map(|Ranked { index, similarity }| Match {
                 role_model: &self.role_models[index],
