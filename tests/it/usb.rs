@@ -89,6 +89,19 @@ fn add_signed(root: &Path, key: &Path, rel: &str, bytes: &[u8]) {
     resign(root, key, |m| m["files"].as_array_mut().expect("files").push(entry));
 }
 
+/// Replaces a file of a bundle (and its manifest entry), signed.
+fn replace_signed(root: &Path, key: &Path, rel: &str, bytes: &[u8]) {
+    std::fs::write(root.join(rel), bytes).expect("write");
+    resign(root, key, |m| {
+        for f in m["files"].as_array_mut().expect("files") {
+            if f["path"] == rel {
+                f["sha256"] = rolemirror::util::sha256_bytes(bytes).into();
+                f["size"] = bytes.len().into();
+            }
+        }
+    });
+}
+
 fn fuse_works() -> bool {
     Path::new("/dev/fuse").exists() && Command::new("fusefat").arg("-h").output().is_ok()
 }
@@ -350,28 +363,12 @@ fn booth_installs_from_a_fat_stick_then_refuses_every_bad_stick_and_keeps_its_ga
         ("bomb", make("bomb", &|r| {
             add_signed(r, &k.private, "gallery/bomb.png", &bomb_png());
             let toml = std::fs::read_to_string(r.join("gallery/gallery.toml")).expect("read").replace("[\"img16.jpg\"]", "[\"img16.jpg\", \"bomb.png\"]");
-            std::fs::write(r.join("gallery/gallery.toml"), &toml).expect("write");
-            resign(r, &k.private, |m| {
-                for f in m["files"].as_array_mut().expect("files") {
-                    if f["path"] == "gallery/gallery.toml" {
-                        f["sha256"] = rolemirror::util::sha256_bytes(toml.as_bytes()).into();
-                        f["size"] = toml.len().into();
-                    }
-                }
-            });
+            replace_signed(r, &k.private, "gallery/gallery.toml", toml.as_bytes());
         }), "over the limit of 40000000"),
         ("truncated", make("truncated", &|r| {
             add_signed(r, &k.private, "gallery/img18.jpg", &truncated[..truncated.len() / 3]);
             let toml = std::fs::read_to_string(r.join("gallery/gallery.toml")).expect("read") + "[[role_model]]\nid = \"cut\"\nname = \"Cut\"\nrole = \"R\"\nstory_url = \"https://example.org/c\"\nphotos = [\"img18.jpg\"]\n";
-            std::fs::write(r.join("gallery/gallery.toml"), &toml).expect("write");
-            resign(r, &k.private, |m| {
-                for f in m["files"].as_array_mut().expect("files") {
-                    if f["path"] == "gallery/gallery.toml" {
-                        f["sha256"] = rolemirror::util::sha256_bytes(toml.as_bytes()).into();
-                        f["size"] = toml.len().into();
-                    }
-                }
-            });
+            replace_signed(r, &k.private, "gallery/gallery.toml", toml.as_bytes());
         }), "gallery/img18.jpg (cut)"),
         ("stray", make("stray", &|r| std::fs::write(r.join("gallery/extra.jpg"), b"not signed").expect("write")), "not in the signed manifest"),
         ("oversized", make("oversized", &|r| add_signed(r, &k.private, "gallery/big.bin", &vec![7u8; 6 << 20])), "over the limit of 5242880 per file"),
@@ -382,16 +379,10 @@ fn booth_installs_from_a_fat_stick_then_refuses_every_bad_stick_and_keeps_its_ga
         }, "older than the installed bundle's 100"),
         ("badtoml", {
             let content = tmp.path().join("badtoml");
-            let bad = tmp.path().join("bad.toml");
-            std::fs::write(&bad, "[booth]\nshowcase_seconds = 4.5\n").expect("write");
-            let root = create(&content, None, Some(&bad), &k.private, 400);
-            add_signed(&root, &k.private, "config/rolemirror.toml", b"[booth\nshowcase_seconds = = 3\n");
-            resign(&root, &k.private, |m| {
-                let files = m["files"].as_array_mut().expect("files");
-                let last = files.pop().expect("added");
-                files.retain(|f| f["path"] != "config/rolemirror.toml");
-                files.push(last);
-            });
+            let valid = tmp.path().join("valid.toml");
+            std::fs::write(&valid, "[booth]\nshowcase_seconds = 4.5\n").expect("write");
+            let root = create(&content, None, Some(&valid), &k.private, 400);
+            replace_signed(&root, &k.private, "config/rolemirror.toml", b"[booth\nshowcase_seconds = = 3\n");
             content
         }, "config/rolemirror.toml: [booth] (line 1)"),
     ];
