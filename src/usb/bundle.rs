@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -123,26 +123,14 @@ pub fn keygen(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf, Strin
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode_0600()
+        .mode(0o600)
         .open(&private)
         .with_context(|| format!("{}: cannot create", private.display()))?;
     f.write_all(format!("{}\n", hex(&seed)).as_bytes())?;
     f.sync_all()?;
-    fs::set_permissions(&private, fs::Permissions::from_mode(0o600))?;
     write_atomic(&public, format!("{}\n", hex(key.verifying_key().as_bytes())).as_bytes())
         .with_context(|| format!("{}: cannot write", public.display()))?;
     Ok((private, public, key_id(&key.verifying_key())))
-}
-
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl Mode0600 for fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
-    }
 }
 
 /// Reads a private key file written by [`keygen`].
@@ -294,12 +282,6 @@ impl CheckedBundle {
 /// Why a bundle is refused: one line per reason, for the screen, the log and the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refusal(pub Vec<String>);
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0.join("; "))
-    }
-}
 
 fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
     let meta = fs::symlink_metadata(path).map_err(|e| format!("{what}: {e}"))?;

@@ -355,6 +355,7 @@ fn stage(
         }
     }
     if !checked.manifest.has_gallery() {
+        seal(checked, staging)?;
         return Ok(None);
     }
     // 3. Image headers against the pixel limit, before any decoding.
@@ -395,12 +396,17 @@ fn stage(
         return Err(one("gallery: no role model has a usable photo".into()));
     }
     idx.write(&gallery).map_err(|e| one(format!("gallery/index.json: {e:#}")))?;
-    // 5. The signed manifest goes with the version (its serial survives a crash before
-    //    installed.json is written); then everything reaches the disk before the switch.
-    let manifest_bytes = serde_json::to_vec_pretty(&checked.manifest).map_err(|e| one(e.to_string()))?;
-    write_atomic(&staging.join(bundle::MANIFEST_FILE), &manifest_bytes).map_err(|e| one(format!("{}: {e}", staging.display())))?;
-    sync_tree(staging).map_err(|e| one(format!("{}: fsync failed ({e})", staging.display())))?;
+    seal(checked, staging)?;
     Ok(Some(role_models))
+}
+
+/// The signed manifest goes with the version (its serial survives a crash before
+/// installed.json is written); then everything in staging reaches the disk before the switch.
+fn seal(checked: &CheckedBundle, staging: &Path) -> Result<(), Refusal> {
+    let one = |s: String| Refusal(vec![s]);
+    let bytes = serde_json::to_vec_pretty(&checked.manifest).map_err(|e| one(e.to_string()))?;
+    write_atomic(&staging.join(bundle::MANIFEST_FILE), &bytes).map_err(|e| one(format!("{}: {e}", staging.display())))?;
+    sync_tree(staging).map_err(|e| one(format!("{}: fsync failed ({e})", staging.display())))
 }
 
 /// Moves staging into place and switches the gallery and/or the config.
@@ -409,11 +415,6 @@ fn switch(checked: &CheckedBundle, staging: &Path, store: &Store, opts: &ImportO
     let version = store.versions.join(format!("v{serial}"));
     if fs::symlink_metadata(&version).is_ok() {
         fs::remove_dir_all(&version)?;
-    }
-    if !gallery {
-        // Config only: the version keeps the manifest (serial) and the config.
-        write_atomic(&staging.join(bundle::MANIFEST_FILE), &serde_json::to_vec_pretty(&checked.manifest)?)?;
-        sync_tree(staging)?;
     }
     fs::rename(staging, &version)?;
     sync_dir(&store.versions)?;
