@@ -17,11 +17,7 @@ pub fn config_check(file: &Path, out: &mut impl Write) -> anyhow::Result<ExitCod
             Ok(ExitCode::Ok)
         }
         Err(e) => {
-            writeln!(out, "{}: {} problem(s):", file.display(), e.problems.len())?;
-            for p in &e.problems {
-                writeln!(out, "  {p}")?;
-            }
-            Ok(ExitCode::Setup)
+            Ok(super::print_problems(out, &file.display().to_string(), "", &e.problems)?)
         }
     }
 }

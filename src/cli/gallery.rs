@@ -25,11 +25,7 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
     };
     let problems = manifest.validate(Some(dir));
     if !problems.is_empty() {
-        writeln!(out, "{}: {} problem(s) in gallery.toml:", dir.display(), problems.len())?;
-        for p in &problems {
-            writeln!(out, "  {p}")?;
-        }
-        return Ok(ExitCode::Setup);
+        return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml", &problems)?);
     }
     let vision = match common.vision() {
         Ok(v) => v,

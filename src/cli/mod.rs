@@ -27,6 +27,15 @@ pub enum ExitCode {
     Setup = 3,
 }
 
+/// Prints `HEADER: N problem(s)WHAT:` and one indented line per problem; the exit code for it.
+pub fn print_problems(out: &mut impl std::io::Write, header: &str, what: &str, problems: &[String]) -> std::io::Result<ExitCode> {
+    writeln!(out, "{header}: {} problem(s){what}:", problems.len())?;
+    for p in problems {
+        writeln!(out, "  {p}")?;
+    }
+    Ok(ExitCode::Setup)
+}
+
 /// Options every vision command shares.
 #[derive(Debug, Clone, Default)]
 pub struct Common {

@@ -36,11 +36,7 @@ pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &Path, serial:
         };
         let problems = Config::check(&text);
         if !problems.is_empty() {
-            writeln!(out, "{}: {} problem(s); not bundled:", cfg.display(), problems.len())?;
-            for p in problems {
-                writeln!(out, "  {p}")?;
-            }
-            return Ok(ExitCode::Setup);
+            return Ok(super::print_problems(out, &cfg.display().to_string(), "; not bundled", &problems)?);
         }
     }
     if let Some(dir) = gallery {
@@ -50,11 +46,7 @@ pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &Path, serial:
         };
         let problems = manifest.validate(Some(dir));
         if !problems.is_empty() {
-            writeln!(out, "{}: {} problem(s) in gallery.toml; not bundled:", dir.display(), problems.len())?;
-            for p in problems {
-                writeln!(out, "  {p}")?;
-            }
-            return Ok(ExitCode::Setup);
+            return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
         }
     }
     // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.
