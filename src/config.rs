@@ -91,11 +91,20 @@ pub struct GalleryConfig {
     pub also_like: usize,
     /// How role models are ranked: "fair" or "resemblance" (see gallery::matcher).
     pub matcher: crate::gallery::matcher::Mode,
+    /// Weight of the soft gender cue from role models' declared genders ("fair" mode; 0: off).
+    pub gender_cue: f32,
+}
+
+impl GalleryConfig {
+    /// The matcher settings these keys describe.
+    pub fn matching(&self) -> crate::gallery::matcher::Settings {
+        crate::gallery::matcher::Settings { mode: self.matcher, gender_cue: self.gender_cue }
+    }
 }
 
 impl Default for GalleryConfig {
     fn default() -> Self {
-        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2, matcher: crate::gallery::matcher::Mode::Fair }
+        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2, matcher: crate::gallery::matcher::Mode::Fair, gender_cue: crate::gallery::matcher::DEFAULT_GENDER_CUE }
     }
 }
 
@@ -532,6 +541,7 @@ impl Config {
         check(v.min_score > 0.0 && v.min_score < 1.0, "vision.min_score", format!("{} is not in (0, 1)", v.min_score));
         check(!self.gallery.dir.is_empty(), "gallery.dir", "must not be empty".into());
         check(self.gallery.also_like <= 2, "gallery.also_like", format!("{} is not in 0..=2", self.gallery.also_like));
+        check((0.0..=1.0).contains(&self.gallery.gender_cue), "gallery.gender_cue", format!("{} is not in 0..=1", self.gallery.gender_cue));
         let b = &self.booth;
         for (key, value) in [
             ("booth.showcase_seconds", b.showcase_seconds),

@@ -78,7 +78,7 @@ fn load(config: &Config) -> Result<Loaded, Vec<String>> {
             problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
             None
         }
-        Ok(g) => Some(Arc::new(g.with_mode(config.gallery.matcher))),
+        Ok(g) => Some(Arc::new(g.with_settings(config.gallery.matching()))),
         Err(e) => {
             problems.push(format!("gallery.dir: {e:#}"));
             None

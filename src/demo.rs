@@ -64,6 +64,7 @@ impl DemoData {
                 quote: "Placeholder quote: a real gallery shows the role model's own words here.".into(),
                 story_url: format!("https://example.org/rolemirror/stories/{}", rm.id),
                 photos: vec![flat_name(&rm.photo)],
+                declared: None,
             })
             .collect();
         GalleryManifest { role_models }

@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::gallery::index::{Index, PhotoEntry};
 use crate::gallery::{Gallery, GalleryManifest, RoleModel};
+use crate::gallery::manifest::Declared;
+use crate::gallery::matcher::{Mode, Settings};
 use crate::vision::{self, Face, Vision};
 
 /// Which detected face stands for the image.
@@ -306,13 +308,23 @@ pub struct RelatabilityReport {
     pub worst_group: String,
     pub max_share_over_mean: f64,
     pub never_shown: f64,
+    /// The same two numbers for a perfectly even matcher (uniformly random role model) with
+    /// this many visitors: the floor that chance alone sets (see `gallery::audit::chance`).
+    pub chance_max_share_over_mean: f64,
+    pub chance_never_shown: f64,
     pub per_group: BTreeMap<String, GroupStats>,
     pub embedder: String,
+    /// The matcher mode and gender-cue weight used.
+    pub matcher: Mode,
+    pub gender_cue: f32,
 }
 
 /// `eval relatability --utk DIR`: the protocol of `../shared/data/README.md`, matched with the
-/// booth's matcher.
-pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, mode: crate::gallery::matcher::Mode) -> anyhow::Result<RelatabilityReport> {
+/// booth's matcher. Each role model declares the gender of its UTKFace label (as if all 120 had
+/// filled in `[role_model.declared]` with consent), so the gender cue can work as in a gallery
+/// whose role models declared theirs; the visitors' labels are only used for scoring, and no
+/// ethnicity is declared (the matcher would not read it).
+pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, settings: Settings) -> anyhow::Result<RelatabilityReport> {
     let mut names: Vec<String> = std::fs::read_dir(utk_dir)
         .with_context(|| format!("reading {}", utk_dir.display()))?
         .flatten()
@@ -343,10 +355,11 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, mode: cra
             quote: String::new(),
             story_url: "https://example.org/".into(),
             photos: vec![name.clone()],
+            declared: Some(Declared { consent: true, gender: Some(if label.gender == 0 { "man" } else { "woman" }.into()), ..Default::default() }),
         });
     }
     let index = Index { format: crate::gallery::index::FORMAT, embedder: vision.embedder_id.clone(), manifest_sha256: String::new(), photos, rejected: vec![] };
-    let gallery = Gallery::from_parts(utk_dir, GalleryManifest { role_models }, index).with_mode(mode);
+    let gallery = Gallery::from_parts(utk_dir, GalleryManifest { role_models }, index).with_settings(settings);
 
     let mut counts: HashMap<String, usize> = gallery.role_models.iter().map(|r| (r.id.clone(), 0)).collect();
     let mut per: BTreeMap<(u8, u8), [usize; 5]> = BTreeMap::new(); // visitors, gender, group, both, top3
@@ -392,6 +405,7 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, mode: cra
     let n_rm = gallery.role_models.len().max(1);
     let matched = total[0].max(1);
     let max_count = counts.values().copied().max().unwrap_or(0);
+    let (chance_max_share_over_mean, chance_never_shown) = crate::gallery::audit::chance(gallery.role_models.len(), total[0]);
     Ok(RelatabilityReport {
         role_models: gallery.role_models.len(),
         visitors: total[0],
@@ -404,8 +418,12 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, mode: cra
         worst_group,
         max_share_over_mean: (max_count as f64 / matched as f64) / (1.0 / n_rm as f64),
         never_shown: counts.values().filter(|c| **c == 0).count() as f64 / n_rm as f64,
+        chance_max_share_over_mean,
+        chance_never_shown,
         per_group,
         embedder: vision.embedder_id.id.clone(),
+        matcher: settings.mode,
+        gender_cue: settings.gender_cue,
     })
 }
 

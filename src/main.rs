@@ -27,6 +27,10 @@ struct Cli {
     /// "resemblance" (plain cosine). The booth reads gallery.matcher from its config.
     #[arg(long, global = true, value_name = "MODE", default_value = "fair")]
     matcher: rolemirror::gallery::matcher::Mode,
+    /// Weight of the soft gender cue from role models' declared genders in "fair" mode (0..=1,
+    /// 0: off). The booth reads gallery.gender_cue from its config.
+    #[arg(long, global = true, value_name = "W", default_value_t = rolemirror::gallery::matcher::DEFAULT_GENDER_CUE, value_parser = cli::parse_weight)]
+    gender_cue: f32,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +131,29 @@ enum GalleryAction {
     Build { dir: PathBuf },
     /// Validate the manifest and every photo without writing anything.
     Check { dir: PathBuf },
+    /// How evenly the gallery would be shown to a population of faces, and whom it covers
+    /// (from consented, self-declared fields). Text, --json, and a PNG chart with --png.
+    Audit {
+        dir: PathBuf,
+        /// Folder of face photos standing in for visitors (jpg/png, searched 4 levels deep).
+        /// Without it, each role model's photos are matched against the others.
+        #[arg(long, value_name = "DIR")]
+        reference: Option<PathBuf>,
+        /// Replicated border added to reference photos before detection (tight face crops,
+        /// such as UTKFace's, need about 50).
+        #[arg(long, default_value_t = 0, value_name = "PX")]
+        pad: u32,
+        /// Use the matcher settings of this booth config (gallery.matcher, gallery.gender_cue).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Also draw the audit as a chart into this PNG file.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the gallery installed before the last USB update active again.
     Rollback {
         #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
@@ -252,13 +279,17 @@ fn main() -> std::process::ExitCode {
     }
     logger.init();
     let args = Cli::parse();
-    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input, matcher: args.matcher };
+    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input, matching: rolemirror::gallery::matcher::Settings { mode: args.matcher, gender_cue: args.gender_cue } };
     let mut out = std::io::stdout().lock();
     let result = match args.command {
         Command::Embed { json, images } => cli::embed::embed(&common, &images, json, &mut out),
         Command::Match { gallery, top, json, images } => cli::embed::match_images(&common, &gallery, top, &images, json, &mut out),
         Command::Gallery { action: GalleryAction::Build { dir } } => cli::gallery::build(&common, &dir, true, &mut out),
         Command::Gallery { action: GalleryAction::Check { dir } } => cli::gallery::build(&common, &dir, false, &mut out),
+        Command::Gallery { action: GalleryAction::Audit { dir, reference, pad, config, png, jobs, json } } => {
+            let opts = cli::audit::AuditOptions { dir, reference, pad, config, png, jobs, json };
+            cli::audit::run(&common, &opts, &mut out)
+        }
         Command::Gallery { action: GalleryAction::Rollback { config } } => cli::usb::rollback(&config, &mut out),
         Command::Keygen { out: dir, name } => cli::usb::keygen(&dir, &name, &mut out),
         Command::Bundle { action: BundleAction::Create { gallery, config, key, serial, out: dest } } => {

@@ -55,7 +55,8 @@ fn synthetic_gallery(n: usize, dim: usize) -> Vec<Candidate> {
     (0..n)
         .filter_map(|i| {
             let v: Vec<f32> = (0..dim).map(|_| next()).collect();
-            normalize(v).map(|vector| Candidate { id: format!("synthetic-{i:04}"), vector })
+            // Two declared genders, so the gender cue's cost is in the match time.
+            normalize(v).map(|vector| Candidate { id: format!("synthetic-{i:04}"), vector, gender: Some((i % 2) as u16) })
         })
         .collect()
 }
@@ -74,7 +75,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         Ok(v) => v,
         Err(e) => return Ok(setup_error(&e)),
     };
-    let mode = common.matcher;
+    let settings = common.matching;
     let candidates = match &opts.gallery {
         Some(dir) => match Gallery::open(dir, &vision.embedder_id) {
             Ok(g) => g.candidates().to_vec(),
@@ -103,7 +104,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         let embedding = vision.embedder.embed(&crop)?;
         lap.push(t.elapsed());
         let t = Instant::now();
-        let best = crate::gallery::matcher::rank(&embedding, &candidates, &hub, mode, 5);
+        let best = crate::gallery::matcher::rank(&embedding, &candidates, &hub, settings, 5);
         lap.push(t.elapsed());
         std::hint::black_box(best);
         if run >= 2 {

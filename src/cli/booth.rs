@@ -44,7 +44,7 @@ pub fn demo(common: &Common, data: &Path, out_dir: &Path, size: (u32, u32), out:
         Err(e) => return Ok(setup_error(&e)),
     };
     let gallery = match open_or_build(&data.join("gallery"), &vision) {
-        Ok(g) => g,
+        Ok(g) => g.with_settings(common.matching),
         Err(e) => return Ok(setup_error(&e.context("demo gallery (run `rolemirror demo fetch` first)"))),
     };
     let config = Config::default();

@@ -93,7 +93,7 @@ pub fn match_images(
         Err(e) => return Ok(setup_error(&e)),
     };
     let gallery = match Gallery::open(gallery_dir, &vision.embedder_id) {
-        Ok(g) => g.with_mode(common.matcher),
+        Ok(g) => g.with_settings(common.matching),
         Err(e) => return Ok(setup_error(&e)),
     };
     let mut failed = false;

@@ -40,7 +40,7 @@ pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &
         Ok(v) => v,
         Err(e) => return Ok(setup_error(&e)),
     };
-    let r = match eval::eval_relatability(&vision, utk, jobs, common.matcher) {
+    let r = match eval::eval_relatability(&vision, utk, jobs, common.matching) {
         Ok(r) => r,
         Err(e) => return Ok(setup_error(&e)),
     };
@@ -49,7 +49,17 @@ pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &
         return Ok(ExitCode::Ok);
     }
     let pct = |v: f64| format!("{:.1} %", v * 100.0);
-    writeln!(out, "relatability on {} ({} role models, {} visitors, {} without a face), embedder {}", utk.display(), r.role_models, r.visitors, r.visitors_without_face, r.embedder)?;
+    writeln!(
+        out,
+        "relatability on {} ({} role models, {} visitors, {} without a face), embedder {}, matcher {}, gender cue {}",
+        utk.display(),
+        r.role_models,
+        r.visitors,
+        r.visitors_without_face,
+        r.embedder,
+        r.matcher.name(),
+        r.gender_cue
+    )?;
     writeln!(out, "  top role model has the visitor's perceived gender  {}", pct(r.gender))?;
     writeln!(out, "  ... the visitor's ethnicity group                  {}", pct(r.group))?;
     writeln!(out, "  ... both                                           {}", pct(r.both))?;
@@ -57,6 +67,7 @@ pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &
     writeln!(out, "  worst group, both                                  {} ({})", pct(r.worst_group_both), r.worst_group)?;
     writeln!(out, "  most-shown role model's share / mean share         {:.2}", r.max_share_over_mean)?;
     writeln!(out, "  role models never shown                            {}", pct(r.never_shown))?;
+    writeln!(out, "  (a perfectly even matcher, by chance alone: share {:.2}, never shown {})", r.chance_max_share_over_mean, pct(r.chance_never_shown))?;
     writeln!(out, "  per group: visitors, gender, group, both, top-3 both")?;
     for (g, s) in &r.per_group {
         writeln!(out, "    {g:<14} {:>3}  {:>7} {:>7} {:>7} {:>7}", s.visitors, pct(s.gender), pct(s.group), pct(s.both), pct(s.top3_both))?;

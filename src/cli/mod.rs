@@ -5,6 +5,7 @@
 //! 2 bad usage (from the argument parser); 3 setup problem (a model, gallery or index that is
 //! missing, corrupt or stale: the message says what to run).
 
+pub mod audit;
 pub mod bench;
 pub mod booth;
 pub mod embed;
@@ -47,8 +48,8 @@ pub struct Common {
     pub threads: usize,
     /// Detector input (width, height); None: the default 640x640.
     pub detector_input: Option<(u32, u32)>,
-    /// How role models are ranked (match, bench, eval relatability, demo).
-    pub matcher: crate::gallery::matcher::Mode,
+    /// How role models are ranked (match, bench, eval relatability, gallery audit).
+    pub matching: crate::gallery::matcher::Settings,
 }
 
 impl Common {
@@ -69,6 +70,14 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x480"))?;
     let p = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x480"));
     Ok((p(w)?, p(h)?))
+}
+
+/// Parses a weight in 0..=1 (`--gender-cue`).
+pub fn parse_weight(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(w) if (0.0..=1.0).contains(&w) => Ok(w),
+        _ => Err(format!("{s:?}: expected a number from 0 to 1")),
+    }
 }
 
 /// Prints an error chain on one line to stderr and returns the setup exit code.

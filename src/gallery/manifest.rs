@@ -9,7 +9,17 @@
 //! quote = "A short personal quote."   # at most 200 characters
 //! story_url = "https://example.org/stories/demo-01"   # http(s), encoded in the QR code
 //! photos = ["img1.jpg"]          # relative to the gallery directory, one or more
+//!
+//! [role_model.declared]          # optional: only what the role model chose to declare
+//! consent = true                 # required: they agreed to its use for matching and audits
+//! gender = "woman"               # free text, compared case-insensitively
+//! group = "Black British"        # free text (ethnicity/heritage in their words); audit only
+//! tags = ["LGBTQ+"]              # free text; audit only
 //! ```
+//!
+//! Declared fields are never shown on screen. `gender` feeds the matcher's soft gender cue
+//! (see `matcher`); `group` and `tags` only feed `rolemirror gallery audit`, which tells
+//! curators which groups the gallery covers.
 //!
 //! Parsing rejects unknown keys; [`GalleryManifest::validate`] collects every problem with its
 //! key path (`role_model[3].photos[0]: ...`).
@@ -37,6 +47,63 @@ pub struct RoleModel {
     pub quote: String,
     pub story_url: String,
     pub photos: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<Declared>,
+}
+
+/// What a role model declared about themselves, with their consent (see the module docs).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Declared {
+    #[serde(default)]
+    pub consent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// Longest declared value.
+pub const MAX_DECLARED_CHARS: usize = 40;
+
+/// A declared value as compared and counted: trimmed, whitespace collapsed, lower-case.
+pub fn declared_key(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+impl RoleModel {
+    /// The declared fields, only when the role model consented.
+    pub fn consented(&self) -> Option<&Declared> {
+        self.declared.as_ref().filter(|d| d.consent)
+    }
+
+    /// The consented, declared gender as compared (see [`declared_key`]).
+    pub fn declared_gender(&self) -> Option<String> {
+        self.consented()?.gender.as_deref().map(declared_key).filter(|g| !g.is_empty())
+    }
+}
+
+fn validate_declared(key: &str, d: &Declared, problems: &mut Vec<String>) {
+    let values: Vec<(String, &String)> = d
+        .gender
+        .iter()
+        .map(|v| (format!("{key}.declared.gender"), v))
+        .chain(d.group.iter().map(|v| (format!("{key}.declared.group"), v)))
+        .chain(d.tags.iter().enumerate().map(|(j, v)| (format!("{key}.declared.tags[{j}]"), v)))
+        .collect();
+    if !d.consent {
+        problems.push(format!(
+            "{key}.declared.consent: must be true (the role model agreed that these fields are used for matching and gallery audits); otherwise remove [role_model.declared]"
+        ));
+    }
+    for (k, v) in values {
+        let n = v.trim().chars().count();
+        if n == 0 || n > MAX_DECLARED_CHARS || v.chars().any(char::is_control) {
+            problems.push(format!("{k}: {v:?} must be 1 to {MAX_DECLARED_CHARS} characters of text"));
+        }
+    }
 }
 
 /// The whole manifest.
@@ -108,6 +175,9 @@ impl GalleryManifest {
                     }
                 }
             }
+            if let Some(d) = &rm.declared {
+                validate_declared(&key, d, &mut problems);
+            }
         }
         problems
     }
@@ -160,6 +230,22 @@ photos = ["a.jpg"]
             assert!(p.iter().any(|l| l.starts_with(want)), "missing {want} in {p:?}");
         }
         assert_eq!(p.len(), 6, "{p:?}");
+    }
+
+    #[test]
+    fn declared_fields_need_consent_and_sane_values() {
+        let with = |declared: &str| GalleryManifest::parse(&format!("{GOOD}\n[role_model.declared]\n{declared}\n")).expect("parses");
+        let m = with("consent = true\ngender = \"  Woman \"\ngroup = \"Black British\"\ntags = [\"LGBTQ+\"]");
+        assert!(m.validate(None).is_empty(), "{:?}", m.validate(None));
+        assert_eq!(m.role_models[0].declared_gender().as_deref(), Some("woman"));
+        let m = with("gender = \"woman\"");
+        assert_eq!(m.role_models[0].declared_gender(), None, "no consent, not used");
+        let p = m.validate(None);
+        assert!(p.len() == 1 && p[0].starts_with("role_model[0].declared.consent"), "{p:?}");
+        let p = with(&format!("consent = true\ngender = \" \"\ngroup = \"{}\"", "x".repeat(41))).validate(None);
+        assert!(p.iter().any(|l| l.starts_with("role_model[0].declared.gender")) && p.iter().any(|l| l.starts_with("role_model[0].declared.group")), "{p:?}");
+        let err = GalleryManifest::parse(&format!("{GOOD}\n[role_model.declared]\nconsent = true\nethnicity = \"x\"\n")).expect_err("unknown key");
+        assert!(err.to_string().contains("ethnicity"), "{err}");
     }
 
     #[test]

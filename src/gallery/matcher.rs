@@ -22,6 +22,19 @@
 //!   lowers hubs and raises role models in sparse corners, so every role model gets a fairer
 //!   share of visitors. Only the ranking changes: the similarity and percentage shown are still
 //!   the plain cosine. Nothing about the visitor is kept, and no label is involved.
+//!
+//! In `fair` mode an optional, soft **gender cue** ([`Settings::gender_cue`], 0 switches it off)
+//! uses the genders that role models declared themselves, with consent, in `gallery.toml`
+//! (`declared.gender`): the visitor's [`GENDER_NEIGHBOURS`] most similar declaring role models
+//! vote, weighted by `exp(10 (cos - best cos))`, and each role model gets
+//! `gender_cue * share of the vote for its own declared gender` added to its score (a role model
+//! who declared nothing gets the expected agreement `sum of squared shares`, so declaring is
+//! neither rewarded nor punished). It only works when the gallery holds at least two declared
+//! genders. It is a score term, never a filter: a role model of any gender can still be shown,
+//! and the vote is not a label: it is computed inside [`rank`], used for that ranking and
+//! dropped; nothing about the visitor is kept, logged or shown. Declared ethnicity (`group`)
+//! is never used for matching: that would infer a visitor's ethnicity from their neighbours,
+//! which the booth does not do; it serves only the gallery audit.
 
 use crate::vision::embed::{cosine, normalize};
 
@@ -32,6 +45,16 @@ pub enum Mode {
     Resemblance,
     #[default]
     Fair,
+}
+
+impl Mode {
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Resemblance => "resemblance",
+            Mode::Fair => "fair",
+        }
+    }
 }
 
 impl std::str::FromStr for Mode {
@@ -47,6 +70,26 @@ impl std::str::FromStr for Mode {
 
 /// Neighbours used for each role model's hubness.
 pub const HUB_NEIGHBOURS: usize = 3;
+/// Declaring role models that vote in the gender cue.
+pub const GENDER_NEIGHBOURS: usize = 10;
+/// Sharpness of the vote weights `exp(GENDER_SHARPNESS (cos - best))`.
+const GENDER_SHARPNESS: f32 = 10.0;
+/// The gender cue's default weight (tuned on the UTKFace dev split, see the README).
+pub const DEFAULT_GENDER_CUE: f32 = 0.2;
+
+/// How role models are ranked: the mode and, in `fair` mode, the gender cue's weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub mode: Mode,
+    /// Weight of the declared-gender agreement term (0: off; ignored in `resemblance` mode).
+    pub gender_cue: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { mode: Mode::Fair, gender_cue: DEFAULT_GENDER_CUE }
+    }
+}
 
 /// Each candidate's hubness `r_g`: the mean cosine to its `k` nearest other candidates (0 for a
 /// gallery of one).
@@ -68,17 +111,46 @@ pub fn hubness(candidates: &[Candidate], k: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The `k` best candidates for `query` under `mode` (`hub` from [`hubness`]), best first, ties
-/// by id; `similarity` is the plain cosine in both modes.
-pub fn rank(query: &[f32], candidates: &[Candidate], hub: &[f32], mode: Mode, k: usize) -> Vec<Ranked> {
-    let mut scored: Vec<(f32, Ranked)> = candidates
+/// Each candidate's agreement with the vote of the declaring candidates most similar to the
+/// query (see the module docs); `None` when fewer than two genders are declared.
+fn gender_agreement(sims: &[f32], candidates: &[Candidate]) -> Option<Vec<f32>> {
+    let classes = candidates.iter().filter_map(|c| c.gender).max()? as usize + 1;
+    let mut declaring: Vec<(f32, u16)> =
+        sims.iter().zip(candidates).filter_map(|(s, c)| Some((*s, c.gender?))).filter(|(s, _)| s.is_finite()).collect();
+    declaring.sort_by(|a, b| b.0.total_cmp(&a.0));
+    declaring.truncate(GENDER_NEIGHBOURS);
+    let best = declaring.first()?.0;
+    let mut share = vec![0f32; classes];
+    for (s, g) in &declaring {
+        share[*g as usize] += (GENDER_SHARPNESS * (s - best)).exp();
+    }
+    let sum: f32 = share.iter().sum();
+    if classes < 2 || sum <= 0.0 || !sum.is_finite() {
+        return None;
+    }
+    share.iter_mut().for_each(|v| *v /= sum);
+    let expected: f32 = share.iter().map(|v| v * v).sum();
+    Some(candidates.iter().map(|c| c.gender.map_or(expected, |g| share[g as usize])).collect())
+}
+
+/// The `k` best candidates for `query` under `settings` (`hub` from [`hubness`]), best first,
+/// ties by id; `similarity` is the plain cosine in every mode.
+pub fn rank(query: &[f32], candidates: &[Candidate], hub: &[f32], settings: Settings, k: usize) -> Vec<Ranked> {
+    let sims: Vec<f32> = candidates.iter().map(|c| cosine(query, &c.vector)).collect();
+    let agreement = match settings.mode {
+        Mode::Fair if settings.gender_cue > 0.0 => gender_agreement(&sims, candidates),
+        _ => None,
+    };
+    let mut scored: Vec<(f32, Ranked)> = sims
         .iter()
         .enumerate()
-        .map(|(index, c)| {
-            let similarity = cosine(query, &c.vector);
-            let score = match mode {
+        .map(|(index, &similarity)| {
+            let score = match settings.mode {
                 Mode::Resemblance => similarity,
-                Mode::Fair => 2.0 * similarity - hub.get(index).copied().unwrap_or(0.0),
+                Mode::Fair => {
+                    let cue = agreement.as_ref().map_or(0.0, |a| settings.gender_cue * a[index]);
+                    2.0 * similarity - hub.get(index).copied().unwrap_or(0.0) + cue
+                }
             };
             (score, Ranked { index, similarity })
         })
@@ -107,6 +179,9 @@ pub fn display_percent(similarity: f32) -> u8 {
 pub struct Candidate {
     pub id: String,
     pub vector: Vec<f32>,
+    /// The role model's self-declared gender as a class number within its gallery (only with
+    /// consent; see `gallery::manifest::Declared`).
+    pub gender: Option<u16>,
 }
 
 /// A ranked result.
@@ -154,8 +229,8 @@ mod tests {
         let hub = hubness(&cands, 3);
         assert!(hub[2] > hub[0] && hub[2] > hub[3], "{hub:?}");
         let visitor = n([1.0, 0.55, 0.1]);
-        let plain = rank(&visitor, &cands, &hub, Mode::Resemblance, 4);
-        let fair = rank(&visitor, &cands, &hub, Mode::Fair, 4);
+        let plain = rank(&visitor, &cands, &hub, Settings { mode: Mode::Resemblance, gender_cue: 0.0 }, 4);
+        let fair = rank(&visitor, &cands, &hub, Settings::default(), 4);
         assert_eq!(cands[plain[0].index].id, "hub");
         assert_eq!(cands[fair[0].index].id, "a");
         let cos_a = cosine(&visitor, &cands[0].vector);
@@ -164,7 +239,38 @@ mod tests {
     }
 
     fn cand(id: &str, v: &[f32]) -> Candidate {
-        Candidate { id: id.into(), vector: normalize(v.to_vec()).expect("non-zero") }
+        Candidate { id: id.into(), vector: normalize(v.to_vec()).expect("non-zero"), gender: None }
+    }
+
+    #[test]
+    fn gender_cue_is_soft_and_switchable() {
+        // w1 is the visitor's nearest look-alike by a hair; m1..m3 (declared gender 1) come right
+        // behind, w1 alone declared gender 0. The vote favours gender 1, so with the cue m1
+        // overtakes w1, without it (weight 0, or resemblance mode) w1 stays first.
+        let n = |v: [f32; 3]| normalize(v.to_vec()).expect("unit");
+        let mut cands = vec![cand("w1", &n([1.0, 0.20, 0.0])), cand("m1", &n([1.0, 0.0, 0.21])), cand("m2", &n([1.0, 0.0, 0.3])), cand("m3", &n([1.0, 0.0, -0.3]))];
+        for (c, g) in cands.iter_mut().zip([0, 1, 1, 1]) {
+            c.gender = Some(g);
+        }
+        let hub = vec![0.0; 4];
+        let visitor = n([1.0, 0.0, 0.0]);
+        let first_for = |cands: &[Candidate], s: Settings| cands[rank(&visitor, cands, &hub, s, 4)[0].index].id.clone();
+        let first = |s: Settings| first_for(&cands, s);
+        assert_eq!(first(Settings { mode: Mode::Fair, gender_cue: 0.0 }), "w1");
+        assert_eq!(first(Settings { mode: Mode::Resemblance, gender_cue: 1.0 }), "w1");
+        assert_eq!(first(Settings::default()), "m1");
+        // Soft, not a filter: a visitor who looks exactly like w1 still gets w1 against the vote.
+        let close = n([1.0, 0.20, 0.0]);
+        assert_eq!(cands[rank(&close, &cands, &hub, Settings::default(), 1)[0].index].id, "w1");
+        // Every candidate is still ranked, with its plain cosine.
+        let all = rank(&visitor, &cands, &hub, Settings::default(), 10);
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().all(|r| r.similarity == cosine(&visitor, &cands[r.index].vector)));
+        // One declared gender only: no vote, the same order as without the cue.
+        for c in cands.iter_mut() {
+            c.gender = Some(0);
+        }
+        assert_eq!(first_for(&cands, Settings::default()), "w1");
     }
 
     #[test]

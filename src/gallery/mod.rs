@@ -4,6 +4,7 @@
 //! `rolemirror gallery build` an `index.json` (see [`index`]). [`Gallery::open`] loads both,
 //! refuses a stale index, and gives the role models ready for [`matcher`].
 
+pub mod audit;
 pub mod index;
 pub mod manifest;
 pub mod matcher;
@@ -14,7 +15,7 @@ use anyhow::bail;
 
 pub use index::Index;
 pub use manifest::{GalleryManifest, RoleModel};
-use matcher::{Candidate, Mode, Ranked};
+use matcher::{Candidate, Ranked, Settings};
 
 use crate::vision::EmbedderId;
 
@@ -28,7 +29,7 @@ pub struct Gallery {
     /// Each candidate's hubness (see [`matcher::hubness`]).
     hub: Vec<f32>,
     /// How role models are ranked.
-    pub mode: Mode,
+    pub settings: Settings,
     pub index: Index,
 }
 
@@ -62,16 +63,24 @@ impl Gallery {
     pub fn from_parts(dir: &Path, manifest: GalleryManifest, index: Index) -> Gallery {
         let mut role_models = Vec::new();
         let mut candidates = Vec::new();
+        let mut genders: Vec<String> = Vec::new();
         for rm in manifest.role_models {
             let embeddings: Vec<&[f32]> =
                 index.photos.iter().filter(|p| p.role_model == rm.id).map(|p| p.embedding.as_slice()).collect();
             if let Some(vector) = matcher::centroid(&embeddings) {
-                candidates.push(Candidate { id: rm.id.clone(), vector });
+                let gender = rm.declared_gender().map(|g| match genders.iter().position(|x| *x == g) {
+                    Some(i) => i as u16,
+                    None => {
+                        genders.push(g);
+                        (genders.len() - 1) as u16
+                    }
+                });
+                candidates.push(Candidate { id: rm.id.clone(), vector, gender });
                 role_models.push(rm);
             }
         }
         let hub = matcher::hubness(&candidates, matcher::HUB_NEIGHBOURS);
-        Gallery { dir: dir.to_path_buf(), role_models, candidates, hub, mode: Mode::default(), index }
+        Gallery { dir: dir.to_path_buf(), role_models, candidates, hub, settings: Settings::default(), index }
     }
 
     /// Each role model's reference vector, in the order of `role_models`.
@@ -79,15 +88,20 @@ impl Gallery {
         &self.candidates
     }
 
+    /// Each role model's hubness (see [`matcher::hubness`]), in the order of `role_models`.
+    pub fn hub(&self) -> &[f32] {
+        &self.hub
+    }
+
     /// Sets how role models are ranked.
-    pub fn with_mode(mut self, mode: Mode) -> Gallery {
-        self.mode = mode;
+    pub fn with_settings(mut self, settings: Settings) -> Gallery {
+        self.settings = settings;
         self
     }
 
-    /// The `k` best role models for a visitor embedding under [`Gallery::mode`].
+    /// The `k` best role models for a visitor embedding under [`Gallery::settings`].
     pub fn top_k(&self, embedding: &[f32], k: usize) -> Vec<Match<'_>> {
-        matcher::rank(embedding, &self.candidates, &self.hub, self.mode, k)
+        matcher::rank(embedding, &self.candidates, &self.hub, self.settings, k)
             .into_iter()
             .map(|Ranked { index, similarity }| Match {
                 role_model: &self.role_models[index],

@@ -2,6 +2,7 @@
 
 mod common;
 mod gallery;
+mod relatability;
 mod screens;
 mod systemd;
 mod golden;

@@ -1,0 +1,325 @@
+//! `rolemirror gallery audit DIR [--reference DIR] [--png FILE] [--json]`: exposure and coverage
+//! of a gallery (see [`crate::gallery::audit`]), as text, JSON and a PNG chart.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
+
+use super::{setup_error, Common, ExitCode};
+use crate::config::{Config, DisplayConfig};
+use crate::display::canvas::Canvas;
+use crate::display::text::{draw_line, width, Fonts, Style};
+use crate::eval::{embed_many, FacePolicy};
+use crate::gallery::audit::{self, Audit, Covered, Query, DOMINANT, RARE};
+use crate::gallery::matcher::Settings;
+use crate::gallery::Gallery;
+
+/// What `gallery audit` was asked to do.
+pub struct AuditOptions {
+    pub dir: PathBuf,
+    /// Folder of face photos standing in for visitors (None: leave-one-out on the gallery).
+    pub reference: Option<PathBuf>,
+    /// Replicated border added before detection (tight crops such as UTKFace need 50).
+    pub pad: u32,
+    /// Take the matcher settings from this booth config instead of the command line.
+    pub config: Option<PathBuf>,
+    pub png: Option<PathBuf>,
+    pub jobs: usize,
+    pub json: bool,
+}
+
+/// Fewer reference faces per role model than this and the shares are rough.
+const FACES_PER_ROLE_MODEL: usize = 5;
+/// Deepest folder level searched for reference photos.
+const MAX_DEPTH: usize = 4;
+
+/// Image files under `dir` (jpg, jpeg, png; hidden entries skipped), sorted.
+pub fn image_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            let lower = name.to_ascii_lowercase();
+            if kind.is_dir() && depth < MAX_DEPTH {
+                walk(&entry.path(), depth + 1, out)?;
+            } else if kind.is_file() && [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e)) {
+                out.push(entry.path());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, 1, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Runs the audit. Exit 0 when it ran (the audit informs, it does not pass or fail), 3 when
+/// the gallery, reference folder, config or fonts cannot be used.
+pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let settings = match &opts.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c.gallery.matching(),
+            Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e}"))),
+        },
+        None => common.matching,
+    };
+    let display = DisplayConfig::default();
+    let fonts = match opts.png.as_ref().map(|_| Fonts::load(Path::new(&display.font), Path::new(&display.font_bold))).transpose() {
+        Ok(f) => f,
+        Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e} (needed for --png)"))),
+    };
+    let vision = match common.vision() {
+        Ok(v) => v,
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    let gallery = match Gallery::open(&opts.dir, &vision.embedder_id) {
+        Ok(g) => g.with_settings(settings),
+        Err(e) => return Ok(setup_error(&e)),
+    };
+    let (embeddings, source, without_face) = match &opts.reference {
+        Some(dir) => {
+            let files = match image_files(dir) {
+                Ok(f) if !f.is_empty() => f,
+                Ok(_) => return Ok(setup_error(&anyhow::anyhow!("{}: no .jpg, .jpeg or .png files", dir.display()))),
+                Err(e) => return Ok(setup_error(&anyhow::anyhow!("{}: {e}", dir.display()))),
+            };
+            let found = embed_many(&vision, &files, FacePolicy::Largest, opts.pad, opts.jobs);
+            let without = found.iter().filter(|e| e.is_none()).count();
+            let faces: Vec<(Vec<f32>, Option<usize>)> = found.into_iter().flatten().map(|e| (e, None)).collect();
+            (faces, format!("{} photos in {}", files.len(), dir.display()), without)
+        }
+        None => {
+            let faces = gallery
+                .index
+                .photos
+                .iter()
+                .filter_map(|p| {
+                    let own = gallery.role_models.iter().position(|r| r.id == p.role_model)?;
+                    Some((p.embedding.clone(), Some(own)))
+                })
+                .collect();
+            (faces, "the gallery's own photos, each matched against the other role models (pass --reference DIR for a population like your visitors)".to_string(), 0)
+        }
+    };
+    let queries: Vec<Query> = embeddings.iter().map(|(e, x)| Query { embedding: e, exclude: *x }).collect();
+    let result = audit::audit(&gallery, &queries);
+    if let (Some(path), Some(fonts)) = (&opts.png, &fonts) {
+        let canvas = chart(&result, &opts.dir, settings, fonts);
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(canvas.to_image()).write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        if let Err(e) = crate::util::write_atomic(path, &bytes) {
+            return Ok(setup_error(&anyhow::anyhow!("{}: {e}", path.display())));
+        }
+    }
+    if opts.json {
+        let mut v = serde_json::to_value(&result)?;
+        v["reference"] = source.into();
+        v["reference_without_face"] = without_face.into();
+        v["matcher"] = serde_json::to_value(settings.mode)?;
+        v["gender_cue"] = settings.gender_cue.into();
+        writeln!(out, "{v}")?;
+        return Ok(ExitCode::Ok);
+    }
+    write_text(out, &result, &opts.dir, &source, without_face, settings)?;
+    if let Some(path) = &opts.png {
+        writeln!(out, "chart: {}", path.display())?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1} %", v * 100.0)
+}
+
+fn write_text(out: &mut impl Write, a: &Audit, dir: &Path, source: &str, without_face: usize, s: Settings) -> std::io::Result<()> {
+    writeln!(out, "gallery {}: {} role models; matcher {}, gender cue {}", dir.display(), a.role_models, s.mode.name(), s.gender_cue)?;
+    writeln!(out, "reference: {source}; {} faces matched{}", a.faces, if without_face > 0 { format!(", {without_face} without a face") } else { String::new() })?;
+    if a.faces < FACES_PER_ROLE_MODEL * a.role_models {
+        writeln!(out, "  note: fewer than {FACES_PER_ROLE_MODEL} reference faces per role model, so the shares below are rough")?;
+    }
+    writeln!(out, "\nexposure (each role model's share of the faces over the mean share 1/{}):", a.role_models)?;
+    writeln!(out, "  most shown / mean {:.2} (goal at most {DOMINANT:.1})", a.max_share_over_mean)?;
+    let never = a.exposure.iter().filter(|e| e.state == "never").count();
+    writeln!(out, "  never shown {never} ({}), rarely (under {RARE} x mean) {}, dominant (over {DOMINANT} x mean) {}", pct(a.never_shown), a.rare, a.dominant)?;
+    writeln!(
+        out,
+        "  by chance alone, a perfectly even matcher would show {:.2} and {} never shown with {} faces",
+        a.chance_max_share_over_mean,
+        pct(a.chance_never_shown),
+        a.faces
+    )?;
+    for (state, title) in [("dominant", "dominant"), ("never", "never shown"), ("rare", "rarely shown")] {
+        let list: Vec<String> = a
+            .exposure
+            .iter()
+            .filter(|e| e.state == state)
+            .map(|e| if state == "never" { e.id.clone() } else { format!("{} x{:.1}", e.id, e.share_over_mean) })
+            .collect();
+        if !list.is_empty() {
+            writeln!(out, "  {title}: {}", list.join(", "))?;
+        }
+    }
+    let c = &a.coverage;
+    writeln!(out, "\ncoverage (self-declared, with consent; {} of {} role models declared):", c.declared, a.role_models)?;
+    if c.declared == 0 {
+        writeln!(out, "  nothing declared: add [role_model.declared] (consent = true, gender, group, tags) to gallery.toml to see whom the gallery covers")?;
+    }
+    for (title, map) in [("gender", &c.gender), ("group", &c.group), ("gender / group", &c.gender_group), ("tags", &c.tags)] {
+        if map.is_empty() {
+            continue;
+        }
+        writeln!(out, "  {title}: role models, share of gallery, share of matches")?;
+        for (value, cv) in map {
+            writeln!(out, "    {value:<32} {:>3}  {:>7}  {:>7}", cv.role_models, pct(cv.gallery_share), pct(cv.match_share))?;
+        }
+    }
+    if c.declared > 0 {
+        writeln!(out, "  not declared: {}", c.undeclared)?;
+    }
+    for t in &c.thin {
+        writeln!(out, "  thin: {t}")?;
+    }
+    Ok(())
+}
+
+const WHITE: Rgb888 = Rgb888::new(255, 255, 255);
+const INK: Rgb888 = Rgb888::new(30, 30, 30);
+const GRID: Rgb888 = Rgb888::new(215, 215, 215);
+const EVEN: Rgb888 = Rgb888::new(52, 101, 164);
+const RARE_C: Rgb888 = Rgb888::new(230, 159, 0);
+const DOM: Rgb888 = Rgb888::new(204, 51, 51);
+const GALLERY_C: Rgb888 = Rgb888::new(160, 160, 160);
+
+/// Chart width and height in pixels.
+pub const CHART_SIZE: (u32, u32) = (1200, 900);
+
+fn rect(c: &mut Canvas, x: i32, y: i32, w: u32, h: u32, color: Rgb888) {
+    let _ = Rectangle::new(Point::new(x, y), Size::new(w, h)).into_styled(PrimitiveStyle::with_fill(color)).draw(c);
+}
+
+fn hline(c: &mut Canvas, x0: i32, x1: i32, y: i32, color: Rgb888, dashed: bool) {
+    let step = if dashed { 12 } else { x1 - x0 };
+    let mut x = x0;
+    while x < x1 {
+        let end = if dashed { (x + 7).min(x1) } else { x1 };
+        let _ = Line::new(Point::new(x, y), Point::new(end, y)).into_styled(PrimitiveStyle::with_stroke(color, 2)).draw(c);
+        x += step.max(1);
+    }
+}
+
+/// The audit as a chart: exposure bars per role model (top) and declared coverage (bottom).
+pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
+    let (w, h) = CHART_SIZE;
+    let mut c = Canvas::new(w, h);
+    rect(&mut c, 0, 0, w, h, WHITE);
+    let text = |c: &mut Canvas, bold: bool, px: f32, color: Rgb888, t: &str, x: i32, y: i32| {
+        let style = Style { font: if bold { &fonts.bold } else { &fonts.regular }, px, color, background: WHITE };
+        draw_line(c, &style, t, x, y)
+    };
+    text(&mut c, true, 26.0, INK, &format!("Gallery audit: {}", dir.display()), 40, 44);
+    text(&mut c, false, 17.0, INK, &format!("{} role models, {} reference faces; matcher {}, gender cue {}", a.role_models, a.faces, s.mode.name(), s.gender_cue), 40, 72);
+
+    // Exposure: one bar per role model, most shown first.
+    let (left, right, top, base) = (90i32, w as i32 - 40, 130i32, 450i32);
+    text(&mut c, true, 19.0, INK, "How often each role model would be shown (share / mean share), most shown first", 40, 112);
+    let ymax = a.max_share_over_mean.max(DOMINANT + 0.5).ceil();
+    let y_of = |v: f64| base - ((v / ymax) * f64::from(base - top)).round() as i32;
+    let mut tick = 0.0;
+    while tick <= ymax + 1e-9 {
+        let y = y_of(tick);
+        hline(&mut c, left, right, y, GRID, false);
+        let label = format!("{tick:.0}x");
+        text(&mut c, false, 14.0, INK, &label, left - 10 - width(&fonts.regular, 14.0, &label).round() as i32, y + 5);
+        tick += if ymax > 8.0 { 2.0 } else { 1.0 };
+    }
+    let n = a.exposure.len().max(1) as i32;
+    let slot = f64::from(right - left) / f64::from(n);
+    for (i, e) in a.exposure.iter().enumerate() {
+        let x0 = left + (i as f64 * slot).round() as i32;
+        let bw = ((slot * 0.8).round() as u32).max(1);
+        let color = match e.state {
+            "dominant" => DOM,
+            "rare" => RARE_C,
+            "never" => DOM,
+            _ => EVEN,
+        };
+        if e.state == "never" {
+            rect(&mut c, x0, base + 3, bw, 8, color);
+        } else {
+            let y = y_of(e.share_over_mean);
+            rect(&mut c, x0, y, bw, (base - y).max(1) as u32, color);
+        }
+    }
+    hline(&mut c, left, right, y_of(1.0), INK, false);
+    hline(&mut c, left, right, y_of(DOMINANT), DOM, true);
+    text(&mut c, false, 14.0, INK, "mean", right - 40, y_of(1.0) - 6);
+    text(&mut c, false, 14.0, DOM, "dominant above", right - 110, y_of(DOMINANT) - 6);
+    let never = a.exposure.iter().filter(|e| e.state == "never").count();
+    let mut x = 40;
+    for (color, label) in [
+        (EVEN, "even".to_string()),
+        (DOM, format!("dominant ({}), and never shown ({never}, marks under the axis)", a.dominant)),
+        (RARE_C, format!("rarely shown ({})", a.rare)),
+    ] {
+        rect(&mut c, x, 478, 16, 16, color);
+        x += 24 + text(&mut c, false, 16.0, INK, &label, x + 22, 492).round() as i32 + 24;
+    }
+    let summary = format!(
+        "most shown {:.1}x the mean share; never shown {}. By chance alone a perfectly even matcher would show {:.1}x and {} with {} faces.",
+        a.max_share_over_mean,
+        pct(a.never_shown),
+        a.chance_max_share_over_mean,
+        pct(a.chance_never_shown),
+        a.faces
+    );
+    text(&mut c, false, 16.0, INK, &summary, 40, 522);
+
+    // Coverage from declared fields.
+    let cov = &a.coverage;
+    text(&mut c, true, 19.0, INK, &format!("Whom the gallery covers (self-declared with consent: {} of {} role models)", cov.declared, a.role_models), 40, 570);
+    let mut rows: Vec<(String, &Covered)> = Vec::new();
+    let by_pair = !cov.gender_group.is_empty();
+    for (k, v) in if by_pair { &cov.gender_group } else { &cov.gender } {
+        rows.push((k.clone(), v));
+    }
+    if !by_pair {
+        rows.extend(cov.group.iter().map(|(k, v)| (k.clone(), v)));
+    }
+    rows.extend(cov.tags.iter().map(|(k, v)| (format!("tag: {k}"), v)));
+    if rows.is_empty() {
+        text(&mut c, false, 17.0, INK, "Nothing declared: add [role_model.declared] with consent = true to gallery.toml.", 40, 606);
+        return c;
+    }
+    rect(&mut c, 40, 584, 16, 12, GALLERY_C);
+    let lw = text(&mut c, false, 15.0, INK, "share of the gallery", 62, 596).round() as i32;
+    rect(&mut c, 62 + lw + 24, 584, 16, 12, EVEN);
+    text(&mut c, false, 15.0, INK, "share of the matches", 62 + lw + 46, 596);
+    let (label_w, bar_left, bar_right) = (330, 380i32, w as i32 - 110);
+    let max_share = rows.iter().map(|(_, v)| v.gallery_share.max(v.match_share)).fold(0.0f64, f64::max).max(0.05);
+    let fits = 11usize;
+    for (i, (label, v)) in rows.iter().take(fits).enumerate() {
+        let y = 612 + i as i32 * 26;
+        let mut l = label.clone();
+        while width(&fonts.regular, 15.0, &l) > label_w as f32 && l.pop().is_some() {}
+        text(&mut c, false, 15.0, INK, &l, 40, y + 16);
+        for (j, (share, color)) in [(v.gallery_share, GALLERY_C), (v.match_share, EVEN)].into_iter().enumerate() {
+            let bw = ((share / max_share) * f64::from(bar_right - bar_left)).round().max(1.0) as u32;
+            let by = y + 2 + j as i32 * 10;
+            rect(&mut c, bar_left, by, bw, 9, color);
+            text(&mut c, false, 12.0, INK, &pct(share), bar_left + bw as i32 + 6, by + 9);
+        }
+    }
+    if rows.len() > fits {
+        text(&mut c, false, 15.0, INK, &format!("... {} more in the text output", rows.len() - fits), 40, 612 + fits as i32 * 26 + 16);
+    }
+    c
+}
