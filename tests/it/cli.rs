@@ -1,25 +1,11 @@
 //! The command-line contract of DESIGN.md, driven through the real binary.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::common::*;
 
-fn rolemirror(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rolemirror"))
-        .args(args)
-        .env("ROLEMIRROR_MODELS", models())
-        .current_dir(root())
-        .output()
-        .expect("binary runs")
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 #[test]

@@ -6,6 +6,21 @@ use std::sync::OnceLock;
 use rolemirror::models::{model_dir, Manifest};
 use rolemirror::vision::{Vision, VisionOptions};
 
+/// Runs the built `rolemirror` binary with the fetched models, from the repository root.
+pub fn rolemirror(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+        .args(args)
+        .env("ROLEMIRROR_MODELS", models())
+        .current_dir(root())
+        .output()
+        .expect("binary runs")
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,26 +1,12 @@
 //! Relatability: `gallery audit` on a real gallery and reference photos, and `eval relatability`
 //! on the UTKFace dev split, both through the real binary and the booth's matcher.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rolemirror::gallery::manifest::Declared;
 use rolemirror::gallery::GalleryManifest;
 
 use crate::common::*;
-
-fn rolemirror(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rolemirror"))
-        .args(args)
-        .env("ROLEMIRROR_MODELS", models())
-        .current_dir(root())
-        .output()
-        .expect("binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn json(out: &Output) -> serde_json::Value {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
