@@ -200,7 +200,7 @@ const DOM: Rgb888 = Rgb888::new(204, 51, 51);
 const GALLERY_C: Rgb888 = Rgb888::new(160, 160, 160);
 
 /// Chart width and height in pixels.
-pub const CHART_SIZE: (u32, u32) = (1200, 900);
+pub const CHART_SIZE: (u32, u32) = (1200, 960);
 
 fn rect(c: &mut Canvas, x: i32, y: i32, w: u32, h: u32, color: Rgb888) {
     let _ = Rectangle::new(Point::new(x, y), Size::new(w, h)).into_styled(PrimitiveStyle::with_fill(color)).draw(c);
@@ -258,6 +258,12 @@ pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
             let y = y_of(e.share_over_mean);
             rect(&mut c, x0, y, bw, (base - y).max(1) as u32, color);
         }
+        // Ids under the bars when there is room (small galleries); the text output names all.
+        if slot >= 40.0 {
+            let mut id = e.id.clone();
+            while width(&fonts.regular, 12.0, &id) > bw as f32 && id.pop().is_some() {}
+            text(&mut c, false, 12.0, INK, &id, x0, base + 26);
+        }
     }
     hline(&mut c, left, right, y_of(1.0), INK, false);
     hline(&mut c, left, right, y_of(DOMINANT), DOM, true);
@@ -270,22 +276,22 @@ pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
         (DOM, format!("dominant ({}), and never shown ({never}, marks under the axis)", a.dominant)),
         (RARE_C, format!("rarely shown ({})", a.rare)),
     ] {
-        rect(&mut c, x, 478, 16, 16, color);
-        x += 24 + text(&mut c, false, 16.0, INK, &label, x + 22, 492).round() as i32 + 24;
+        rect(&mut c, x, 498, 16, 16, color);
+        x += 24 + text(&mut c, false, 16.0, INK, &label, x + 22, 512).round() as i32 + 24;
     }
-    let summary = format!(
-        "most shown {:.1}x the mean share; never shown {}. By chance alone a perfectly even matcher would show {:.1}x and {} with {} faces.",
-        a.max_share_over_mean,
-        pct(a.never_shown),
+    let summary = format!("Most shown {:.1}x the mean share; never shown {}.", a.max_share_over_mean, pct(a.never_shown));
+    text(&mut c, false, 16.0, INK, &summary, 40, 542);
+    let chance = format!(
+        "By chance alone, a perfectly even matcher would show {:.1}x and leave {} never shown with {} faces.",
         a.chance_max_share_over_mean,
         pct(a.chance_never_shown),
         a.faces
     );
-    text(&mut c, false, 16.0, INK, &summary, 40, 522);
+    text(&mut c, false, 16.0, INK, &chance, 40, 564);
 
     // Coverage from declared fields.
     let cov = &a.coverage;
-    text(&mut c, true, 19.0, INK, &format!("Whom the gallery covers (self-declared with consent: {} of {} role models)", cov.declared, a.role_models), 40, 570);
+    text(&mut c, true, 19.0, INK, &format!("Whom the gallery covers (self-declared with consent: {} of {} role models)", cov.declared, a.role_models), 40, 610);
     let mut rows: Vec<(String, &Covered)> = Vec::new();
     let by_pair = !cov.gender_group.is_empty();
     for (k, v) in if by_pair { &cov.gender_group } else { &cov.gender } {
@@ -296,18 +302,18 @@ pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
     }
     rows.extend(cov.tags.iter().map(|(k, v)| (format!("tag: {k}"), v)));
     if rows.is_empty() {
-        text(&mut c, false, 17.0, INK, "Nothing declared: add [role_model.declared] with consent = true to gallery.toml.", 40, 606);
+        text(&mut c, false, 17.0, INK, "Nothing declared: add [role_model.declared] with consent = true to gallery.toml.", 40, 646);
         return c;
     }
-    rect(&mut c, 40, 584, 16, 12, GALLERY_C);
-    let lw = text(&mut c, false, 15.0, INK, "share of the gallery", 62, 596).round() as i32;
-    rect(&mut c, 62 + lw + 24, 584, 16, 12, EVEN);
-    text(&mut c, false, 15.0, INK, "share of the matches", 62 + lw + 46, 596);
+    rect(&mut c, 40, 624, 16, 12, GALLERY_C);
+    let lw = text(&mut c, false, 15.0, INK, "share of the gallery", 62, 636).round() as i32;
+    rect(&mut c, 62 + lw + 24, 624, 16, 12, EVEN);
+    text(&mut c, false, 15.0, INK, "share of the matches", 62 + lw + 46, 636);
     let (label_w, bar_left, bar_right) = (330, 380i32, w as i32 - 110);
     let max_share = rows.iter().map(|(_, v)| v.gallery_share.max(v.match_share)).fold(0.0f64, f64::max).max(0.05);
     let fits = 11usize;
     for (i, (label, v)) in rows.iter().take(fits).enumerate() {
-        let y = 612 + i as i32 * 26;
+        let y = 652 + i as i32 * 26;
         let mut l = label.clone();
         while width(&fonts.regular, 15.0, &l) > label_w as f32 && l.pop().is_some() {}
         text(&mut c, false, 15.0, INK, &l, 40, y + 16);
@@ -319,7 +325,7 @@ pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
         }
     }
     if rows.len() > fits {
-        text(&mut c, false, 15.0, INK, &format!("... {} more in the text output", rows.len() - fits), 40, 612 + fits as i32 * 26 + 16);
+        text(&mut c, false, 15.0, INK, &format!("... {} more in the text output", rows.len() - fits), 40, 652 + fits as i32 * 26 + 16);
     }
     c
 }
