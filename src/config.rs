@@ -89,7 +89,7 @@ pub struct GalleryConfig {
     pub dir: String,
     /// Role models shown on the result card besides the best one (0..=2).
     pub also_like: usize,
-    /// How role models are ranked: "fair" or "resemblance" (see gallery::matcher).
+    /// How role models are ranked: "perceived", "fair" or "resemblance" (see gallery::matcher).
     pub matcher: crate::gallery::matcher::Mode,
     /// Weight of the soft gender cue from role models' declared genders ("fair" mode; 0: off).
     pub gender_cue: f32,
@@ -104,7 +104,7 @@ impl GalleryConfig {
 
 impl Default for GalleryConfig {
     fn default() -> Self {
-        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2, matcher: crate::gallery::matcher::Mode::Fair, gender_cue: crate::gallery::matcher::DEFAULT_GENDER_CUE }
+        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2, matcher: crate::gallery::matcher::Mode::Perceived, gender_cue: crate::gallery::matcher::DEFAULT_GENDER_CUE }
     }
 }
 

@@ -73,16 +73,32 @@ fn load(config: &Config) -> Result<Loaded, Vec<String>> {
             None
         }
     };
-    let gallery = vision.as_ref().and_then(|v| match Gallery::open(Path::new(&config.gallery.dir), &v.embedder_id) {
-        Ok(g) if g.role_models.is_empty() => {
-            problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
-            None
+    // A missing or stale index (after a software or model update) is rebuilt here, so the booth
+    // recovers by itself; the watchdog and start timeout are fed while it embeds.
+    let started = std::time::Instant::now();
+    let opened = vision.as_ref().map(|v| {
+        Gallery::open_or_build(Path::new(&config.gallery.dir), v, |_, _| {
+            notify(&[sd_notify::NotifyState::Watchdog, sd_notify::NotifyState::ExtendTimeoutUsec(30_000_000)]);
+        })
+    });
+    let gallery = opened.and_then(|r| match r {
+        Ok((g, rebuilt)) => {
+            if rebuilt {
+                emit("gallery_indexed", &[("role_models", g.role_models.len().to_string()), ("seconds", format!("{:.1}", started.elapsed().as_secs_f64()))]);
+            }
+            Some(g)
         }
-        Ok(g) => Some(Arc::new(g.with_settings(config.gallery.matching()))),
         Err(e) => {
             problems.push(format!("gallery.dir: {e:#}"));
             None
         }
+    });
+    let gallery = gallery.and_then(|g| match g {
+        g if g.role_models.is_empty() => {
+            problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
+            None
+        }
+        g => Some(Arc::new(g.with_settings(config.gallery.matching()))),
     });
     let fonts = match Fonts::load(Path::new(&config.display.font), Path::new(&config.display.font_bold)) {
         Ok(f) => Some(f),
@@ -316,7 +332,7 @@ async fn service(display_cfg: &DisplayConfig, problems: &[String], mut usb: Upda
     Ok(outcome)
 }
 
-fn matcher(gallery: &Gallery, k: usize) -> impl Fn(&[f32]) -> Vec<Ranked> + '_ {
+fn matcher(gallery: &Gallery, k: usize) -> impl Fn(&crate::vision::embed::FaceCode) -> Vec<Ranked> + '_ {
     move |e| {
         gallery
             .top_k(e, k)

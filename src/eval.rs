@@ -14,6 +14,7 @@ use crate::gallery::index::{Index, PhotoEntry};
 use crate::gallery::{Gallery, GalleryManifest, RoleModel};
 use crate::gallery::manifest::Declared;
 use crate::gallery::matcher::{Mode, Settings};
+use crate::vision::embed::FaceCode;
 use crate::vision::{self, Face, Vision};
 
 /// Which detected face stands for the image.
@@ -50,9 +51,9 @@ pub fn pad_replicate(img: &vision::RgbImage, pad: u32) -> vision::RgbImage {
 }
 
 /// Embeds the chosen face of each image (None: unreadable or no face), in parallel.
-pub fn embed_many(vision: &Vision, paths: &[PathBuf], policy: FacePolicy, pad: u32, jobs: usize) -> Vec<Option<Vec<f32>>> {
+pub fn embed_many(vision: &Vision, paths: &[PathBuf], policy: FacePolicy, pad: u32, jobs: usize) -> Vec<Option<FaceCode>> {
     let jobs = jobs.max(1);
-    let mut results: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
+    let mut results: Vec<Option<FaceCode>> = vec![None; paths.len()];
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -73,12 +74,12 @@ pub fn embed_many(vision: &Vision, paths: &[PathBuf], policy: FacePolicy, pad: u
     results
 }
 
-fn embed_path(vision: &Vision, path: &Path, policy: FacePolicy, pad: u32) -> anyhow::Result<Vec<f32>> {
+fn embed_path(vision: &Vision, path: &Path, policy: FacePolicy, pad: u32) -> anyhow::Result<FaceCode> {
     let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS)?;
     let img = if pad > 0 { pad_replicate(&img, pad) } else { img };
     let faces = vision.faces(&img)?;
     let face = pick_face(&faces, img.width(), img.height(), policy).context("no face")?;
-    vision.embed_face(&img, face)
+    vision.describe_face(&img, face)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ fn pair_samples(vision: &Vision, pairs: &[Pair], jobs: usize, cache: &mut HashMa
         v
     };
     let embedded = embed_many(vision, &todo, FacePolicy::Central, 0, jobs);
-    cache.extend(todo.into_iter().zip(embedded));
+    cache.extend(todo.into_iter().zip(embedded.into_iter().map(|e| e.map(|c| c.identity))));
     pairs
         .iter()
         .map(|p| {
@@ -346,7 +347,7 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, settings:
         let Some(embedding) = emb else { continue };
         let id = format!("utk-{}", role_models.len());
         labels.insert(id.clone(), *label);
-        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, face: None, embedding: embedding.clone() });
+        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, face: None, embedding: embedding.identity.clone(), appearance: embedding.appearance.clone() });
         role_models.push(RoleModel {
             id,
             name: name.clone(),

@@ -23,12 +23,13 @@ struct Cli {
     /// never enlarged). Smaller is faster and misses small faces.
     #[arg(long, global = true, value_name = "WxH", value_parser = cli::parse_size)]
     detector_input: Option<(u32, u32)>,
-    /// How role models are ranked: "fair" (cosine corrected for hubness, the default) or
-    /// "resemblance" (plain cosine). The booth reads gallery.matcher from its config.
-    #[arg(long, global = true, value_name = "MODE", default_value = "fair")]
+    /// How role models are ranked: "perceived" (appearance and identity, corrected for hubness;
+    /// the default), "fair" (identity cosine corrected for hubness) or "resemblance" (plain
+    /// identity cosine). The booth reads gallery.matcher from its config.
+    #[arg(long, global = true, value_name = "MODE", default_value = "perceived")]
     matcher: rolemirror::gallery::matcher::Mode,
-    /// Weight of the soft gender cue from role models' declared genders in "fair" mode (0..=1,
-    /// 0: off). The booth reads gallery.gender_cue from its config.
+    /// Weight of the soft gender cue from role models' declared genders in "perceived" and
+    /// "fair" mode (0..=1, 0: off). The booth reads gallery.gender_cue from its config.
     #[arg(long, global = true, value_name = "W", default_value_t = rolemirror::gallery::matcher::DEFAULT_GENDER_CUE, value_parser = cli::parse_weight)]
     gender_cue: f32,
     #[command(subcommand)]

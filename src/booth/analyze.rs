@@ -63,9 +63,10 @@ pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothConfig) -> anyhow::
     let crop = align::align(frame, &face.landmarks);
     let sharp = crop.as_ref().is_some_and(|c| sharpness(c) >= cfg.min_sharpness);
     let mut obs = FaceObs { bbox: face.bbox, eye_fraction, frontal, sharp, embedding: None };
-    if guidance(&FaceObs { embedding: Some(Vec::new()), ..obs.clone() }, cfg).is_none() {
+    let placeholder = crate::vision::embed::FaceCode { identity: Vec::new(), appearance: None };
+    if guidance(&FaceObs { embedding: Some(placeholder), ..obs.clone() }, cfg).is_none() {
         if let Some(crop) = crop {
-            obs.embedding = Some(vision.embedder.embed(&crop)?);
+            obs.embedding = Some(vision.embedder.describe(&crop)?);
         }
     }
     Ok(Some(obs))

@@ -82,7 +82,7 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
         screen.present(canvas, scene.name())?;
         Ok(())
     };
-    let matcher = |e: &[f32]| -> Vec<Ranked> {
+    let matcher = |e: &crate::vision::embed::FaceCode| -> Vec<Ranked> {
         gallery.top_k(e, 1 + config.gallery.also_like).iter().map(|m| Ranked { index: gallery.role_models.iter().position(|r| r.id == m.role_model.id).unwrap_or(0), similarity: m.similarity }).collect()
     };
     let cam_cfg = CameraConfig { source: CameraSource::Replay, replay: opts.data.join("visitors").display().to_string(), replay_fps: 1000.0, replay_loop: false, ..CameraConfig::default() };

@@ -6,6 +6,7 @@
 //! machine knows nothing of models or files.
 
 use crate::config::BoothConfig;
+use crate::vision::embed::FaceCode;
 use crate::vision::detect::iou;
 
 /// What the vision worker saw of the chosen face in one frame.
@@ -17,8 +18,8 @@ pub struct FaceObs {
     pub eye_fraction: f32,
     pub frontal: bool,
     pub sharp: bool,
-    /// The embedding, present when the face was good enough to embed.
-    pub embedding: Option<Vec<f32>>,
+    /// The embedding (identity and appearance), present when the face was good enough to embed.
+    pub embedding: Option<FaceCode>,
 }
 
 /// Advice to the visitor while tracking.
@@ -60,7 +61,7 @@ pub struct Machine {
     phase: Phase,
     last_face_at: Option<f64>,
     face_box: Option<[f32; 4]>,
-    collected: Vec<Vec<f32>>,
+    collected: Vec<FaceCode>,
 }
 
 /// Judges a face: the advice it needs, or `None` when it is good to match.
@@ -152,7 +153,7 @@ impl Machine {
     }
 
     /// Takes one processed frame. `matcher` ranks role models for an averaged embedding.
-    pub fn observe(&mut self, now: f64, face: Option<&FaceObs>, matcher: impl FnOnce(&[f32]) -> Vec<Ranked>) -> Vec<BoothEvent> {
+    pub fn observe(&mut self, now: f64, face: Option<&FaceObs>, matcher: impl FnOnce(&FaceCode) -> Vec<Ranked>) -> Vec<BoothEvent> {
         let mut events = Vec::new();
         let Some(face) = face else {
             events.extend(self.tick(now));
@@ -189,7 +190,7 @@ impl Machine {
         events
     }
 
-    fn consider(&mut self, now: f64, face: &FaceObs, matcher: impl FnOnce(&[f32]) -> Vec<Ranked>, events: &mut Vec<BoothEvent>) {
+    fn consider(&mut self, now: f64, face: &FaceObs, matcher: impl FnOnce(&FaceCode) -> Vec<Ranked>, events: &mut Vec<BoothEvent>) {
         let advice = guidance(face, &self.cfg);
         match (advice, &face.embedding) {
             (None, Some(embedding)) => {
@@ -199,8 +200,7 @@ impl Machine {
                 };
                 self.collected.push(embedding.clone());
                 if self.collected.len() >= self.cfg.matching_frames.max(1) {
-                    let refs: Vec<&[f32]> = self.collected.iter().map(Vec::as_slice).collect();
-                    let mean = crate::gallery::matcher::centroid(&refs);
+                    let mean = FaceCode::mean(&self.collected);
                     self.collected.clear();
                     let matches = mean.map(|m| matcher(&m)).unwrap_or_default();
                     if let Some(best) = matches.first() {
@@ -248,11 +248,11 @@ mod tests {
     }
 
     fn good(x: f32) -> FaceObs {
-        FaceObs { bbox: [x, 100.0, 120.0, 150.0], eye_fraction: 0.1, frontal: true, sharp: true, embedding: Some(vec![1.0, 0.0]) }
+        FaceObs { bbox: [x, 100.0, 120.0, 150.0], eye_fraction: 0.1, frontal: true, sharp: true, embedding: Some(FaceCode { identity: vec![1.0, 0.0], appearance: None }) }
     }
 
-    fn matcher(e: &[f32]) -> Vec<Ranked> {
-        assert!((e[0] - 1.0).abs() < 1e-6);
+    fn matcher(e: &FaceCode) -> Vec<Ranked> {
+        assert!((e.identity[0] - 1.0).abs() < 1e-6);
         vec![Ranked { index: 4, similarity: 0.5 }, Ranked { index: 1, similarity: 0.3 }]
     }
 

@@ -16,6 +16,7 @@ use crate::eval::{embed_many, FacePolicy};
 use crate::gallery::audit::{self, Audit, Covered, Query, DOMINANT, RARE};
 use crate::gallery::matcher::Settings;
 use crate::gallery::Gallery;
+use crate::vision::embed::FaceCode;
 
 /// What `gallery audit` was asked to do.
 pub struct AuditOptions {
@@ -94,7 +95,7 @@ pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow
             };
             let found = embed_many(&vision, &files, FacePolicy::Largest, opts.pad, opts.jobs);
             let without = found.iter().filter(|e| e.is_none()).count();
-            let faces: Vec<(Vec<f32>, Option<usize>)> = found.into_iter().flatten().map(|e| (e, None)).collect();
+            let faces: Vec<(FaceCode, Option<usize>)> = found.into_iter().flatten().map(|e| (e, None)).collect();
             (faces, format!("{} photos in {}", files.len(), dir.display()), without)
         }
         None => {
@@ -104,13 +105,13 @@ pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow
                 .iter()
                 .filter_map(|p| {
                     let own = gallery.role_models.iter().position(|r| r.id == p.role_model)?;
-                    Some((p.embedding.clone(), Some(own)))
+                    Some((FaceCode { identity: p.embedding.clone(), appearance: p.appearance.clone() }, Some(own)))
                 })
                 .collect();
             (faces, "the gallery's own photos, each matched against the other role models (pass --reference DIR for a population like your visitors)".to_string(), 0)
         }
     };
-    let queries: Vec<Query> = embeddings.iter().map(|(e, x)| Query { embedding: e, exclude: *x }).collect();
+    let queries: Vec<Query> = embeddings.iter().map(|(e, x)| Query { face: e, exclude: *x }).collect();
     let result = audit::audit(&gallery, &queries);
     if let (Some(path), Some(fonts)) = (&opts.png, &fonts) {
         let canvas = chart(&result, &opts.dir, settings, fonts);

@@ -43,8 +43,9 @@ pub fn median(samples: &[f64]) -> f64 {
     }
 }
 
-/// A deterministic synthetic gallery of `n` unit vectors of length `dim`.
-fn synthetic_gallery(n: usize, dim: usize) -> Vec<Candidate> {
+/// A deterministic synthetic gallery of `n` unit vectors of length `dim` (and appearance
+/// vectors of length `appearance`, when the embedder has them).
+fn synthetic_gallery(n: usize, dim: usize, appearance: Option<usize>) -> Vec<Candidate> {
     let mut state = 0x9e3779b97f4a7c15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -55,8 +56,9 @@ fn synthetic_gallery(n: usize, dim: usize) -> Vec<Candidate> {
     (0..n)
         .filter_map(|i| {
             let v: Vec<f32> = (0..dim).map(|_| next()).collect();
+            let appearance = appearance.and_then(|n| normalize((0..n).map(|_| next()).collect()));
             // Two declared genders, so the gender cue's cost is in the match time.
-            normalize(v).map(|vector| Candidate { id: format!("synthetic-{i:04}"), vector, gender: Some((i % 2) as u16) })
+            normalize(v).map(|vector| Candidate { id: format!("synthetic-{i:04}"), vector, appearance, gender: Some((i % 2) as u16) })
         })
         .collect()
 }
@@ -81,10 +83,15 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             Ok(g) => g.candidates().to_vec(),
             Err(e) => return Ok(setup_error(&e)),
         },
-        None => synthetic_gallery(opts.gallery_size, vision.embedder_id.dim),
+        None => {
+            // The appearance length, from one run on a grey crop.
+            let grey = vision::RgbImage::from_pixel(vision::align::CROP, vision::align::CROP, ::image::Rgb([128, 128, 128]));
+            let appearance = vision.embedder.describe(&grey).ok().and_then(|c| c.appearance).map(|a| a.len());
+            synthetic_gallery(opts.gallery_size, vision.embedder_id.dim, appearance)
+        }
     };
     // Once per gallery (at load), not per visitor.
-    let hub = crate::gallery::matcher::hubness(&candidates, crate::gallery::matcher::HUB_NEIGHBOURS);
+    let hubs = crate::gallery::matcher::Hubs::new(&candidates);
     let names = ["decode", "detect", "align", "embed", "match"];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let runs = opts.runs.max(1);
@@ -101,10 +108,10 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         let crop = align::align(&img, &face.landmarks).context("degenerate landmarks")?;
         lap.push(t.elapsed());
         let t = Instant::now();
-        let embedding = vision.embedder.embed(&crop)?;
+        let embedding = vision.embedder.describe(&crop)?;
         lap.push(t.elapsed());
         let t = Instant::now();
-        let best = crate::gallery::matcher::rank(&embedding, &candidates, &hub, settings, 5);
+        let best = crate::gallery::matcher::rank(&embedding, &candidates, &hubs, settings, 5);
         lap.push(t.elapsed());
         std::hint::black_box(best);
         if run >= 2 {
@@ -147,8 +154,8 @@ mod tests {
 
     #[test]
     fn synthetic_gallery_is_deterministic_unit_vectors() {
-        let a = synthetic_gallery(5, 16);
-        let b = synthetic_gallery(5, 16);
+        let a = synthetic_gallery(5, 16, Some(8));
+        let b = synthetic_gallery(5, 16, Some(8));
         assert_eq!(a, b);
         assert_eq!(a.len(), 5);
         for c in &a {

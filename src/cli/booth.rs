@@ -6,8 +6,7 @@ use std::path::Path;
 use super::{setup_error, Common, ExitCode};
 use crate::booth::demo::{self, DemoOptions};
 use crate::config::Config;
-use crate::gallery::index::{self, Index, PhotoRules};
-use crate::gallery::{Gallery, GalleryManifest};
+use crate::gallery::Gallery;
 
 /// `config check FILE`.
 pub fn config_check(file: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
@@ -22,29 +21,14 @@ pub fn config_check(file: &Path, out: &mut impl Write) -> anyhow::Result<ExitCod
     }
 }
 
-/// Opens a gallery, (re)building its index first when it is missing or stale.
-pub fn open_or_build(dir: &Path, vision: &crate::vision::Vision) -> anyhow::Result<Gallery> {
-    match Gallery::open(dir, &vision.embedder_id) {
-        Ok(g) => Ok(g),
-        Err(why) => {
-            log::info!("{why:#}; building the index");
-            let manifest = GalleryManifest::load(dir)?;
-            let previous = Index::read(dir).ok().flatten();
-            let (idx, _) = index::build(dir, &manifest, vision, &PhotoRules::default(), previous.as_ref(), |_, _| {})?;
-            idx.write(dir)?;
-            Gallery::open(dir, &vision.embedder_id)
-        }
-    }
-}
-
 /// `demo [--data DIR] [--out DIR] [--size WxH]`.
 pub fn demo(common: &Common, data: &Path, out_dir: &Path, size: (u32, u32), out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let vision = match common.vision() {
         Ok(v) => v,
         Err(e) => return Ok(setup_error(&e)),
     };
-    let gallery = match open_or_build(&data.join("gallery"), &vision) {
-        Ok(g) => g.with_settings(common.matching),
+    let gallery = match Gallery::open_or_build(&data.join("gallery"), &vision, |_, _| {}) {
+        Ok((g, _)) => g.with_settings(common.matching),
         Err(e) => return Ok(setup_error(&e.context("demo gallery (run `rolemirror demo fetch` first)"))),
     };
     let config = Config::default();

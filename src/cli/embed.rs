@@ -102,7 +102,7 @@ pub fn match_images(
             let faces = vision.faces(&img).map_err(|e| format!("{e:#}"))?;
             match faces.first() {
                 None => Ok(None),
-                Some(f) => vision.embed_face(&img, f).map(|e| Some((f.clone(), e))).map_err(|e| format!("{e:#}")),
+                Some(f) => vision.describe_face(&img, f).map(|e| Some((f.clone(), e))).map_err(|e| format!("{e:#}")),
             }
         });
         let line = match result {

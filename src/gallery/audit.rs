@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::manifest::declared_key;
 use super::matcher::{self, Candidate};
 use super::Gallery;
+use crate::vision::embed::FaceCode;
 
 /// Below this fraction of the mean share a role model counts as rarely shown.
 pub const RARE: f64 = 0.25;
@@ -32,7 +33,7 @@ pub const THIN_BELOW: usize = 3;
 /// One face of the reference population: its embedding and, for leave-one-out, the role model
 /// (index into `Gallery::role_models`) it must not be matched with.
 pub struct Query<'a> {
-    pub embedding: &'a [f32],
+    pub face: &'a FaceCode,
     pub exclude: Option<usize>,
 }
 
@@ -97,12 +98,11 @@ pub struct Audit {
 /// The top role model for `q` under the gallery's settings, leaving out `q.exclude`.
 fn top_for(gallery: &Gallery, q: &Query) -> Option<usize> {
     let Some(skip) = q.exclude else {
-        return matcher::rank(q.embedding, gallery.candidates(), gallery.hub(), gallery.settings, 1).first().map(|r| r.index);
+        return matcher::rank(q.face, gallery.candidates(), gallery.hubs(), gallery.settings, 1).first().map(|r| r.index);
     };
     let keep: Vec<usize> = (0..gallery.candidates().len()).filter(|i| *i != skip).collect();
     let cands: Vec<Candidate> = keep.iter().map(|i| gallery.candidates()[*i].clone()).collect();
-    let hub: Vec<f32> = keep.iter().map(|i| gallery.hub()[*i]).collect();
-    matcher::rank(q.embedding, &cands, &hub, gallery.settings, 1).first().map(|r| keep[r.index])
+    matcher::rank(q.face, &cands, &gallery.hubs().subset(&keep), gallery.settings, 1).first().map(|r| keep[r.index])
 }
 
 /// Audits `gallery` against `queries` (see the module docs).
@@ -256,12 +256,17 @@ mod tests {
                 eye_distance: 0.0,
                 face: None,
                 embedding: normalize(v.to_vec()).expect("unit"),
+                appearance: None,
             });
         }
-        let embedder = crate::vision::EmbedderId { id: "t".into(), sha256: String::new(), dim: 3 };
+        let embedder = crate::vision::EmbedderId { id: "t".into(), sha256: String::new(), dim: 3, appearance: None };
         let index = Index { format: crate::gallery::index::FORMAT, embedder, manifest_sha256: String::new(), photos, rejected: vec![] };
         Gallery::from_parts(std::path::Path::new("."), GalleryManifest { role_models }, index)
             .with_settings(Settings { mode: Mode::Resemblance, gender_cue: 0.0 })
+    }
+
+    fn code(v: &[f32]) -> FaceCode {
+        FaceCode { identity: normalize(v.to_vec()).expect("unit"), appearance: None }
     }
 
     fn declared(gender: &str, group: Option<&str>, tags: &[&str]) -> Option<Declared> {
@@ -272,10 +277,10 @@ mod tests {
     fn names_dominant_and_never_shown_role_models() {
         let g = gallery(&[("a", [1.0, 0.0, 0.0], None), ("b", [0.0, 1.0, 0.0], None), ("c", [0.0, 0.0, 1.0], None), ("d", [-1.0, 0.0, 0.0], None)]);
         // Twenty faces near a, one near b, none near c or d.
-        let near_a = normalize(vec![1.0, 0.1, 0.1]).expect("unit");
-        let near_b = normalize(vec![0.1, 1.0, 0.0]).expect("unit");
-        let mut qs: Vec<Query> = (0..20).map(|_| Query { embedding: &near_a, exclude: None }).collect();
-        qs.push(Query { embedding: &near_b, exclude: None });
+        let near_a = code(&[1.0, 0.1, 0.1]);
+        let near_b = code(&[0.1, 1.0, 0.0]);
+        let mut qs: Vec<Query> = (0..20).map(|_| Query { face: &near_a, exclude: None }).collect();
+        qs.push(Query { face: &near_b, exclude: None });
         let a = audit(&g, &qs);
         assert_eq!(a.faces, 21);
         assert_eq!((a.exposure[0].id.as_str(), a.exposure[0].count, a.exposure[0].state), ("a", 20, "dominant"));
@@ -299,8 +304,8 @@ mod tests {
     #[test]
     fn leave_one_out_never_matches_the_role_model_itself() {
         let g = gallery(&[("a", [1.0, 0.0, 0.0], None), ("b", [0.9, 0.1, 0.0], None), ("c", [0.0, 1.0, 0.0], None)]);
-        let own = g.index.photos[0].embedding.clone();
-        let a = audit(&g, &[Query { embedding: &own, exclude: Some(0) }]);
+        let own = code(&g.index.photos[0].embedding);
+        let a = audit(&g, &[Query { face: &own, exclude: Some(0) }]);
         let b = a.exposure.iter().find(|e| e.id == "b").expect("b");
         assert_eq!(b.count, 1, "{:?}", a.exposure);
     }
@@ -318,8 +323,8 @@ mod tests {
             ("d", [-1.0, 0.0, 0.0], no_consent),
             ("e", [0.0, -1.0, 0.0], None),
         ]);
-        let q = normalize(vec![1.0, 0.1, 0.0]).expect("unit");
-        let a = audit(&g, &[Query { embedding: &q, exclude: None }]);
+        let q = code(&[1.0, 0.1, 0.0]);
+        let a = audit(&g, &[Query { face: &q, exclude: None }]);
         let c = &a.coverage;
         assert_eq!((c.declared, c.undeclared), (3, 2));
         assert_eq!(c.gender["woman"].role_models, 2);

@@ -49,6 +49,9 @@ pub struct PhotoEntry {
     #[serde(default)]
     pub face: Option<[f32; 4]>,
     pub embedding: Vec<f32>,
+    /// Appearance vector (when the embedder has one; see `vision::embed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance: Option<Vec<f32>>,
 }
 
 /// A photo left out, and why.
@@ -92,7 +95,7 @@ pub fn choose_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
 
 /// Outcome of embedding one photo.
 pub enum PhotoResult {
-    Embedded { eye_distance: f32, face: [f32; 4], embedding: Vec<f32> },
+    Embedded { eye_distance: f32, face: [f32; 4], embedding: Vec<f32>, appearance: Option<Vec<f32>> },
     Rejected(String),
 }
 
@@ -113,8 +116,8 @@ pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoRe
         Ok(f) => f,
         Err(reason) => return PhotoResult::Rejected(reason),
     };
-    match vision.embed_face(&img, &face) {
-        Ok(embedding) => PhotoResult::Embedded { eye_distance: face.eye_distance(), face: face.bbox, embedding },
+    match vision.describe_face(&img, &face) {
+        Ok(code) => PhotoResult::Embedded { eye_distance: face.eye_distance(), face: face.bbox, embedding: code.identity, appearance: code.appearance },
         Err(e) => PhotoResult::Rejected(format!("embedding failed: {e:#}")),
     }
 }
@@ -174,8 +177,8 @@ pub fn build(
                 continue;
             }
             match embed_photo(vision, &bytes, rules) {
-                PhotoResult::Embedded { eye_distance, face, embedding } => {
-                    index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, eye_distance, face: Some(face), embedding });
+                PhotoResult::Embedded { eye_distance, face, embedding, appearance } => {
+                    index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, eye_distance, face: Some(face), embedding, appearance });
                     stats.embedded += 1;
                 }
                 PhotoResult::Rejected(reason) => {
@@ -215,6 +218,9 @@ impl Index {
         if self.format != FORMAT {
             return Some(format!("index format {} (this build reads {FORMAT})", self.format));
         }
+        if self.embedder.id == embedder.id && self.embedder.sha256 == embedder.sha256 && self.embedder.appearance != embedder.appearance {
+            return Some(format!("built without the appearance vectors ({:?}) this version matches with", embedder.appearance.as_deref().unwrap_or("none")));
+        }
         if &self.embedder != embedder {
             return Some(format!("built with model {} ({}), now {} ({})", self.embedder.id, short(&self.embedder.sha256), embedder.id, short(&embedder.sha256)));
         }
@@ -231,6 +237,14 @@ impl Index {
             }
             if photo.embedding.len() != embedder.dim || photo.embedding.iter().any(|v| !v.is_finite()) {
                 return Some(format!("photo {}: embedding is malformed", photo.file));
+            }
+            let appearance_ok = match (&embedder.appearance, &photo.appearance) {
+                (None, _) => true,
+                (Some(_), Some(a)) => !a.is_empty() && a.iter().all(|v| v.is_finite()),
+                (Some(_), None) => false,
+            };
+            if !appearance_ok {
+                return Some(format!("photo {}: appearance vector missing or malformed", photo.file));
             }
         }
         None

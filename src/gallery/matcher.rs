@@ -13,38 +13,54 @@
 //! to read, not a probability of anything.
 
 //!
-//! Two modes rank the role models ([`Mode`]):
-//! - `resemblance`: plain cosine, the role model who looks most like the visitor.
-//! - `fair` (default): cosine corrected for hubness, CSLS-style with the gallery itself as the
+//! Three modes rank the role models ([`Mode`]):
+//! - `resemblance`: plain identity cosine, the face most like the visitor's as a face
+//!   recogniser sees it. Nothing else.
+//! - `fair`: identity cosine corrected for hubness, CSLS-style with the gallery itself as the
 //!   reference population: `score = 2 cos(v, g) - r_g`, where `r_g` is the mean cosine of role
 //!   model `g` to its 3 nearest other role models. A role model who resembles many others (a
 //!   "hub", close to the middle of face space) would otherwise be everybody's look-alike; this
 //!   lowers hubs and raises role models in sparse corners, so every role model gets a fairer
-//!   share of visitors. Only the ranking changes: the similarity and percentage shown are still
-//!   the plain cosine. Nothing about the visitor is kept, and no label is involved.
+//!   share of visitors. The similarity and percentage shown are still the plain cosine.
+//! - `perceived` (default): resemblance as people perceive it. The identity embedding is
+//!   trained to recognise a person across light, make-up and years, so it deliberately ignores
+//!   much of what people see first — skin tone, hair, the overall shape and colouring of a face.
+//!   The embedder's appearance vector (`vision::embed`) keeps those. The similarity is
+//!   `s = cos_a(v, g) + cos(v, g)` (appearance cosine plus identity cosine), corrected for
+//!   hubness as in `fair` but more gently (`2 s - 0.5 r_g`, `r_g` the mean `s` of `g` to its 3
+//!   nearest other role models). The similarity reported and shown is the mean of the two
+//!   cosines, `s / 2`, mapped onto the identity-cosine scale of the percentage anchors
+//!   (`-0.1 + s / 2 / 0.8 * 0.6`: a mean cosine of 0.8 shows as 100 %, 0 as 0 %), so the
+//!   numbers on screen follow the order shown.
+//!   When the visitor or a role model has no appearance vector (an embedder without one), the
+//!   gallery is ranked as in `fair`.
 //!
-//! In `fair` mode an optional, soft **gender cue** ([`Settings::gender_cue`], 0 switches it off)
-//! uses the genders that role models declared themselves, with consent, in `gallery.toml`
-//! (`declared.gender`): the visitor's [`GENDER_NEIGHBOURS`] most similar declaring role models
-//! vote, weighted by `exp(10 (cos - best cos))`, and each role model gets
-//! `gender_cue * share of the vote for its own declared gender` added to its score (a role model
-//! who declared nothing gets the expected agreement `sum of squared shares`, so declaring is
-//! neither rewarded nor punished). It only works when the gallery holds at least two declared
-//! genders. It is a score term, never a filter: a role model of any gender can still be shown,
-//! and the vote is not a label: it is computed inside [`rank`], used for that ranking and
-//! dropped; nothing about the visitor is kept, logged or shown. Declared ethnicity (`group`)
-//! is never used for matching: that would infer a visitor's ethnicity from their neighbours,
-//! which the booth does not do; it serves only the gallery audit.
+//! Nothing about the visitor is kept, and no label is involved in any of them: no group or
+//! gender is inferred, only resemblance is scored.
+//!
+//! In `fair` and `perceived` mode an optional, soft **gender cue** ([`Settings::gender_cue`],
+//! 0 switches it off) uses the genders that role models declared themselves, with consent, in
+//! `gallery.toml` (`declared.gender`): the visitor's [`GENDER_NEIGHBOURS`] most similar
+//! declaring role models (by the mode's similarity) vote, weighted by `exp(10 (sim - best))`,
+//! and each role model gets `gender_cue * share of the vote for its own declared gender` added
+//! to its score (a role model who declared nothing gets the expected agreement `sum of squared
+//! shares`, so declaring is neither rewarded nor punished). It only works when the gallery holds
+//! at least two declared genders. It is a score term, never a filter: a role model of any gender
+//! can still be shown, and the vote is not a label: it is computed inside [`rank`], used for
+//! that ranking and dropped; nothing about the visitor is kept, logged or shown. Declared
+//! ethnicity (`group`) is never used for matching: that would infer a visitor's ethnicity from
+//! their neighbours, which the booth does not do; it serves only the gallery audit.
 
-use crate::vision::embed::{cosine, normalize};
+use crate::vision::embed::{cosine, normalize, FaceCode};
 
 /// How role models are ranked (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Resemblance,
-    #[default]
     Fair,
+    #[default]
+    Perceived,
 }
 
 impl Mode {
@@ -53,6 +69,7 @@ impl Mode {
         match self {
             Mode::Resemblance => "resemblance",
             Mode::Fair => "fair",
+            Mode::Perceived => "perceived",
         }
     }
 }
@@ -63,13 +80,21 @@ impl std::str::FromStr for Mode {
         match s {
             "resemblance" => Ok(Mode::Resemblance),
             "fair" => Ok(Mode::Fair),
-            other => Err(format!("{other:?} is not a matcher mode (resemblance or fair)")),
+            "perceived" => Ok(Mode::Perceived),
+            other => Err(format!("{other:?} is not a matcher mode (perceived, fair or resemblance)")),
         }
     }
 }
 
-/// Neighbours used for each role model's hubness.
+/// Neighbours used for each role model's hubness in `fair` mode.
 pub const HUB_NEIGHBOURS: usize = 3;
+/// `perceived` mode: weight of the identity cosine next to the appearance cosine.
+pub const PERCEIVED_IDENTITY_WEIGHT: f32 = 1.0;
+/// `perceived` mode: neighbours and weight of the hubness correction.
+pub const PERCEIVED_HUB_NEIGHBOURS: usize = 3;
+pub const PERCEIVED_HUB_WEIGHT: f32 = 0.5;
+/// `perceived` mode: the blended similarity (divided by 1 + identity weight) shown as 100 %.
+const PERCEIVED_FULL: f32 = 0.8;
 /// Declaring role models that vote in the gender cue.
 pub const GENDER_NEIGHBOURS: usize = 10;
 /// Sharpness of the vote weights `exp(GENDER_SHARPNESS (cos - best))`.
@@ -87,19 +112,61 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { mode: Mode::Fair, gender_cue: DEFAULT_GENDER_CUE }
+        Settings { mode: Mode::Perceived, gender_cue: DEFAULT_GENDER_CUE }
     }
+}
+
+/// Each role model's hubness in both corrected modes, computed once per gallery.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hubs {
+    /// `fair`: mean identity cosine to the [`HUB_NEIGHBOURS`] nearest other role models.
+    pub fair: Vec<f32>,
+    /// `perceived`: mean blended similarity to the [`PERCEIVED_HUB_NEIGHBOURS`] nearest (None
+    /// when some role model has no appearance vector).
+    pub perceived: Option<Vec<f32>>,
+}
+
+impl Hubs {
+    /// Both tables for `candidates`.
+    pub fn new(candidates: &[Candidate]) -> Hubs {
+        let fair = hubness(candidates, HUB_NEIGHBOURS);
+        let perceived = candidates.iter().all(|c| c.appearance.is_some()).then(|| {
+            mean_of_nearest(candidates, PERCEIVED_HUB_NEIGHBOURS, |a, b| blended(&a.vector, a.appearance.as_deref(), b).unwrap_or(f32::NAN))
+        });
+        Hubs { fair, perceived }
+    }
+
+    /// The tables restricted to the candidates at `keep` (in that order), e.g. to leave one out.
+    pub fn subset(&self, keep: &[usize]) -> Hubs {
+        let pick = |v: &Vec<f32>| keep.iter().map(|i| v.get(*i).copied().unwrap_or(0.0)).collect();
+        Hubs { fair: pick(&self.fair), perceived: self.perceived.as_ref().map(pick) }
+    }
+}
+
+/// `cos_a + w cos` of a face (identity, appearance) and a candidate; None without appearance.
+fn blended(identity: &[f32], appearance: Option<&[f32]>, c: &Candidate) -> Option<f32> {
+    Some(cosine(appearance?, c.appearance.as_deref()?) + PERCEIVED_IDENTITY_WEIGHT * cosine(identity, &c.vector))
+}
+
+/// A blended similarity on the identity-cosine scale of the percentage (see the module docs).
+fn perceived_display(blend: f32) -> f32 {
+    PERCENT_LOW + blend / (1.0 + PERCEIVED_IDENTITY_WEIGHT) / PERCEIVED_FULL * (PERCENT_HIGH - PERCENT_LOW)
 }
 
 /// Each candidate's hubness `r_g`: the mean cosine to its `k` nearest other candidates (0 for a
 /// gallery of one).
 pub fn hubness(candidates: &[Candidate], k: usize) -> Vec<f32> {
+    mean_of_nearest(candidates, k, |a, b| cosine(&a.vector, &b.vector))
+}
+
+/// Each candidate's mean `sim` to its `k` most similar other candidates (0 for a gallery of one).
+fn mean_of_nearest(candidates: &[Candidate], k: usize, sim: impl Fn(&Candidate, &Candidate) -> f32) -> Vec<f32> {
     candidates
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let mut sims: Vec<f32> =
-                candidates.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, o)| cosine(&c.vector, &o.vector)).filter(|v| v.is_finite()).collect();
+                candidates.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, o)| sim(c, o)).filter(|v| v.is_finite()).collect();
             sims.sort_by(|a, b| b.total_cmp(a));
             sims.truncate(k);
             if sims.is_empty() {
@@ -133,27 +200,40 @@ fn gender_agreement(sims: &[f32], candidates: &[Candidate]) -> Option<Vec<f32>> 
     Some(candidates.iter().map(|c| c.gender.map_or(expected, |g| share[g as usize])).collect())
 }
 
-/// The `k` best candidates for `query` under `settings` (`hub` from [`hubness`]), best first,
-/// ties by id; `similarity` is the plain cosine in every mode.
-pub fn rank(query: &[f32], candidates: &[Candidate], hub: &[f32], settings: Settings, k: usize) -> Vec<Ranked> {
-    let sims: Vec<f32> = candidates.iter().map(|c| cosine(query, &c.vector)).collect();
-    let agreement = match settings.mode {
-        Mode::Fair if settings.gender_cue > 0.0 => gender_agreement(&sims, candidates),
+/// The mode `rank` really uses: `perceived` needs appearance vectors on both sides.
+pub fn effective_mode(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, mode: Mode) -> Mode {
+    match mode {
+        Mode::Perceived if query.appearance.is_none() || hubs.perceived.is_none() || candidates.iter().any(|c| c.appearance.is_none()) => Mode::Fair,
+        m => m,
+    }
+}
+
+/// The `k` best candidates for `query` under `settings` (`hubs` from [`Hubs::new`]), best
+/// first, ties by id. `similarity` is the identity cosine in `resemblance` and `fair` mode, the
+/// displayed blend in `perceived` mode (see the module docs).
+pub fn rank(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings, k: usize) -> Vec<Ranked> {
+    let mode = effective_mode(query, candidates, hubs, settings.mode);
+    let sims: Vec<f32> = match mode {
+        Mode::Perceived => candidates.iter().map(|c| blended(&query.identity, query.appearance.as_deref(), c).unwrap_or(f32::NAN)).collect(),
+        _ => candidates.iter().map(|c| cosine(&query.identity, &c.vector)).collect(),
+    };
+    let agreement = match mode {
+        Mode::Fair | Mode::Perceived if settings.gender_cue > 0.0 => gender_agreement(&sims, candidates),
         _ => None,
     };
+    let cue = |index: usize| agreement.as_ref().map_or(0.0, |a| settings.gender_cue * a[index]);
     let mut scored: Vec<(f32, Ranked)> = sims
         .iter()
         .enumerate()
-        .map(|(index, &similarity)| {
-            let score = match settings.mode {
-                Mode::Resemblance => similarity,
-                Mode::Fair => {
-                    let cue = agreement.as_ref().map_or(0.0, |a| settings.gender_cue * a[index]);
-                    2.0 * similarity - hub.get(index).copied().unwrap_or(0.0) + cue
-                }
-            };
-            (score, Ranked { index, similarity })
+        .map(|(index, &sim)| match mode {
+            Mode::Resemblance => (sim, Ranked { index, similarity: sim }),
+            Mode::Fair => (2.0 * sim - hubs.fair.get(index).copied().unwrap_or(0.0) + cue(index), Ranked { index, similarity: sim }),
+            Mode::Perceived => {
+                let hub = hubs.perceived.as_ref().and_then(|h| h.get(index)).copied().unwrap_or(0.0);
+                (2.0 * sim - PERCEIVED_HUB_WEIGHT * hub + cue(index), Ranked { index, similarity: perceived_display(sim) })
+            }
         })
+        .map(|(score, r)| (if score.is_nan() { f32::NEG_INFINITY } else { score }, r))
         .collect();
     scored.sort_by(|(sa, a), (sb, b)| sb.total_cmp(sa).then_with(|| candidates[a.index].id.cmp(&candidates[b.index].id)));
     scored.truncate(k);
@@ -179,6 +259,8 @@ pub fn display_percent(similarity: f32) -> u8 {
 pub struct Candidate {
     pub id: String,
     pub vector: Vec<f32>,
+    /// The normalised mean of the role model's appearance vectors (None: not available).
+    pub appearance: Option<Vec<f32>>,
     /// The role model's self-declared gender as a class number within its gallery (only with
     /// consent; see `gallery::manifest::Declared`).
     pub gender: Option<u16>,
@@ -221,25 +303,64 @@ pub fn top_k(query: &[f32], candidates: &[Candidate], k: usize) -> Vec<Ranked> {
 mod tests {
     use super::*;
 
+    const FAIR: Settings = Settings { mode: Mode::Fair, gender_cue: DEFAULT_GENDER_CUE };
+
+    fn q(v: &[f32]) -> FaceCode {
+        FaceCode { identity: v.to_vec(), appearance: None }
+    }
+
+    fn fair_hubs(fair: Vec<f32>) -> Hubs {
+        Hubs { fair, perceived: None }
+    }
+
     #[test]
     fn fair_mode_lowers_a_hub_and_keeps_the_cosine() {
         // "hub" sits between a and b (close to both); the visitor is slightly nearer the hub.
         let n = |v: [f32; 3]| normalize(v.to_vec()).expect("unit");
         let cands = vec![cand("a", &n([1.0, 0.0, 0.0])), cand("b", &n([0.0, 1.0, 0.0])), cand("hub", &n([1.0, 1.0, 0.3])), cand("c", &n([0.0, 0.0, 1.0]))];
-        let hub = hubness(&cands, 3);
+        let hubs = Hubs::new(&cands);
+        let hub = &hubs.fair;
         assert!(hub[2] > hub[0] && hub[2] > hub[3], "{hub:?}");
-        let visitor = n([1.0, 0.55, 0.1]);
-        let plain = rank(&visitor, &cands, &hub, Settings { mode: Mode::Resemblance, gender_cue: 0.0 }, 4);
-        let fair = rank(&visitor, &cands, &hub, Settings::default(), 4);
+        assert!(hubs.perceived.is_none(), "no appearance vectors, no perceived table");
+        let visitor = q(&n([1.0, 0.55, 0.1]));
+        let plain = rank(&visitor, &cands, &hubs, Settings { mode: Mode::Resemblance, gender_cue: 0.0 }, 4);
+        let fair = rank(&visitor, &cands, &hubs, FAIR, 4);
         assert_eq!(cands[plain[0].index].id, "hub");
         assert_eq!(cands[fair[0].index].id, "a");
-        let cos_a = cosine(&visitor, &cands[0].vector);
+        let cos_a = cosine(&visitor.identity, &cands[0].vector);
         assert_eq!(fair[0].similarity, cos_a, "the similarity stays the plain cosine");
+        // Without appearance vectors the default (perceived) ranks as fair.
+        assert_eq!(rank(&visitor, &cands, &hubs, Settings::default(), 4), fair);
         assert_eq!(hubness(&cands[..1], 3), vec![0.0]);
     }
 
     fn cand(id: &str, v: &[f32]) -> Candidate {
-        Candidate { id: id.into(), vector: normalize(v.to_vec()).expect("non-zero"), gender: None }
+        Candidate { id: id.into(), vector: normalize(v.to_vec()).expect("non-zero"), appearance: None, gender: None }
+    }
+
+    #[test]
+    fn perceived_mode_weighs_appearance_and_shows_its_own_similarity() {
+        // a and b have the same identity distance to the visitor; b's appearance is the
+        // visitor's, a's is not. Resemblance and fair cannot tell them apart (tie: a by id);
+        // perceived prefers b.
+        let n = |v: [f32; 2]| normalize(v.to_vec()).expect("unit");
+        let with = |id: &str, i: [f32; 2], a: [f32; 2]| Candidate { appearance: Some(n(a)), ..cand(id, &n(i)) };
+        let cands = vec![with("a", [1.0, 0.3], [0.0, 1.0]), with("b", [1.0, -0.3], [1.0, 0.1]), with("c", [-1.0, 0.0], [-1.0, 0.0])];
+        let hubs = Hubs::new(&cands);
+        assert!(hubs.perceived.is_some());
+        let visitor = FaceCode { identity: n([1.0, 0.0]), appearance: Some(n([1.0, 0.0])) };
+        let first = |s: Settings| cands[rank(&visitor, &cands, &hubs, s, 3)[0].index].id.clone();
+        assert_eq!(first(Settings { mode: Mode::Resemblance, gender_cue: 0.0 }), "a");
+        assert_eq!(first(Settings { mode: Mode::Perceived, gender_cue: 0.0 }), "b");
+        // The similarity shown is the mean of the two cosines on the percentage scale.
+        let r = rank(&visitor, &cands, &hubs, Settings::default(), 3);
+        let mean = (cosine(&visitor.identity, &cands[1].vector) + cosine(&n([1.0, 0.0]), &n([1.0, 0.1]))) / 2.0;
+        assert!((r[0].similarity - (PERCENT_LOW + mean / 0.8 * (PERCENT_HIGH - PERCENT_LOW))).abs() < 1e-5, "{r:?}");
+        assert!(r.windows(2).all(|w| w[0].similarity >= w[1].similarity - 0.2), "{r:?}");
+        // A visitor without an appearance vector is ranked as in fair mode.
+        let bare = q(&visitor.identity);
+        assert_eq!(effective_mode(&bare, &cands, &hubs, Mode::Perceived), Mode::Fair);
+        assert_eq!(rank(&bare, &cands, &hubs, Settings::default(), 3), rank(&bare, &cands, &hubs, FAIR, 3));
     }
 
     #[test]
@@ -252,25 +373,25 @@ mod tests {
         for (c, g) in cands.iter_mut().zip([0, 1, 1, 1]) {
             c.gender = Some(g);
         }
-        let hub = vec![0.0; 4];
-        let visitor = n([1.0, 0.0, 0.0]);
-        let first_for = |cands: &[Candidate], s: Settings| cands[rank(&visitor, cands, &hub, s, 4)[0].index].id.clone();
+        let hubs = fair_hubs(vec![0.0; 4]);
+        let visitor = q(&n([1.0, 0.0, 0.0]));
+        let first_for = |cands: &[Candidate], s: Settings| cands[rank(&visitor, cands, &hubs, s, 4)[0].index].id.clone();
         let first = |s: Settings| first_for(&cands, s);
         assert_eq!(first(Settings { mode: Mode::Fair, gender_cue: 0.0 }), "w1");
         assert_eq!(first(Settings { mode: Mode::Resemblance, gender_cue: 1.0 }), "w1");
-        assert_eq!(first(Settings::default()), "m1");
+        assert_eq!(first(FAIR), "m1");
         // Soft, not a filter: a visitor who looks exactly like w1 still gets w1 against the vote.
-        let close = n([1.0, 0.20, 0.0]);
-        assert_eq!(cands[rank(&close, &cands, &hub, Settings::default(), 1)[0].index].id, "w1");
+        let close = q(&n([1.0, 0.20, 0.0]));
+        assert_eq!(cands[rank(&close, &cands, &hubs, FAIR, 1)[0].index].id, "w1");
         // Every candidate is still ranked, with its plain cosine.
-        let all = rank(&visitor, &cands, &hub, Settings::default(), 10);
+        let all = rank(&visitor, &cands, &hubs, FAIR, 10);
         assert_eq!(all.len(), 4);
-        assert!(all.iter().all(|r| r.similarity == cosine(&visitor, &cands[r.index].vector)));
+        assert!(all.iter().all(|r| r.similarity == cosine(&visitor.identity, &cands[r.index].vector)));
         // One declared gender only: no vote, the same order as without the cue.
         for c in cands.iter_mut() {
             c.gender = Some(0);
         }
-        assert_eq!(first_for(&cands, Settings::default()), "w1");
+        assert_eq!(first_for(&cands, FAIR), "w1");
     }
 
     #[test]

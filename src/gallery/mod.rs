@@ -15,7 +15,8 @@ use anyhow::bail;
 
 pub use index::Index;
 pub use manifest::{GalleryManifest, RoleModel};
-use matcher::{Candidate, Ranked, Settings};
+use matcher::{Candidate, Hubs, Ranked, Settings};
+use crate::vision::embed::FaceCode;
 
 use crate::vision::EmbedderId;
 
@@ -26,8 +27,8 @@ pub struct Gallery {
     /// Role models with at least one accepted photo, in manifest order.
     pub role_models: Vec<RoleModel>,
     candidates: Vec<Candidate>,
-    /// Each candidate's hubness (see [`matcher::hubness`]).
-    hub: Vec<f32>,
+    /// Each candidate's hubness (see [`matcher::Hubs`]).
+    hubs: Hubs,
     /// How role models are ranked.
     pub settings: Settings,
     pub index: Index,
@@ -59,6 +60,25 @@ impl Gallery {
         Ok(Self::from_parts(dir, manifest, index))
     }
 
+    /// Opens `dir` as [`Gallery::open`] does; when only its index is missing or stale (a new
+    /// model or software version, an edited manifest or photo), builds and writes the index
+    /// first, reusing cached embeddings, calling `progress` per photo. Problems with the
+    /// manifest or photos stay errors. Returns whether it rebuilt.
+    pub fn open_or_build(dir: &Path, vision: &crate::vision::Vision, mut progress: impl FnMut(&RoleModel, &str)) -> anyhow::Result<(Gallery, bool)> {
+        let stale = match Index::read(dir) {
+            Ok(Some(index)) => index.staleness(dir, &vision.embedder_id).is_some(),
+            Ok(None) | Err(_) => true,
+        };
+        if !stale {
+            return Ok((Gallery::open(dir, &vision.embedder_id)?, false));
+        }
+        let manifest = GalleryManifest::load(dir)?;
+        let previous = Index::read(dir).ok().flatten();
+        let (index, _) = index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
+        index.write(dir)?;
+        Ok((Gallery::open(dir, &vision.embedder_id)?, true))
+    }
+
     /// Combines a manifest and a (fresh) index.
     pub fn from_parts(dir: &Path, manifest: GalleryManifest, index: Index) -> Gallery {
         let mut role_models = Vec::new();
@@ -67,6 +87,10 @@ impl Gallery {
         for rm in manifest.role_models {
             let embeddings: Vec<&[f32]> =
                 index.photos.iter().filter(|p| p.role_model == rm.id).map(|p| p.embedding.as_slice()).collect();
+            let appearances: Vec<&[f32]> =
+                index.photos.iter().filter(|p| p.role_model == rm.id).filter_map(|p| p.appearance.as_deref()).collect();
+            // A role model's appearance is the mean over all its photos, or none if one lacks it.
+            let appearance = if appearances.len() == embeddings.len() { matcher::centroid(&appearances) } else { None };
             if let Some(vector) = matcher::centroid(&embeddings) {
                 let gender = rm.declared_gender().map(|g| match genders.iter().position(|x| *x == g) {
                     Some(i) => i as u16,
@@ -75,12 +99,12 @@ impl Gallery {
                         (genders.len() - 1) as u16
                     }
                 });
-                candidates.push(Candidate { id: rm.id.clone(), vector, gender });
+                candidates.push(Candidate { id: rm.id.clone(), vector, appearance, gender });
                 role_models.push(rm);
             }
         }
-        let hub = matcher::hubness(&candidates, matcher::HUB_NEIGHBOURS);
-        Gallery { dir: dir.to_path_buf(), role_models, candidates, hub, settings: Settings::default(), index }
+        let hubs = Hubs::new(&candidates);
+        Gallery { dir: dir.to_path_buf(), role_models, candidates, hubs, settings: Settings::default(), index }
     }
 
     /// Each role model's reference vector, in the order of `role_models`.
@@ -88,9 +112,9 @@ impl Gallery {
         &self.candidates
     }
 
-    /// Each role model's hubness (see [`matcher::hubness`]), in the order of `role_models`.
-    pub fn hub(&self) -> &[f32] {
-        &self.hub
+    /// Each role model's hubness (see [`matcher::Hubs`]), in the order of `role_models`.
+    pub fn hubs(&self) -> &Hubs {
+        &self.hubs
     }
 
     /// Sets how role models are ranked.
@@ -99,9 +123,9 @@ impl Gallery {
         self
     }
 
-    /// The `k` best role models for a visitor embedding under [`Gallery::settings`].
-    pub fn top_k(&self, embedding: &[f32], k: usize) -> Vec<Match<'_>> {
-        matcher::rank(embedding, &self.candidates, &self.hub, self.settings, k)
+    /// The `k` best role models for a visitor's face under [`Gallery::settings`].
+    pub fn top_k(&self, face: &FaceCode, k: usize) -> Vec<Match<'_>> {
+        matcher::rank(face, &self.candidates, &self.hubs, self.settings, k)
             .into_iter()
             .map(|Ranked { index, similarity }| Match {
                 role_model: &self.role_models[index],

@@ -66,6 +66,8 @@ pub struct ModelSpec {
     pub dim: Option<usize>,
     /// Input preparation (embedders).
     pub preprocess: Option<Preprocess>,
+    /// Embedders: the ONNX tensor (1xCxHxW) whose spatial mean is the appearance vector.
+    pub appearance: Option<String>,
 }
 
 /// The whole manifest.

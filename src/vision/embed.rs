@@ -3,6 +3,12 @@
 //! In: an aligned 112x112 RGB crop. The crop is put in the model's colour order and normalised
 //! as its manifest entry says (`x * scale - mean) / std` per channel), run, and the output
 //! L2-normalised. Out: the embedding, a unit vector; faces of one person point the same way.
+//!
+//! When the manifest names an `appearance` tensor for the model, the same run also gives an
+//! appearance vector: that intermediate feature map averaged over its spatial positions and
+//! L2-normalised. The identity embedding is trained to ignore much of what people notice first
+//! (skin tone, hair, light, the overall shape of a face); the averaged feature map keeps it, and
+//! is what the `perceived` matcher compares (see `gallery::matcher`).
 
 use std::path::Path;
 
@@ -35,17 +41,70 @@ pub struct Embedder {
     plan: Plan,
     prep: Preprocess,
     dim: usize,
+    /// Name of the appearance tensor, if the model has one.
+    appearance: Option<String>,
+}
+
+/// What the embedder gives for one face.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceCode {
+    /// Identity embedding, unit length.
+    pub identity: Vec<f32>,
+    /// Appearance vector, unit length (None: the model has no appearance tensor).
+    pub appearance: Option<Vec<f32>>,
+}
+
+impl FaceCode {
+    /// The mean of several codes of one face (frames of one visitor): each part the normalised
+    /// mean of its vectors; appearance only when every code has one. None when empty or the
+    /// vectors cancel out or differ in length.
+    pub fn mean(codes: &[FaceCode]) -> Option<FaceCode> {
+        fn mean_of<'a>(vs: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
+            let mut sum: Option<Vec<f32>> = None;
+            for v in vs {
+                let s = sum.get_or_insert_with(|| vec![0.0; v.len()]);
+                if s.len() != v.len() {
+                    return None;
+                }
+                s.iter_mut().zip(v).for_each(|(a, b)| *a += b);
+            }
+            normalize(sum?)
+        }
+        let identity = mean_of(codes.iter().map(|c| c.identity.as_slice()))?;
+        let appearance = if codes.iter().all(|c| c.appearance.is_some()) { mean_of(codes.iter().filter_map(|c| c.appearance.as_deref())) } else { None };
+        Some(FaceCode { identity, appearance })
+    }
+}
+
+/// Spatial mean of an NCHW (N = 1) feature map, per channel.
+pub fn channel_means(shape: &[usize], data: &[f32]) -> Option<Vec<f32>> {
+    let (c, hw) = match shape {
+        [1, c, h, w] => (*c, h * w),
+        [1, c] => (*c, 1),
+        _ => return None,
+    };
+    if c == 0 || hw == 0 || data.len() != c * hw {
+        return None;
+    }
+    Some(data.chunks(hw).map(|ch| ch.iter().sum::<f32>() / hw as f32).collect())
 }
 
 impl Embedder {
     /// Loads the model at `path` for one 112x112 crop with this preprocessing and output size.
-    pub fn load(path: &Path, prep: Preprocess, dim: usize, threads: usize) -> Result<Self, ModelError> {
+    /// `appearance` names the intermediate tensor for the appearance vector (see the module docs).
+    pub fn load(path: &Path, prep: Preprocess, dim: usize, appearance: Option<String>, threads: usize) -> Result<Self, ModelError> {
         if prep.std.iter().any(|s| !(s.abs() > 0.0)) {
             return Err(ModelError { path: path.to_path_buf(), reason: "preprocess std must not be 0".into() });
         }
         let side = CROP as usize;
-        let plan = Plan::load(path, [1, 3, side, side], threads, false)?;
-        Ok(Embedder { plan, prep, dim })
+        let extra: Vec<String> = appearance.iter().cloned().collect();
+        let plan = Plan::load_with_outputs(path, [1, 3, side, side], threads, false, &extra)?;
+        Ok(Embedder { plan, prep, dim, appearance })
+    }
+
+    /// Does this model give appearance vectors?
+    pub fn has_appearance(&self) -> bool {
+        self.appearance.is_some()
     }
 
     /// Length of the embeddings this model produces.
@@ -55,6 +114,11 @@ impl Embedder {
 
     /// Embeds one aligned crop; the result has unit length.
     pub fn embed(&self, crop: &RgbImage) -> anyhow::Result<Vec<f32>> {
+        Ok(self.describe(crop)?.identity)
+    }
+
+    /// Identity embedding and appearance vector of one aligned crop, from one run.
+    pub fn describe(&self, crop: &RgbImage) -> anyhow::Result<FaceCode> {
         anyhow::ensure!(crop.dimensions() == (CROP, CROP), "crop must be {CROP}x{CROP}, got {:?}", crop.dimensions());
         let side = CROP as usize;
         let raw = crop.as_raw();
@@ -66,10 +130,19 @@ impl Embedder {
             };
             (f32::from(raw[(y * side + x) * 3 + src]) * p.scale - p.mean[c]) / p.std[c]
         })?;
-        let outputs = self.plan.run(input)?;
-        let (_, out) = outputs.into_iter().next().ok_or_else(|| anyhow::anyhow!("embedder gave no output"))?;
+        let mut outputs = self.plan.run_shaped(input)?.into_iter();
+        let (_, _, out) = outputs.next().ok_or_else(|| anyhow::anyhow!("embedder gave no output"))?;
         anyhow::ensure!(out.len() == self.dim, "embedder gave {} values, manifest says {}", out.len(), self.dim);
-        normalize(out).ok_or_else(|| anyhow::anyhow!("embedder output is zero or not finite"))
+        let identity = normalize(out).ok_or_else(|| anyhow::anyhow!("embedder output is zero or not finite"))?;
+        let appearance = match &self.appearance {
+            None => None,
+            Some(name) => {
+                let (_, shape, data) = outputs.next().ok_or_else(|| anyhow::anyhow!("embedder gave no {name} output"))?;
+                let means = channel_means(&shape, &data).ok_or_else(|| anyhow::anyhow!("appearance tensor {name} has shape {shape:?}, not 1xCxHxW"))?;
+                Some(normalize(means).ok_or_else(|| anyhow::anyhow!("appearance vector is zero or not finite"))?)
+            }
+        };
+        Ok(FaceCode { identity, appearance })
     }
 }
 
@@ -111,6 +184,27 @@ mod tests {
         assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
         assert!(normalize(vec![0.0, 0.0]).is_none());
         assert!(normalize(vec![f32::NAN, 1.0]).is_none());
+    }
+
+    #[test]
+    fn mean_of_face_codes() {
+        let code = |i: [f32; 2], a: Option<[f32; 2]>| FaceCode { identity: i.to_vec(), appearance: a.map(|a| a.to_vec()) };
+        let m = FaceCode::mean(&[code([1.0, 0.0], Some([0.0, 1.0])), code([0.0, 1.0], Some([0.0, 1.0]))]).expect("mean");
+        assert!((m.identity[0] - m.identity[1]).abs() < 1e-6 && (m.identity[0] - 0.70710677).abs() < 1e-5);
+        assert_eq!(m.appearance, Some(vec![0.0, 1.0]));
+        let m = FaceCode::mean(&[code([1.0, 0.0], Some([0.0, 1.0])), code([1.0, 0.0], None)]).expect("mean");
+        assert_eq!(m.appearance, None, "appearance only when every frame has one");
+        assert!(FaceCode::mean(&[]).is_none());
+        assert!(FaceCode::mean(&[code([1.0, 0.0], None), code([-1.0, 0.0], None)]).is_none());
+    }
+
+    #[test]
+    fn channel_means_average_each_feature_map() {
+        let data = [1.0, 2.0, 3.0, 4.0, 10.0, 10.0, 10.0, 10.0];
+        assert_eq!(channel_means(&[1, 2, 2, 2], &data), Some(vec![2.5, 10.0]));
+        assert_eq!(channel_means(&[1, 2], &[3.0, 4.0]), Some(vec![3.0, 4.0]));
+        assert_eq!(channel_means(&[2, 2, 2, 2], &data), None);
+        assert_eq!(channel_means(&[1, 3, 2, 2], &data), None);
     }
 
     #[test]

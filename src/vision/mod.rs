@@ -41,6 +41,10 @@ pub struct EmbedderId {
     pub id: String,
     pub sha256: String,
     pub dim: usize,
+    /// The appearance tensor (see [`embed`]); an index made without one is stale for a model
+    /// that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appearance: Option<String>,
 }
 
 /// The loaded pipeline.
@@ -65,11 +69,11 @@ impl Vision {
         let detector = detect::Detector::load(&det_path, opts.detect, threads)?;
         let prep = emb_spec.preprocess.clone().with_context(|| format!("manifest: {emb_id} has no preprocess"))?;
         let dim = emb_spec.dim.with_context(|| format!("manifest: {emb_id} has no dim"))?;
-        let embedder = embed::Embedder::load(&emb_path, prep, dim, threads)?;
+        let embedder = embed::Embedder::load(&emb_path, prep, dim, emb_spec.appearance.clone(), threads)?;
         Ok(Vision {
             detector,
             embedder,
-            embedder_id: EmbedderId { id: emb_id.to_string(), sha256: emb_sha, dim },
+            embedder_id: EmbedderId { id: emb_id.to_string(), sha256: emb_sha, dim, appearance: emb_spec.appearance.clone() },
             detector_id: det_id.to_string(),
         })
     }
@@ -81,7 +85,12 @@ impl Vision {
 
     /// Aligns and embeds one detected face.
     pub fn embed_face(&self, img: &RgbImage, face: &Face) -> anyhow::Result<Vec<f32>> {
+        Ok(self.describe_face(img, face)?.identity)
+    }
+
+    /// Identity embedding and appearance vector of one detected face.
+    pub fn describe_face(&self, img: &RgbImage, face: &Face) -> anyhow::Result<embed::FaceCode> {
         let crop = align::align(img, &face.landmarks).context("face landmarks are degenerate")?;
-        self.embedder.embed(&crop)
+        self.embedder.describe(&crop)
     }
 }

@@ -28,6 +28,12 @@ impl Plan {
     /// intermediate and output tensors are ignored, so a fully convolutional model exported at
     /// one input size can run at another.
     pub fn load(path: &Path, shape: [usize; 4], threads: usize, reshape: bool) -> Result<Self, ModelError> {
+        Self::load_with_outputs(path, shape, threads, reshape, &[])
+    }
+
+    /// As [`Plan::load`], and also exposes the intermediate tensors named `extra` (ONNX tensor
+    /// names) as outputs after the model's own.
+    pub fn load_with_outputs(path: &Path, shape: [usize; 4], threads: usize, reshape: bool, extra: &[String]) -> Result<Self, ModelError> {
         let err = |e: anyhow::Error| ModelError { path: path.to_path_buf(), reason: format!("{e:#}") };
         if !path.is_file() {
             return Err(ModelError {
@@ -40,7 +46,13 @@ impl Plan {
             .with_ignore_output_shapes(reshape)
             .model_for_path(path)
             .map_err(|e| err(e.context("not a loadable ONNX model")))?;
-        let outlets = model.output_outlets().map_err(|e| err(e.into()))?.to_vec();
+        let mut model = model;
+        let mut outlets = model.output_outlets().map_err(|e| err(e.into()))?.to_vec();
+        for name in extra {
+            let outlet = model.find_outlet_label(name).ok_or_else(|| ModelError { path: path.to_path_buf(), reason: format!("has no tensor named {name:?}") })?;
+            outlets.push(outlet);
+        }
+        model.select_output_outlets(&outlets).map_err(|e| err(e.into()))?;
         let output_names = outlets
             .iter()
             .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
@@ -61,12 +73,17 @@ impl Plan {
     /// Runs the plan on one NCHW f32 tensor and returns every output as a flat `Vec<f32>`,
     /// keyed by output name.
     pub fn run(&self, input: Tensor) -> anyhow::Result<Vec<(String, Vec<f32>)>> {
+        Ok(self.run_shaped(input)?.into_iter().map(|(name, _, data)| (name, data)).collect())
+    }
+
+    /// As [`Plan::run`], with each output's shape.
+    pub fn run_shaped(&self, input: Tensor) -> anyhow::Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
         let outputs = self.plan.run(tvec!(input.into()))?;
         let mut named = Vec::with_capacity(outputs.len());
         for (i, value) in outputs.iter().enumerate() {
             let name = self.output_names.get(i).cloned().unwrap_or_else(|| format!("output{i}"));
             let view = value.to_plain_array_view::<f32>()?;
-            named.push((name, view.iter().copied().collect()));
+            named.push((name, view.shape().to_vec(), view.iter().copied().collect()));
         }
         Ok(named)
     }

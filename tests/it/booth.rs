@@ -191,6 +191,35 @@ fn visitors_get_their_role_model_and_an_empty_frame_keeps_attract() {
 }
 
 #[test]
+fn a_stale_or_missing_index_is_rebuilt_at_start() {
+    // After a software or model update the index no longer fits: the booth rebuilds it and runs
+    // on, rather than waiting for a technician.
+    let tmp = TempDir::new("run-reindex");
+    let g = gallery(&tmp);
+    let index = g.join("index.json");
+    let mut stale: serde_json::Value = serde_json::from_slice(&std::fs::read(&index).expect("index")).expect("json");
+    stale["embedder"]["appearance"] = serde_json::Value::Null;
+    std::fs::write(&index, serde_json::to_vec(&stale).expect("json")).expect("write stale index");
+    let f = tmp.path().join("frames");
+    frames(&f, &[tmp.path().join("visitors/img30.jpg")], 6, 4);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let d = Daemon::start(&booth_config(&out, &f, &g, false), &[]);
+    let (status, lines) = d.finish(90);
+    assert!(status.success(), "{lines:?}");
+    let at = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in {lines:#?}"));
+    assert!(at("event=gallery_indexed role_models=12") < at("event=ready"), "{lines:#?}");
+    assert!(lines[at("event=match")].contains("role_model=demo-02 "), "{lines:#?}");
+    let rebuilt: serde_json::Value = serde_json::from_slice(&std::fs::read(&index).expect("index")).expect("json");
+    assert!(rebuilt["embedder"]["appearance"].is_string(), "the rebuilt index carries appearance vectors");
+    // A second start finds the index fresh and does not rebuild.
+    std::fs::remove_dir_all(&out).expect("clean");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let (status, lines) = Daemon::start(&booth_config(&out, &f, &g, false), &[]).finish(60);
+    assert!(status.success() && !lines.iter().any(|l| l.starts_with("event=gallery_indexed")), "{lines:#?}");
+}
+
+#[test]
 fn with_two_faces_the_larger_one_is_matched() {
     let tmp = TempDir::new("run-two");
     let g = gallery(&tmp);

@@ -52,7 +52,7 @@ fn every_other_photo_of_a_gallery_person_matches_that_person() {
         }
         let img = image::load(&shared().join("data/faces-small").join(file), image::DEFAULT_MAX_PIXELS).expect("photo");
         let faces = v.faces(&img).expect("detect");
-        let e = v.embed_face(&img, &faces[0]).expect("embed");
+        let e = v.describe_face(&img, &faces[0]).expect("embed");
         let top = gallery.top_k(&e, 2);
         total += 1;
         if &top[0].role_model.id == want {

@@ -107,17 +107,27 @@ fn gallery_audit_refuses_unconsented_fields_and_empty_references() {
 #[test]
 fn relatability_on_the_dev_split_with_the_booth_matcher() {
     let utk = shared().join("data/utk-dev/images");
-    let v = json(&rolemirror(&["--detector-input", "320x320", "eval", "relatability", "--utk", s(&utk), "--json"]));
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["--detector-input", "320x320"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["eval", "relatability", "--utk", s(&utk), "--json"]);
+        json(&rolemirror(&args))
+    };
+    let v = eval(&[]);
     assert_eq!((v["role_models"].as_u64(), v["visitors"].as_u64()), (Some(120), Some(431)));
-    assert_eq!(v["matcher"], "fair");
+    assert_eq!(v["matcher"], "perceived");
     assert!((v["gender_cue"].as_f64().expect("gender_cue") - 0.2).abs() < 1e-6, "{v}");
     assert_eq!(v["per_group"].as_object().expect("per_group").len(), 8);
-    let f = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
-    // Measured 93.3 / 62.2 / 58.5 / 84.9 / 45.0 / 3.62 / 5.0 %; a matcher change that loses
-    // more than a visitor's worth here is a regression to look at.
-    assert!(f("gender") >= 0.92, "{v}");
-    assert!(f("group") >= 0.60 && f("both") >= 0.56 && f("top3_both") >= 0.83, "{v}");
-    assert!(f("worst_group_both") >= 0.42, "{v}");
-    assert!(f("never_shown") <= 0.07 && f("max_share_over_mean") <= 4.0, "{v}");
-    assert!((f("chance_never_shown") - 0.027).abs() < 0.002, "{v}");
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    // Measured 95.8 / 76.6 / 72.9 / 92.1 / 63.3 / 3.62 / 8.3 %; a matcher change that loses
+    // more than a few visitors' worth here is a regression to look at.
+    assert!(f(&v, "gender") >= 0.945, "{v}");
+    assert!(f(&v, "group") >= 0.74 && f(&v, "both") >= 0.70 && f(&v, "top3_both") >= 0.90, "{v}");
+    assert!(f(&v, "worst_group_both") >= 0.8 * f(&v, "both"), "{v}");
+    assert!(f(&v, "never_shown") <= 0.11 && f(&v, "max_share_over_mean") <= 4.0, "{v}");
+    assert!((f(&v, "chance_never_shown") - 0.027).abs() < 0.002, "{v}");
+    // The identity embedding alone (resemblance) is far behind on the visitor's group.
+    let plain = eval(&["--matcher", "resemblance"]);
+    assert_eq!(plain["matcher"], "resemblance");
+    assert!(f(&v, "group") - f(&plain, "group") >= 0.10, "perceived {v}\nresemblance {plain}");
 }
