@@ -122,7 +122,7 @@ pub fn match_images(
                 } else {
                     let m: Vec<String> = matches
                         .iter()
-                        .map(|m| format!("{} ({}, {}%, cos {:.3})", m.role_model.id, m.role_model.name, m.percent, m.similarity))
+                        .map(|m| format!("{} ({}, {}%, similarity {:.3})", m.role_model.id, m.role_model.name, m.percent, m.similarity))
                         .collect();
                     format!("{}: {}", path.display(), m.join(", "))
                 }

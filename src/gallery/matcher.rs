@@ -1,11 +1,12 @@
-//! Matching a visitor's embedding against the gallery: cosine top-k.
+//! Matching a visitor's face against the gallery: top-k by the configured mode.
 //!
 //! Each role model is represented by the normalised mean of its photos' embeddings (with one
-//! photo, that photo's embedding), so several photos of one person average out pose and light
-//! rather than letting the luckiest photo win. The similarity is the cosine between the visitor
-//! and that mean. Ties are broken by role-model id, so results are deterministic.
+//! photo, that photo's embedding), and likewise of their appearance vectors, so several photos
+//! of one person average out pose and light rather than letting the luckiest photo win. Ties
+//! are broken by role-model id, so results are deterministic.
 //!
-//! The display percentage maps cosine linearly onto 0..100 between two anchors and clamps:
+//! The display percentage maps the similarity (the identity cosine, or in `perceived` mode the
+//! blend mapped onto the same scale) linearly onto 0..100 between two anchors and clamps:
 //! `percent = 100 * clamp((cos - LOW) / (HIGH - LOW), 0, 1)` with LOW = -0.1 and HIGH = 0.5.
 //! With the default embedder, two unrelated faces score about 0.0 to 0.1 (15 to 35 %); a
 //! visitor's best look-alike in a gallery of strangers typically 0.15 to 0.3 (40 to 65 %);
@@ -102,7 +103,8 @@ const GENDER_SHARPNESS: f32 = 10.0;
 /// The gender cue's default weight (tuned on the UTKFace dev split, see the README).
 pub const DEFAULT_GENDER_CUE: f32 = 0.2;
 
-/// How role models are ranked: the mode and, in `fair` mode, the gender cue's weight.
+/// How role models are ranked: the mode and, in `perceived` and `fair` mode, the gender cue's
+/// weight.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
     pub mode: Mode,
