@@ -326,12 +326,24 @@ pub struct RelatabilityReport {
 /// whose role models declared theirs; the visitors' labels are only used for scoring, and no
 /// ethnicity is declared (the matcher would not read it).
 pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, settings: Settings) -> anyhow::Result<RelatabilityReport> {
-    let mut names: Vec<String> = std::fs::read_dir(utk_dir)
-        .with_context(|| format!("reading {}", utk_dir.display()))?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    names.sort();
+    let list = |dir: &Path| -> anyhow::Result<Vec<String>> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    };
+    // DIR holds the files, or (as in ../shared/data/utk-dev) an images/ folder that does.
+    let mut names = list(utk_dir)?;
+    let nested = utk_dir.join("images");
+    let utk_dir = if names.iter().all(|n| parse_utk(n).is_none()) && nested.is_dir() {
+        names = list(&nested)?;
+        nested.as_path()
+    } else {
+        utk_dir
+    };
     let (gal, vis) = utk_split(&names);
     if gal.is_empty() || vis.is_empty() {
         bail!("{}: no UTKFace files (AGE_GENDER_RACE_DATE.jpg.chip.jpg) for the protocol", utk_dir.display());

@@ -107,13 +107,13 @@ fn gallery_audit_refuses_unconsented_fields_and_empty_references() {
 #[test]
 fn relatability_on_the_dev_split_with_the_booth_matcher() {
     let utk = shared().join("data/utk-dev/images");
-    let eval = |extra: &[&str]| {
+    let eval = |dir: &std::path::Path, extra: &[&str]| {
         let mut args = vec!["--detector-input", "320x320"];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["eval", "relatability", "--utk", s(&utk), "--json"]);
+        args.extend_from_slice(&["eval", "relatability", "--utk", s(dir), "--json"]);
         json(&rolemirror(&args))
     };
-    let v = eval(&[]);
+    let v = eval(&utk, &[]);
     assert_eq!((v["role_models"].as_u64(), v["visitors"].as_u64()), (Some(120), Some(431)));
     assert_eq!(v["matcher"], "perceived");
     assert!((v["gender_cue"].as_f64().expect("gender_cue") - 0.2).abs() < 1e-6, "{v}");
@@ -127,7 +127,9 @@ fn relatability_on_the_dev_split_with_the_booth_matcher() {
     assert!(f(&v, "never_shown") <= 0.11 && f(&v, "max_share_over_mean") <= 4.0, "{v}");
     assert!((f(&v, "chance_never_shown") - 0.027).abs() < 0.002, "{v}");
     // The identity embedding alone (resemblance) is far behind on the visitor's group.
-    let plain = eval(&["--matcher", "resemblance"]);
+    // Given the folder above images/ (the layout of ../shared/data/utk-dev), it finds them.
+    let plain = eval(&shared().join("data/utk-dev"), &["--matcher", "resemblance"]);
+    assert_eq!(plain["visitors"], 431);
     assert_eq!(plain["matcher"], "resemblance");
     assert!(f(&v, "group") - f(&plain, "group") >= 0.10, "perceived {v}\nresemblance {plain}");
 }
