@@ -52,7 +52,8 @@
 //! ethnicity (`group`) is never used for matching: that would infer a visitor's ethnicity from
 //! their neighbours, which the booth does not do; it serves only the gallery audit.
 
-use crate::vision::embed::{cosine, normalize, FaceCode};
+pub use crate::vision::embed::centroid;
+use crate::vision::embed::{cosine, FaceCode};
 
 /// How role models are ranked (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -275,21 +276,6 @@ pub struct Ranked {
     pub similarity: f32,
 }
 
-/// The normalised mean of several unit embeddings; `None` when there are none.
-pub fn centroid(embeddings: &[&[f32]]) -> Option<Vec<f32>> {
-    let first = embeddings.first()?;
-    let mut sum = vec![0f32; first.len()];
-    for e in embeddings {
-        if e.len() != sum.len() {
-            return None;
-        }
-        for (s, v) in sum.iter_mut().zip(e.iter()) {
-            *s += v;
-        }
-    }
-    normalize(sum)
-}
-
 /// The `k` candidates most similar to `query`, best first; ties by id.
 pub fn top_k(query: &[f32], candidates: &[Candidate], k: usize) -> Vec<Ranked> {
     let mut scored: Vec<Ranked> =
@@ -304,6 +290,7 @@ pub fn top_k(query: &[f32], candidates: &[Candidate], k: usize) -> Vec<Ranked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::embed::normalize;
 
     const FAIR: Settings = Settings { mode: Mode::Fair, gender_cue: DEFAULT_GENDER_CUE };
 

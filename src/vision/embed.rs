@@ -59,21 +59,27 @@ impl FaceCode {
     /// mean of its vectors; appearance only when every code has one. None when empty or the
     /// vectors cancel out or differ in length.
     pub fn mean(codes: &[FaceCode]) -> Option<FaceCode> {
-        fn mean_of<'a>(vs: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> {
-            let mut sum: Option<Vec<f32>> = None;
-            for v in vs {
-                let s = sum.get_or_insert_with(|| vec![0.0; v.len()]);
-                if s.len() != v.len() {
-                    return None;
-                }
-                s.iter_mut().zip(v).for_each(|(a, b)| *a += b);
-            }
-            normalize(sum?)
-        }
-        let identity = mean_of(codes.iter().map(|c| c.identity.as_slice()))?;
-        let appearance = if codes.iter().all(|c| c.appearance.is_some()) { mean_of(codes.iter().filter_map(|c| c.appearance.as_deref())) } else { None };
-        Some(FaceCode { identity, appearance })
+        let identities: Vec<&[f32]> = codes.iter().map(|c| c.identity.as_slice()).collect();
+        let appearances: Vec<&[f32]> = codes.iter().filter_map(|c| c.appearance.as_deref()).collect();
+        let appearance = if appearances.len() == codes.len() { centroid(&appearances) } else { None };
+        Some(FaceCode { identity: centroid(&identities)?, appearance })
     }
+}
+
+/// The normalised mean of several unit vectors; `None` when there are none, their lengths
+/// differ, or they cancel out.
+pub fn centroid(vectors: &[&[f32]]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut sum = vec![0f32; first.len()];
+    for v in vectors {
+        if v.len() != sum.len() {
+            return None;
+        }
+        for (s, x) in sum.iter_mut().zip(v.iter()) {
+            *s += x;
+        }
+    }
+    normalize(sum)
 }
 
 /// Spatial mean of an NCHW (N = 1) feature map, per channel.
