@@ -81,25 +81,24 @@ fn load(config: &Config) -> Result<Loaded, Vec<String>> {
             notify(&[sd_notify::NotifyState::Watchdog, sd_notify::NotifyState::ExtendTimeoutUsec(30_000_000)]);
         })
     });
-    let gallery = opened.and_then(|r| match r {
-        Ok((g, rebuilt)) => {
-            if rebuilt {
-                emit("gallery_indexed", &[("role_models", g.role_models.len().to_string()), ("seconds", format!("{:.1}", started.elapsed().as_secs_f64()))]);
-            }
-            Some(g)
-        }
-        Err(e) => {
+    let gallery = match opened {
+        None => None,
+        Some(Err(e)) => {
             problems.push(format!("gallery.dir: {e:#}"));
             None
         }
-    });
-    let gallery = gallery.and_then(|g| match g {
-        g if g.role_models.is_empty() => {
-            problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
-            None
+        Some(Ok((g, rebuilt))) => {
+            if rebuilt {
+                emit("gallery_indexed", &[("role_models", g.role_models.len().to_string()), ("seconds", format!("{:.1}", started.elapsed().as_secs_f64()))]);
+            }
+            if g.role_models.is_empty() {
+                problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
+                None
+            } else {
+                Some(Arc::new(g.with_settings(config.gallery.matching())))
+            }
         }
-        g => Some(Arc::new(g.with_settings(config.gallery.matching()))),
-    });
+    };
     let fonts = match Fonts::load(Path::new(&config.display.font), Path::new(&config.display.font_bold)) {
         Ok(f) => Some(f),
         Err(e) => {

@@ -20,6 +20,16 @@ use crate::vision::embed::FaceCode;
 
 use crate::vision::EmbedderId;
 
+/// `DIR/gallery.toml`, refused with every problem listed when it is not usable.
+fn valid_manifest(dir: &Path) -> anyhow::Result<GalleryManifest> {
+    let manifest = GalleryManifest::load(dir)?;
+    let problems = manifest.validate(Some(dir));
+    if !problems.is_empty() {
+        bail!("{}: {} problem(s):\n  {}", dir.join(manifest::MANIFEST_FILE).display(), problems.len(), problems.join("\n  "));
+    }
+    Ok(manifest)
+}
+
 /// A gallery ready to match against.
 #[derive(Debug, Clone)]
 pub struct Gallery {
@@ -46,11 +56,7 @@ impl Gallery {
     /// Loads the manifest and index of `dir` for use with `embedder`; a missing, corrupt or
     /// stale index is an error that says to run `gallery build`.
     pub fn open(dir: &Path, embedder: &EmbedderId) -> anyhow::Result<Gallery> {
-        let manifest = GalleryManifest::load(dir)?;
-        let problems = manifest.validate(Some(dir));
-        if !problems.is_empty() {
-            bail!("{}: {} problem(s):\n  {}", dir.join(manifest::MANIFEST_FILE).display(), problems.len(), problems.join("\n  "));
-        }
+        let manifest = valid_manifest(dir)?;
         let Some(index) = Index::read(dir)? else {
             bail!("{} has no index: run `rolemirror gallery build {}`", dir.display(), dir.display());
         };
@@ -65,18 +71,16 @@ impl Gallery {
     /// first, reusing cached embeddings, calling `progress` per photo. Problems with the
     /// manifest or photos stay errors. Returns whether it rebuilt.
     pub fn open_or_build(dir: &Path, vision: &crate::vision::Vision, mut progress: impl FnMut(&RoleModel, &str)) -> anyhow::Result<(Gallery, bool)> {
-        let stale = match Index::read(dir) {
-            Ok(Some(index)) => index.staleness(dir, &vision.embedder_id).is_some(),
-            Ok(None) | Err(_) => true,
-        };
-        if !stale {
-            return Ok((Gallery::open(dir, &vision.embedder_id)?, false));
+        let manifest = valid_manifest(dir)?;
+        // A corrupt index is rebuilt like a stale one.
+        match Index::read(dir).ok().flatten() {
+            Some(index) if index.staleness(dir, &vision.embedder_id).is_none() => Ok((Self::from_parts(dir, manifest, index), false)),
+            previous => {
+                let (index, _) = index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
+                index.write(dir)?;
+                Ok((Self::from_parts(dir, manifest, index), true))
+            }
         }
-        let manifest = GalleryManifest::load(dir)?;
-        let previous = Index::read(dir).ok().flatten();
-        let (index, _) = index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
-        index.write(dir)?;
-        Ok((Gallery::open(dir, &vision.embedder_id)?, true))
     }
 
     /// Combines a manifest and a (fresh) index.
