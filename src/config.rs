@@ -104,7 +104,12 @@ impl GalleryConfig {
 
 impl Default for GalleryConfig {
     fn default() -> Self {
-        GalleryConfig { dir: "/var/lib/rolemirror/gallery".into(), also_like: 2, matcher: crate::gallery::matcher::Mode::Perceived, gender_cue: crate::gallery::matcher::DEFAULT_GENDER_CUE }
+        GalleryConfig {
+            dir: "/var/lib/rolemirror/gallery".into(),
+            also_like: 2,
+            matcher: crate::gallery::matcher::Mode::Perceived,
+            gender_cue: crate::gallery::matcher::DEFAULT_GENDER_CUE,
+        }
     }
 }
 
@@ -527,7 +532,11 @@ impl Config {
         check((1..=120).contains(&c.fps), "camera.fps", format!("{} is not in 1..=120", c.fps));
         check(c.replay_fps > 0.0 && c.replay_fps <= 120.0, "camera.replay_fps", format!("{} is not in (0, 120]", c.replay_fps));
         check(c.timeout_seconds > 0.0, "camera.timeout_seconds", "must be positive".into());
-        check(c.source != CameraSource::Replay || !c.replay.is_empty(), "camera.replay", "a folder or list file is needed when camera.source = \"replay\"".into());
+        check(
+            c.source != CameraSource::Replay || !c.replay.is_empty(),
+            "camera.replay",
+            "a folder or list file is needed when camera.source = \"replay\"".into(),
+        );
         let v = &self.vision;
         match crate::cli::parse_size(&v.detector_input) {
             Ok((w, h)) => check(
@@ -554,9 +563,17 @@ impl Config {
         }
         check(b.cooldown_seconds >= 0.0, "booth.cooldown_seconds", "must not be negative".into());
         check(b.result_max_seconds >= b.result_min_seconds, "booth.result_max_seconds", "must be at least booth.result_min_seconds".into());
-        check(b.min_eye_fraction > 0.0 && b.min_eye_fraction < 0.5, "booth.min_eye_fraction", format!("{} is not in (0, 0.5)", b.min_eye_fraction));
+        check(
+            b.min_eye_fraction > 0.0 && b.min_eye_fraction < 0.5,
+            "booth.min_eye_fraction",
+            format!("{} is not in (0, 0.5)", b.min_eye_fraction),
+        );
         check(b.max_yaw > 0.0 && b.max_yaw <= 0.5, "booth.max_yaw", format!("{} is not in (0, 0.5]", b.max_yaw));
-        check(b.max_roll_degrees > 0.0 && b.max_roll_degrees <= 45.0, "booth.max_roll_degrees", format!("{} is not in (0, 45]", b.max_roll_degrees));
+        check(
+            b.max_roll_degrees > 0.0 && b.max_roll_degrees <= 45.0,
+            "booth.max_roll_degrees",
+            format!("{} is not in (0, 45]", b.max_roll_degrees),
+        );
         check(b.min_sharpness >= 0.0, "booth.min_sharpness", "must not be negative".into());
         check((1..=30).contains(&b.matching_frames), "booth.matching_frames", format!("{} is not in 1..=30", b.matching_frames));
         let d = &self.display;
@@ -567,10 +584,18 @@ impl Config {
                 let s = &d.spi;
                 check(!s.spidev.is_empty(), "display.spi.spidev", "must name a spidev device".into());
                 check([0, 90, 180, 270].contains(&s.rotation), "display.spi.rotation", format!("{} is not 0, 90, 180 or 270", s.rotation));
-                check((64..=1024).contains(&s.width) && (64..=1024).contains(&s.height), "display.spi.width", "panel sizes must be in 64..=1024".into());
+                check(
+                    (64..=1024).contains(&s.width) && (64..=1024).contains(&s.height),
+                    "display.spi.width",
+                    "panel sizes must be in 64..=1024".into(),
+                );
             }
         }
-        check((240..=7680).contains(&d.width) && (240..=4320).contains(&d.height), "display.width", format!("{}x{} is not a supported screen size (240x240 to 7680x4320)", d.width, d.height));
+        check(
+            (240..=7680).contains(&d.width) && (240..=4320).contains(&d.height),
+            "display.width",
+            format!("{}x{} is not a supported screen size (240x240 to 7680x4320)", d.width, d.height),
+        );
         let lang = self.texts.language.as_str();
         check(
             lang == "en" || lang == "nl" || self.texts.custom.contains_key(lang),
@@ -584,9 +609,17 @@ impl Config {
         }
         check(u.settle_seconds >= 0.0 && u.settle_seconds <= 60.0, "usb.settle_seconds", format!("{} is not in 0..=60", u.settle_seconds));
         check(u.max_file_mb >= 1 && u.max_file_mb <= 4096, "usb.max_file_mb", format!("{} is not in 1..=4096", u.max_file_mb));
-        check(u.max_total_mb >= u.max_file_mb && u.max_total_mb <= 65536, "usb.max_total_mb", "must be at least usb.max_file_mb and at most 65536".into());
+        check(
+            u.max_total_mb >= u.max_file_mb && u.max_total_mb <= 65536,
+            "usb.max_total_mb",
+            "must be at least usb.max_file_mb and at most 65536".into(),
+        );
         check(u.max_files >= 1, "usb.max_files", "must be at least 1".into());
-        check(u.max_megapixels > 0.0 && u.max_megapixels <= 200.0, "usb.max_megapixels", format!("{} is not in (0, 200]", u.max_megapixels));
+        check(
+            u.max_megapixels > 0.0 && u.max_megapixels <= 200.0,
+            "usb.max_megapixels",
+            format!("{} is not in (0, 200]", u.max_megapixels),
+        );
         check(!u.enabled || !u.mount_roots.is_empty(), "usb.mount_roots", "at least one directory is needed while usb.enabled".into());
         p
     }

@@ -89,7 +89,10 @@ fn load(config: &Config) -> Result<Loaded, Vec<String>> {
         }
         Some(Ok((g, rebuilt))) => {
             if rebuilt {
-                emit("gallery_indexed", &[("role_models", g.role_models.len().to_string()), ("seconds", format!("{:.1}", started.elapsed().as_secs_f64()))]);
+                emit(
+                    "gallery_indexed",
+                    &[("role_models", g.role_models.len().to_string()), ("seconds", format!("{:.1}", started.elapsed().as_secs_f64()))],
+                );
             }
             if g.role_models.is_empty() {
                 problems.push(format!("gallery.dir: {} has no role model with a usable photo", config.gallery.dir));
@@ -196,7 +199,11 @@ struct Signals {
 pub fn vision_for(config: &Config) -> anyhow::Result<Vision> {
     let manifest = Manifest::builtin()?;
     let dir = crate::models::model_dir((!config.vision.models.is_empty()).then(|| Path::new(&config.vision.models)));
-    let mut opts = VisionOptions { embedder: (!config.vision.embedder.is_empty()).then(|| config.vision.embedder.clone()), threads: config.vision.threads, ..Default::default() };
+    let mut opts = VisionOptions {
+        embedder: (!config.vision.embedder.is_empty()).then(|| config.vision.embedder.clone()),
+        threads: config.vision.threads,
+        ..Default::default()
+    };
     if let Ok(input) = crate::cli::parse_size(&config.vision.detector_input) {
         opts.detect.input = input;
     }
@@ -288,7 +295,10 @@ async fn service(display_cfg: &DisplayConfig, problems: &[String], mut usb: Upda
         Err(e) => log::error!("{e}"),
     }
     // Up, but not healthy: systemd shows the status; no restart loop.
-    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&format!("service needed: {}", problems.first().cloned().unwrap_or_default()))]);
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("service needed: {}", problems.first().cloned().unwrap_or_default())),
+    ]);
     let show = |scene: Scene| {
         if let Some(a) = &assets {
             slot.put(DisplayFrame { scene, assets: a.clone() });
@@ -336,7 +346,9 @@ fn matcher(gallery: &Gallery, k: usize) -> impl Fn(&crate::vision::embed::FaceCo
         gallery
             .top_k(e, k)
             .iter()
-            .filter_map(|m| gallery.role_models.iter().position(|r| r.id == m.role_model.id).map(|index| Ranked { index, similarity: m.similarity }))
+            .filter_map(|m| {
+                gallery.role_models.iter().position(|r| r.id == m.role_model.id).map(|index| Ranked { index, similarity: m.similarity })
+            })
             .collect()
     }
 }
@@ -394,10 +406,13 @@ async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals) -> anyhow:
                 };
                 let (shown, face) = if mirror {
                     let w = frame.image.width() as f32;
-                    (Arc::new(camera::mirrored(&frame.image)), face.map(|mut f| {
-                        f.bbox[0] = w - f.bbox[0] - f.bbox[2];
-                        f
-                    }))
+                    (
+                        Arc::new(camera::mirrored(&frame.image)),
+                        face.map(|mut f| {
+                            f.bbox[0] = w - f.bbox[0] - f.bbox[2];
+                            f
+                        }),
+                    )
                 } else {
                     (frame.image.clone(), face)
                 };

@@ -11,9 +11,9 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 
 use crate::gallery::index::{Index, PhotoEntry};
-use crate::gallery::{Gallery, GalleryManifest, RoleModel};
 use crate::gallery::manifest::Declared;
 use crate::gallery::matcher::{Mode, Settings};
+use crate::gallery::{Gallery, GalleryManifest, RoleModel};
 use crate::vision::embed::FaceCode;
 use crate::vision::{self, Face, Vision};
 
@@ -359,7 +359,15 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, settings:
         let Some(embedding) = emb else { continue };
         let id = format!("utk-{}", role_models.len());
         labels.insert(id.clone(), *label);
-        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, face: None, embedding: embedding.identity.clone(), appearance: embedding.appearance.clone() });
+        photos.push(PhotoEntry {
+            role_model: id.clone(),
+            file: name.clone(),
+            sha256: String::new(),
+            eye_distance: 0.0,
+            face: None,
+            embedding: embedding.identity.clone(),
+            appearance: embedding.appearance.clone(),
+        });
         role_models.push(RoleModel {
             id,
             name: name.clone(),
@@ -368,10 +376,20 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, settings:
             quote: String::new(),
             story_url: "https://example.org/".into(),
             photos: vec![name.clone()],
-            declared: Some(Declared { consent: true, gender: Some(if label.gender == 0 { "man" } else { "woman" }.into()), ..Default::default() }),
+            declared: Some(Declared {
+                consent: true,
+                gender: Some(if label.gender == 0 { "man" } else { "woman" }.into()),
+                ..Default::default()
+            }),
         });
     }
-    let index = Index { format: crate::gallery::index::FORMAT, embedder: vision.embedder_id.clone(), manifest_sha256: String::new(), photos, rejected: vec![] };
+    let index = Index {
+        format: crate::gallery::index::FORMAT,
+        embedder: vision.embedder_id.clone(),
+        manifest_sha256: String::new(),
+        photos,
+        rejected: vec![],
+    };
     let gallery = Gallery::from_parts(utk_dir, GalleryManifest { role_models }, index).with_settings(settings);
 
     let mut counts: HashMap<String, usize> = gallery.role_models.iter().map(|r| (r.id.clone(), 0)).collect();
@@ -407,14 +425,19 @@ pub fn eval_relatability(vision: &Vision, utk_dir: &Path, jobs: usize, settings:
     let per_group: BTreeMap<String, GroupStats> = per
         .iter()
         .map(|((g, r), c)| {
-            (group_name(*g, *r), GroupStats { visitors: c[0], gender: frac(c[1], c[0]), group: frac(c[2], c[0]), both: frac(c[3], c[0]), top3_both: frac(c[4], c[0]) })
+            (
+                group_name(*g, *r),
+                GroupStats {
+                    visitors: c[0],
+                    gender: frac(c[1], c[0]),
+                    group: frac(c[2], c[0]),
+                    both: frac(c[3], c[0]),
+                    top3_both: frac(c[4], c[0]),
+                },
+            )
         })
         .collect();
-    let (worst_group, worst) = per_group
-        .iter()
-        .map(|(k, s)| (k.clone(), s.both))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .unwrap_or_default();
+    let (worst_group, worst) = per_group.iter().map(|(k, s)| (k.clone(), s.both)).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or_default();
     let n_rm = gallery.role_models.len().max(1);
     let matched = total[0].max(1);
     let max_count = counts.values().copied().max().unwrap_or(0);

@@ -43,7 +43,10 @@ mod tests {
     #[test]
     fn quotes_values_with_spaces() {
         assert_eq!(format("ready", &[]), "event=ready");
-        assert_eq!(format("match", &[("role_model", "demo-01".into()), ("similarity", "0.512".into())]), "event=match role_model=demo-01 similarity=0.512");
+        assert_eq!(
+            format("match", &[("role_model", "demo-01".into()), ("similarity", "0.512".into())]),
+            "event=match role_model=demo-01 similarity=0.512"
+        );
         assert_eq!(format("usb_rejected", &[("reason", "bad \"sig\"\nx".into())]), "event=usb_rejected reason=\"bad \\\"sig\\\" x\"");
         assert_eq!(format("x", &[("v", String::new())]), "event=x v=\"\"");
     }

@@ -275,12 +275,28 @@ fn main() -> std::process::ExitCode {
     // RUST_LOG chooses the level, but the inference crates stay at warn whatever it says: at
     // debug they print tensors, and a tensor may hold a visitor's face (privacy invariant).
     let mut logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
-    for module in ["tract_core", "tract_hir", "tract_onnx", "tract_onnx_opl", "tract_nnef", "tract_linalg", "tract_data", "tract_extra", "tract_transformers"] {
+    for module in [
+        "tract_core",
+        "tract_hir",
+        "tract_onnx",
+        "tract_onnx_opl",
+        "tract_nnef",
+        "tract_linalg",
+        "tract_data",
+        "tract_extra",
+        "tract_transformers",
+    ] {
         logger.filter_module(module, log::LevelFilter::Warn);
     }
     logger.init();
     let args = Cli::parse();
-    let common = Common { models: args.models.clone(), embedder: args.embedder.clone(), threads: args.threads, detector_input: args.detector_input, matching: rolemirror::gallery::matcher::Settings { mode: args.matcher, gender_cue: args.gender_cue } };
+    let common = Common {
+        models: args.models.clone(),
+        embedder: args.embedder.clone(),
+        threads: args.threads,
+        detector_input: args.detector_input,
+        matching: rolemirror::gallery::matcher::Settings { mode: args.matcher, gender_cue: args.gender_cue },
+    };
     let mut out = std::io::stdout().lock();
     let result = match args.command {
         Command::Embed { json, images } => cli::embed::embed(&common, &images, json, &mut out),
@@ -307,21 +323,31 @@ fn main() -> std::process::ExitCode {
         Command::Eval { action: EvalAction::Pairs { pairs, tune, root, jobs, json } } => {
             cli::eval::pairs(&common, &pairs, tune.as_deref(), &root, jobs, json, &mut out)
         }
-        Command::Eval { action: EvalAction::Relatability { utk, jobs, json } } => cli::eval::relatability(&common, &utk, jobs, json, &mut out),
+        Command::Eval { action: EvalAction::Relatability { utk, jobs, json } } => {
+            cli::eval::relatability(&common, &utk, jobs, json, &mut out)
+        }
         Command::Demo { action: None, data, out, size } => cli::booth::demo(&common, &data, &out, size, &mut out_lock()),
         Command::Run { config } => match rolemirror::daemon::run(&config) {
             Ok(_) => Ok(ExitCode::Ok),
             Err(e) => Err(e),
         },
         Command::Config { action: ConfigAction::Check { file } } => cli::booth::config_check(&file, &mut out_lock()),
-        Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => match rolemirror::demo::fetch(&data_mirror, &dir) {
-            Ok(gallery) => {
-                println!("demo photos verified; gallery in {} (next: rolemirror gallery build {})", gallery.display(), gallery.display());
-                Ok(ExitCode::Ok)
+        Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => {
+            match rolemirror::demo::fetch(&data_mirror, &dir) {
+                Ok(gallery) => {
+                    println!(
+                        "demo photos verified; gallery in {} (next: rolemirror gallery build {})",
+                        gallery.display(),
+                        gallery.display()
+                    );
+                    Ok(ExitCode::Ok)
+                }
+                Err(e) => Ok(cli::setup_error(&e)),
             }
-            Err(e) => Ok(cli::setup_error(&e)),
-        },
-        Command::Models { action: ModelsAction::Fetch { mirror } } => cli::models::fetch(args.models.as_deref(), mirror.as_deref(), &mut out),
+        }
+        Command::Models { action: ModelsAction::Fetch { mirror } } => {
+            cli::models::fetch(args.models.as_deref(), mirror.as_deref(), &mut out)
+        }
         Command::Models { action: ModelsAction::List } => cli::models::list(args.models.as_deref(), &mut out),
         Command::Models { action: ModelsAction::Quantize { input, output, min_elements } } => {
             cli::models::quantize(&input, &output, min_elements, &mut out)

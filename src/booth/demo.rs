@@ -39,13 +39,7 @@ pub struct DemoOptions {
 
 /// A plain frame with no face: an empty room (a wall and a floor).
 pub fn empty_room(width: u32, height: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |_, y| {
-        if y > height * 2 / 3 {
-            image::Rgb([120, 100, 80])
-        } else {
-            image::Rgb([200, 196, 186])
-        }
-    })
+    RgbImage::from_fn(width, height, |_, y| if y > height * 2 / 3 { image::Rgb([120, 100, 80]) } else { image::Rgb([200, 196, 186]) })
 }
 
 fn advice_name(g: Guidance) -> &'static str {
@@ -83,9 +77,22 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
         Ok(())
     };
     let matcher = |e: &crate::vision::embed::FaceCode| -> Vec<Ranked> {
-        gallery.top_k(e, 1 + config.gallery.also_like).iter().map(|m| Ranked { index: gallery.role_models.iter().position(|r| r.id == m.role_model.id).unwrap_or(0), similarity: m.similarity }).collect()
+        gallery
+            .top_k(e, 1 + config.gallery.also_like)
+            .iter()
+            .map(|m| Ranked {
+                index: gallery.role_models.iter().position(|r| r.id == m.role_model.id).unwrap_or(0),
+                similarity: m.similarity,
+            })
+            .collect()
     };
-    let cam_cfg = CameraConfig { source: CameraSource::Replay, replay: opts.data.join("visitors").display().to_string(), replay_fps: 1000.0, replay_loop: false, ..CameraConfig::default() };
+    let cam_cfg = CameraConfig {
+        source: CameraSource::Replay,
+        replay: opts.data.join("visitors").display().to_string(),
+        replay_fps: 1000.0,
+        replay_loop: false,
+        ..CameraConfig::default()
+    };
     let mut source = camera::replay::Replay::open(&cam_cfg).map_err(|e| anyhow::anyhow!("{e} (run `rolemirror demo fetch` first)"))?;
     emit("ready", &[("mode", "demo".into()), ("role_models", gallery.role_models.len().to_string())]);
     emit("camera_connected", &[("camera", source.describe())]);
@@ -133,10 +140,13 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
                 emit("match", &[("visitor", label.clone()), ("role_model", rm.id.clone()), ("similarity", format!("{:.4}", r.similarity))]);
             }
             None if !saw_face => emit("no_face", &[("visitor", label.clone())]),
-            None => emit("no_match", &[("visitor", label.clone()), ("advice", advice.map(advice_name).unwrap_or("hold_still").to_string())]),
+            None => {
+                emit("no_match", &[("visitor", label.clone()), ("advice", advice.map(advice_name).unwrap_or("hold_still").to_string())])
+            }
         }
         // The visitor leaves: result (minimum time), thanks, attract.
-        for step in [f64::from(booth.face_lost_seconds) + 0.1, f64::from(booth.result_min_seconds), f64::from(booth.cooldown_seconds) + 0.1] {
+        for step in [f64::from(booth.face_lost_seconds) + 0.1, f64::from(booth.result_min_seconds), f64::from(booth.cooldown_seconds) + 0.1]
+        {
             now += step;
             machine.tick(now);
             let scene = scene_for(&machine, now, booth.showcase_seconds, gallery.role_models.len(), None, config.gallery.also_like);

@@ -6,8 +6,8 @@
 //! machine knows nothing of models or files.
 
 use crate::config::BoothConfig;
-use crate::vision::embed::FaceCode;
 use crate::vision::detect::iou;
+use crate::vision::embed::FaceCode;
 
 /// What the vision worker saw of the chosen face in one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,7 +248,13 @@ mod tests {
     }
 
     fn good(x: f32) -> FaceObs {
-        FaceObs { bbox: [x, 100.0, 120.0, 150.0], eye_fraction: 0.1, frontal: true, sharp: true, embedding: Some(FaceCode { identity: vec![1.0, 0.0], appearance: None }) }
+        FaceObs {
+            bbox: [x, 100.0, 120.0, 150.0],
+            eye_fraction: 0.1,
+            frontal: true,
+            sharp: true,
+            embedding: Some(FaceCode { identity: vec![1.0, 0.0], appearance: None }),
+        }
     }
 
     fn matcher(e: &FaceCode) -> Vec<Ranked> {

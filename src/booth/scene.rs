@@ -45,7 +45,14 @@ impl Scene {
 /// The scene for the machine's state at `now`. `role_models` is the gallery size; `frame` the
 /// latest camera frame (already mirrored for display); `also_like` how many further matches the
 /// result card shows.
-pub fn scene_for(machine: &Machine, now: f64, showcase_seconds: f32, role_models: usize, frame: Option<&Arc<RgbImage>>, also_like: usize) -> Scene {
+pub fn scene_for(
+    machine: &Machine,
+    now: f64,
+    showcase_seconds: f32,
+    role_models: usize,
+    frame: Option<&Arc<RgbImage>>,
+    also_like: usize,
+) -> Scene {
     match machine.phase() {
         Phase::Attract { since } => {
             let step = ((now - since).max(0.0) / f64::from(showcase_seconds.max(0.5))) as usize;

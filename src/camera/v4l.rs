@@ -121,8 +121,11 @@ impl FrameSource for V4l2Camera {
         let used = (meta.bytesused as usize).min(buf.len());
         let data = &buf[..if used > 0 { used } else { buf.len() }];
         let image = match self.pixels {
-            Pixels::Mjpeg => vision::image::decode(data, vision::image::DEFAULT_MAX_PIXELS).map_err(|e| CameraError::BadFrame(e.to_string()))?,
-            Pixels::Yuyv => yuyv_to_rgb(data, self.width, self.height).ok_or_else(|| CameraError::BadFrame(format!("short YUYV frame: {} bytes", data.len())))?,
+            Pixels::Mjpeg => {
+                vision::image::decode(data, vision::image::DEFAULT_MAX_PIXELS).map_err(|e| CameraError::BadFrame(e.to_string()))?
+            }
+            Pixels::Yuyv => yuyv_to_rgb(data, self.width, self.height)
+                .ok_or_else(|| CameraError::BadFrame(format!("short YUYV frame: {} bytes", data.len())))?,
         };
         self.seq += 1;
         Ok(Frame { image: Arc::new(image), seq: self.seq, label: None })

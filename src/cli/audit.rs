@@ -143,14 +143,25 @@ fn pct(v: f64) -> String {
 
 fn write_text(out: &mut impl Write, a: &Audit, dir: &Path, source: &str, without_face: usize, s: Settings) -> std::io::Result<()> {
     writeln!(out, "gallery {}: {} role models; matcher {}, gender cue {}", dir.display(), a.role_models, s.mode.name(), s.gender_cue)?;
-    writeln!(out, "reference: {source}; {} faces matched{}", a.faces, if without_face > 0 { format!(", {without_face} without a face") } else { String::new() })?;
+    writeln!(
+        out,
+        "reference: {source}; {} faces matched{}",
+        a.faces,
+        if without_face > 0 { format!(", {without_face} without a face") } else { String::new() }
+    )?;
     if a.faces < FACES_PER_ROLE_MODEL * a.role_models {
         writeln!(out, "  note: fewer than {FACES_PER_ROLE_MODEL} reference faces per role model, so the shares below are rough")?;
     }
     writeln!(out, "\nexposure (each role model's share of the faces over the mean share 1/{}):", a.role_models)?;
     writeln!(out, "  most shown / mean {:.2} (goal at most {DOMINANT:.1})", a.max_share_over_mean)?;
     let never = a.exposure.iter().filter(|e| e.state == "never").count();
-    writeln!(out, "  never shown {never} ({}), rarely (under {RARE} x mean) {}, dominant (over {DOMINANT} x mean) {}", pct(a.never_shown), a.rare, a.dominant)?;
+    writeln!(
+        out,
+        "  never shown {never} ({}), rarely (under {RARE} x mean) {}, dominant (over {DOMINANT} x mean) {}",
+        pct(a.never_shown),
+        a.rare,
+        a.dominant
+    )?;
     writeln!(
         out,
         "  by chance alone, a perfectly even matcher would show {:.2} and {} never shown with {} faces",
@@ -227,7 +238,15 @@ pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
         draw_line(c, &style, t, x, y)
     };
     text(&mut c, true, 26.0, INK, &format!("Gallery audit: {}", dir.display()), 40, 44);
-    text(&mut c, false, 17.0, INK, &format!("{} role models, {} reference faces; matcher {}, gender cue {}", a.role_models, a.faces, s.mode.name(), s.gender_cue), 40, 72);
+    text(
+        &mut c,
+        false,
+        17.0,
+        INK,
+        &format!("{} role models, {} reference faces; matcher {}, gender cue {}", a.role_models, a.faces, s.mode.name(), s.gender_cue),
+        40,
+        72,
+    );
 
     // Exposure: one bar per role model, most shown first.
     let (left, right, top, base) = (90i32, w as i32 - 40, 130i32, 450i32);
@@ -292,7 +311,15 @@ pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
 
     // Coverage from declared fields.
     let cov = &a.coverage;
-    text(&mut c, true, 19.0, INK, &format!("Whom the gallery covers (self-declared with consent: {} of {} role models)", cov.declared, a.role_models), 40, 610);
+    text(
+        &mut c,
+        true,
+        19.0,
+        INK,
+        &format!("Whom the gallery covers (self-declared with consent: {} of {} role models)", cov.declared, a.role_models),
+        40,
+        610,
+    );
     let mut rows: Vec<(String, &Covered)> = Vec::new();
     let by_pair = !cov.gender_group.is_empty();
     for (k, v) in if by_pair { &cov.gender_group } else { &cov.gender } {

@@ -69,7 +69,10 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     let bytes = match std::fs::read(&image) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("rolemirror: bench image {}: {e} (pass --image FILE, or run `rolemirror models fetch` for the demo photos)", image.display());
+            eprintln!(
+                "rolemirror: bench image {}: {e} (pass --image FILE, or run `rolemirror models fetch` for the demo photos)",
+                image.display()
+            );
             return Ok(ExitCode::Setup);
         }
     };
@@ -132,7 +135,15 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         });
         writeln!(out, "{line}")?;
     } else {
-        writeln!(out, "{} runs on {}, {} thread(s), embedder {}, gallery of {}", runs, image.display(), common.threads.max(1), vision.embedder_id.id, candidates.len())?;
+        writeln!(
+            out,
+            "{} runs on {}, {} thread(s), embedder {}, gallery of {}",
+            runs,
+            image.display(),
+            common.threads.max(1),
+            vision.embedder_id.id,
+            candidates.len()
+        )?;
         for (n, m) in names.iter().zip(&medians) {
             writeln!(out, "  {n:<8} {m:>9.3} ms")?;
         }

@@ -15,9 +15,7 @@ pub fn config_check(file: &Path, out: &mut impl Write) -> anyhow::Result<ExitCod
             writeln!(out, "{}: ok", file.display())?;
             Ok(ExitCode::Ok)
         }
-        Err(e) => {
-            Ok(super::print_problems(out, &file.display().to_string(), "", &e.problems)?)
-        }
+        Err(e) => Ok(super::print_problems(out, &file.display().to_string(), "", &e.problems)?),
     }
 }
 

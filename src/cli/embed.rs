@@ -54,7 +54,9 @@ pub fn embed(common: &Common, images: &[PathBuf], json_out: bool, out: &mut impl
                 } else {
                     let desc: Vec<String> = faces
                         .iter()
-                        .map(|(f, _)| format!("{:.0}x{:.0} at ({:.0},{:.0}) score {:.2}", f.bbox[2], f.bbox[3], f.bbox[0], f.bbox[1], f.score))
+                        .map(|(f, _)| {
+                            format!("{:.0}x{:.0} at ({:.0},{:.0}) score {:.2}", f.bbox[2], f.bbox[3], f.bbox[0], f.bbox[1], f.score)
+                        })
                         .collect();
                     format!("{}: {} face(s) {}", path.display(), faces.len(), desc.join("; "))
                 }
@@ -72,10 +74,7 @@ pub fn embed(common: &Common, images: &[PathBuf], json_out: bool, out: &mut impl
 fn embed_one(vision: &Vision, path: &Path) -> Result<Vec<(Face, Vec<f32>)>, String> {
     let img = load_image(path)?;
     let faces = vision.faces(&img).map_err(|e| format!("{e:#}"))?;
-    faces
-        .into_iter()
-        .map(|f| vision.embed_face(&img, &f).map(|e| (f, e)).map_err(|e| format!("{e:#}")))
-        .collect()
+    faces.into_iter().map(|f| vision.embed_face(&img, &f).map(|e| (f, e)).map_err(|e| format!("{e:#}"))).collect()
 }
 
 /// `match --gallery DIR [--top K] [--json] IMAGE...`: the top-K role models for the largest face

@@ -7,7 +7,15 @@ use super::{setup_error, Common, ExitCode};
 use crate::eval;
 
 /// `eval pairs --pairs FILE [--tune FILE] --root DIR [--json]`.
-pub fn pairs(common: &Common, pairs: &Path, tune: Option<&Path>, root: &Path, jobs: usize, json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub fn pairs(
+    common: &Common,
+    pairs: &Path,
+    tune: Option<&Path>,
+    root: &Path,
+    jobs: usize,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     let vision = match common.vision() {
         Ok(v) => v,
         Err(e) => return Ok(setup_error(&e)),
@@ -67,10 +75,23 @@ pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &
     writeln!(out, "  worst group, both                                  {} ({})", pct(r.worst_group_both), r.worst_group)?;
     writeln!(out, "  most-shown role model's share / mean share         {:.2}", r.max_share_over_mean)?;
     writeln!(out, "  role models never shown                            {}", pct(r.never_shown))?;
-    writeln!(out, "  (a perfectly even matcher, by chance alone: share {:.2}, never shown {})", r.chance_max_share_over_mean, pct(r.chance_never_shown))?;
+    writeln!(
+        out,
+        "  (a perfectly even matcher, by chance alone: share {:.2}, never shown {})",
+        r.chance_max_share_over_mean,
+        pct(r.chance_never_shown)
+    )?;
     writeln!(out, "  per group: visitors, gender, group, both, top-3 both")?;
     for (g, s) in &r.per_group {
-        writeln!(out, "    {g:<14} {:>3}  {:>7} {:>7} {:>7} {:>7}", s.visitors, pct(s.gender), pct(s.group), pct(s.both), pct(s.top3_both))?;
+        writeln!(
+            out,
+            "    {g:<14} {:>3}  {:>7} {:>7} {:>7} {:>7}",
+            s.visitors,
+            pct(s.gender),
+            pct(s.group),
+            pct(s.both),
+            pct(s.top3_both)
+        )?;
     }
     Ok(ExitCode::Ok)
 }

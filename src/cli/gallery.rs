@@ -55,11 +55,7 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
         Ok(r) => r,
         Err(e) => return Ok(setup_error(&e)),
     };
-    let accepted_models = manifest
-        .role_models
-        .iter()
-        .filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id))
-        .count();
+    let accepted_models = manifest.role_models.iter().filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id)).count();
     if write {
         if let Err(e) = index.write(dir) {
             return Ok(setup_error(&e));
@@ -78,12 +74,8 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
         if write { format!("; wrote {}", dir.join(index::INDEX_FILE).display()) } else { " (check only, nothing written)".into() }
     )?;
     report_rejections(&index, out)?;
-    let without: Vec<&str> = manifest
-        .role_models
-        .iter()
-        .filter(|rm| !index.photos.iter().any(|p| p.role_model == rm.id))
-        .map(|rm| rm.id.as_str())
-        .collect();
+    let without: Vec<&str> =
+        manifest.role_models.iter().filter(|rm| !index.photos.iter().any(|p| p.role_model == rm.id)).map(|rm| rm.id.as_str()).collect();
     if !without.is_empty() {
         writeln!(out, "  role models with no usable photo (not shown): {}", without.join(", "))?;
     }

@@ -24,7 +24,14 @@ pub fn keygen(dir: &Path, name: &str, out: &mut impl Write) -> anyhow::Result<Ex
 }
 
 /// `bundle create`.
-pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &Path, serial: Option<u64>, dest: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub fn create(
+    gallery: Option<&Path>,
+    config: Option<&Path>,
+    key: &Path,
+    serial: Option<u64>,
+    dest: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     let key = match bundle::read_signing_key(key) {
         Ok(k) => k,
         Err(e) => return Ok(setup_error(&e)),
@@ -106,7 +113,14 @@ fn print_outcome(outcome: &Outcome, out: &mut impl Write) -> std::io::Result<()>
 
 /// `bundle verify DIR --pubkey FILE [--against GALLERY] [--against-config FILE]`: the booth's
 /// own import, into a throwaway directory.
-pub fn verify(common: &Common, dir: &Path, pubkey: &Path, against: Option<&Path>, against_config: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub fn verify(
+    common: &Common,
+    dir: &Path,
+    pubkey: &Path,
+    against: Option<&Path>,
+    against_config: Option<&Path>,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     let key = match bundle::read_verifying_key(pubkey) {
         Ok(k) => k,
         Err(e) => return Ok(setup_error(&e)),

@@ -55,7 +55,8 @@ impl Canvas {
 
     /// As an `image` buffer (for PNG output and tests).
     pub fn to_image(&self) -> image::RgbImage {
-        image::RgbImage::from_raw(self.width, self.height, self.pixels.clone()).unwrap_or_else(|| image::RgbImage::new(self.width, self.height))
+        image::RgbImage::from_raw(self.width, self.height, self.pixels.clone())
+            .unwrap_or_else(|| image::RgbImage::new(self.width, self.height))
     }
 }
 

@@ -66,7 +66,8 @@ pub fn with_screen(cfg: &DisplayConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> R
     match cfg.backend {
         DisplayBackend::Png => {
             let dir = (!cfg.png_dir.is_empty()).then(|| PathBuf::from(&cfg.png_dir));
-            let mut screen = png::PngScreen::new(PathBuf::from(&cfg.png), dir, cfg.width, cfg.height).map_err(|e| format!("display.png {}: {e}", cfg.png))?;
+            let mut screen = png::PngScreen::new(PathBuf::from(&cfg.png), dir, cfg.width, cfg.height)
+                .map_err(|e| format!("display.png {}: {e}", cfg.png))?;
             f(&mut screen);
             Ok(())
         }
@@ -85,7 +86,10 @@ pub fn with_screen(cfg: &DisplayConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> R
 /// Starts the display thread. It reports the screen size (or why the screen cannot be opened)
 /// through the returned receiver, then draws every frame put in `slot` until it is closed, and
 /// blanks the screen.
-pub fn spawn(cfg: DisplayConfig, slot: Arc<Slot<Frame>>) -> std::io::Result<(std::thread::JoinHandle<()>, std::sync::mpsc::Receiver<Result<(u32, u32), String>>)> {
+pub fn spawn(
+    cfg: DisplayConfig,
+    slot: Arc<Slot<Frame>>,
+) -> std::io::Result<(std::thread::JoinHandle<()>, std::sync::mpsc::Receiver<Result<(u32, u32), String>>)> {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::Builder::new().name("display".into()).spawn(move || {
         let result = with_screen(&cfg, &mut |screen| {

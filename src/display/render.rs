@@ -106,7 +106,15 @@ fn frame<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i3
 }
 
 /// Draws `img` scaled to fit (keeping its aspect) centred in the box; returns the drawn rect.
-fn draw_image<D: DrawTarget<Color = Rgb888>>(t: &mut D, img: &RgbImage, x: i32, y: i32, w: i32, h: i32, cover: bool) -> (i32, i32, i32, i32) {
+fn draw_image<D: DrawTarget<Color = Rgb888>>(
+    t: &mut D,
+    img: &RgbImage,
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+    cover: bool,
+) -> (i32, i32, i32, i32) {
     if w <= 0 || h <= 0 || img.width() == 0 || img.height() == 0 {
         return (x, y, 0, 0);
     }
@@ -205,7 +213,10 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
         ((margin, top + used + margin / 2, c.w - 2 * margin, ph), (margin, top + used + margin + ph, c.w - 2 * margin))
     } else {
         let pw = (c.w as f32 * 0.38) as i32;
-        ((margin * 2, top + used + margin, pw, c.h - top - used - margin * 4), (margin * 4 + pw, top + used + margin * 2, c.w - pw - margin * 6))
+        (
+            (margin * 2, top + used + margin, pw, c.h - top - used - margin * 4),
+            (margin * 4 + pw, top + used + margin * 2, c.w - pw - margin * 6),
+        )
     };
     if let Some(card) = card {
         let (px, py, pw, ph) = photo_box;
@@ -229,7 +240,15 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
 }
 
 #[allow(clippy::too_many_arguments)]
-fn live<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, tx: &Texts, img: &RgbImage, face: Option<[f32; 4]>, guidance: Guidance, progress: Option<f32>) {
+fn live<D: DrawTarget<Color = Rgb888>>(
+    t: &mut D,
+    c: &Ctx,
+    tx: &Texts,
+    img: &RgbImage,
+    face: Option<[f32; 4]>,
+    guidance: Guidance,
+    progress: Option<f32>,
+) {
     let banner = (c.u * 3.2) as i32;
     let (x, y, w, h) = draw_image(t, img, 0, 0, c.w, c.h - banner, false);
     if let (Some(b), true) = (face, w > 0) {

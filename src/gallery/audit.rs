@@ -270,12 +270,22 @@ mod tests {
     }
 
     fn declared(gender: &str, group: Option<&str>, tags: &[&str]) -> Option<Declared> {
-        Some(Declared { consent: true, gender: Some(gender.into()), group: group.map(str::to_string), tags: tags.iter().map(|t| t.to_string()).collect() })
+        Some(Declared {
+            consent: true,
+            gender: Some(gender.into()),
+            group: group.map(str::to_string),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        })
     }
 
     #[test]
     fn names_dominant_and_never_shown_role_models() {
-        let g = gallery(&[("a", [1.0, 0.0, 0.0], None), ("b", [0.0, 1.0, 0.0], None), ("c", [0.0, 0.0, 1.0], None), ("d", [-1.0, 0.0, 0.0], None)]);
+        let g = gallery(&[
+            ("a", [1.0, 0.0, 0.0], None),
+            ("b", [0.0, 1.0, 0.0], None),
+            ("c", [0.0, 0.0, 1.0], None),
+            ("d", [-1.0, 0.0, 0.0], None),
+        ]);
         // Twenty faces near a, one near b, none near c or d.
         let near_a = code(&[1.0, 0.1, 0.1]);
         let near_b = code(&[0.1, 1.0, 0.0]);

@@ -85,10 +85,7 @@ pub fn choose_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
     }
     let eyes = first.eye_distance();
     if eyes < rules.min_eye_distance {
-        return Err(format!(
-            "face too small to trust: eyes {eyes:.0} px apart, at least {:.0} needed",
-            rules.min_eye_distance
-        ));
+        return Err(format!("face too small to trust: eyes {eyes:.0} px apart, at least {:.0} needed", rules.min_eye_distance));
     }
     Ok(first.clone())
 }
@@ -117,7 +114,12 @@ pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoRe
         Err(reason) => return PhotoResult::Rejected(reason),
     };
     match vision.describe_face(&img, &face) {
-        Ok(code) => PhotoResult::Embedded { eye_distance: face.eye_distance(), face: face.bbox, embedding: code.identity, appearance: code.appearance },
+        Ok(code) => PhotoResult::Embedded {
+            eye_distance: face.eye_distance(),
+            face: face.bbox,
+            embedding: code.identity,
+            appearance: code.appearance,
+        },
         Err(e) => PhotoResult::Rejected(format!("embedding failed: {e:#}")),
     }
 }
@@ -143,7 +145,12 @@ pub fn build(
 ) -> anyhow::Result<(Index, BuildStats)> {
     let problems = manifest.validate(Some(dir));
     if !problems.is_empty() {
-        anyhow::bail!("{}: {} problem(s):\n  {}", dir.join(super::manifest::MANIFEST_FILE).display(), problems.len(), problems.join("\n  "));
+        anyhow::bail!(
+            "{}: {} problem(s):\n  {}",
+            dir.join(super::manifest::MANIFEST_FILE).display(),
+            problems.len(),
+            problems.join("\n  ")
+        );
     }
     let manifest_sha256 = sha256_file(&dir.join(super::manifest::MANIFEST_FILE))?.0;
     let cache: HashMap<&str, &PhotoEntry> = previous
@@ -151,13 +158,8 @@ pub fn build(
         .map(|p| p.photos.iter().map(|e| (e.sha256.as_str(), e)).collect())
         .unwrap_or_default();
     let mut stats = BuildStats::default();
-    let mut index = Index {
-        format: FORMAT,
-        embedder: vision.embedder_id.clone(),
-        manifest_sha256,
-        photos: Vec::new(),
-        rejected: Vec::new(),
-    };
+    let mut index =
+        Index { format: FORMAT, embedder: vision.embedder_id.clone(), manifest_sha256, photos: Vec::new(), rejected: Vec::new() };
     for rm in &manifest.role_models {
         for photo in &rm.photos {
             progress(rm, photo);
@@ -178,7 +180,15 @@ pub fn build(
             }
             match embed_photo(vision, &bytes, rules) {
                 PhotoResult::Embedded { eye_distance, face, embedding, appearance } => {
-                    index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, eye_distance, face: Some(face), embedding, appearance });
+                    index.photos.push(PhotoEntry {
+                        role_model: rm.id.clone(),
+                        file: photo.clone(),
+                        sha256,
+                        eye_distance,
+                        face: Some(face),
+                        embedding,
+                        appearance,
+                    });
                     stats.embedded += 1;
                 }
                 PhotoResult::Rejected(reason) => {
@@ -219,10 +229,19 @@ impl Index {
             return Some(format!("index format {} (this build reads {FORMAT})", self.format));
         }
         if self.embedder.id == embedder.id && self.embedder.sha256 == embedder.sha256 && self.embedder.appearance != embedder.appearance {
-            return Some(format!("built without the appearance vectors ({:?}) this version matches with", embedder.appearance.as_deref().unwrap_or("none")));
+            return Some(format!(
+                "built without the appearance vectors ({:?}) this version matches with",
+                embedder.appearance.as_deref().unwrap_or("none")
+            ));
         }
         if &self.embedder != embedder {
-            return Some(format!("built with model {} ({}), now {} ({})", self.embedder.id, short(&self.embedder.sha256), embedder.id, short(&embedder.sha256)));
+            return Some(format!(
+                "built with model {} ({}), now {} ({})",
+                self.embedder.id,
+                short(&self.embedder.sha256),
+                embedder.id,
+                short(&embedder.sha256)
+            ));
         }
         match sha256_file(&dir.join(super::manifest::MANIFEST_FILE)) {
             Ok((sum, _)) if sum == self.manifest_sha256 => {}

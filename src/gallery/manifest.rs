@@ -143,9 +143,7 @@ impl GalleryManifest {
         let mut ids = HashSet::new();
         for (i, rm) in self.role_models.iter().enumerate() {
             let key = format!("role_model[{i}]");
-            if rm.id.is_empty()
-                || !rm.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-            {
+            if rm.id.is_empty() || !rm.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
                 problems.push(format!("{key}.id: {:?} must be non-empty and use only a-z, 0-9, '-' and '_'", rm.id));
             } else if !ids.insert(rm.id.as_str()) {
                 problems.push(format!("{key}.id: {:?} is used twice", rm.id));
@@ -243,8 +241,13 @@ photos = ["a.jpg"]
         let p = m.validate(None);
         assert!(p.len() == 1 && p[0].starts_with("role_model[0].declared.consent"), "{p:?}");
         let p = with(&format!("consent = true\ngender = \" \"\ngroup = \"{}\"", "x".repeat(41))).validate(None);
-        assert!(p.iter().any(|l| l.starts_with("role_model[0].declared.gender")) && p.iter().any(|l| l.starts_with("role_model[0].declared.group")), "{p:?}");
-        let err = GalleryManifest::parse(&format!("{GOOD}\n[role_model.declared]\nconsent = true\nethnicity = \"x\"\n")).expect_err("unknown key");
+        assert!(
+            p.iter().any(|l| l.starts_with("role_model[0].declared.gender"))
+                && p.iter().any(|l| l.starts_with("role_model[0].declared.group")),
+            "{p:?}"
+        );
+        let err = GalleryManifest::parse(&format!("{GOOD}\n[role_model.declared]\nconsent = true\nethnicity = \"x\"\n"))
+            .expect_err("unknown key");
         assert!(err.to_string().contains("ethnicity"), "{err}");
     }
 

@@ -206,7 +206,9 @@ fn gender_agreement(sims: &[f32], candidates: &[Candidate]) -> Option<Vec<f32>> 
 /// The mode `rank` really uses: `perceived` needs appearance vectors on both sides.
 pub fn effective_mode(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, mode: Mode) -> Mode {
     match mode {
-        Mode::Perceived if query.appearance.is_none() || hubs.perceived.is_none() || candidates.iter().any(|c| c.appearance.is_none()) => Mode::Fair,
+        Mode::Perceived if query.appearance.is_none() || hubs.perceived.is_none() || candidates.iter().any(|c| c.appearance.is_none()) => {
+            Mode::Fair
+        }
         m => m,
     }
 }
@@ -217,7 +219,9 @@ pub fn effective_mode(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, m
 pub fn rank(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings, k: usize) -> Vec<Ranked> {
     let mode = effective_mode(query, candidates, hubs, settings.mode);
     let sims: Vec<f32> = match mode {
-        Mode::Perceived => candidates.iter().map(|c| blended(&query.identity, query.appearance.as_deref(), c).unwrap_or(f32::NAN)).collect(),
+        Mode::Perceived => {
+            candidates.iter().map(|c| blended(&query.identity, query.appearance.as_deref(), c).unwrap_or(f32::NAN)).collect()
+        }
         _ => candidates.iter().map(|c| cosine(&query.identity, &c.vector)).collect(),
     };
     let agreement = match mode {
@@ -280,9 +284,7 @@ pub struct Ranked {
 pub fn top_k(query: &[f32], candidates: &[Candidate], k: usize) -> Vec<Ranked> {
     let mut scored: Vec<Ranked> =
         candidates.iter().enumerate().map(|(index, c)| Ranked { index, similarity: cosine(query, &c.vector) }).collect();
-    scored.sort_by(|a, b| {
-        b.similarity.total_cmp(&a.similarity).then_with(|| candidates[a.index].id.cmp(&candidates[b.index].id))
-    });
+    scored.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| candidates[a.index].id.cmp(&candidates[b.index].id)));
     scored.truncate(k);
     scored
 }
@@ -306,7 +308,12 @@ mod tests {
     fn fair_mode_lowers_a_hub_and_keeps_the_cosine() {
         // "hub" sits between a and b (close to both); the visitor is slightly nearer the hub.
         let n = |v: [f32; 3]| normalize(v.to_vec()).expect("unit");
-        let cands = vec![cand("a", &n([1.0, 0.0, 0.0])), cand("b", &n([0.0, 1.0, 0.0])), cand("hub", &n([1.0, 1.0, 0.3])), cand("c", &n([0.0, 0.0, 1.0]))];
+        let cands = vec![
+            cand("a", &n([1.0, 0.0, 0.0])),
+            cand("b", &n([0.0, 1.0, 0.0])),
+            cand("hub", &n([1.0, 1.0, 0.3])),
+            cand("c", &n([0.0, 0.0, 1.0])),
+        ];
         let hubs = Hubs::new(&cands);
         let hub = &hubs.fair;
         assert!(hub[2] > hub[0] && hub[2] > hub[3], "{hub:?}");
@@ -358,7 +365,12 @@ mod tests {
         // behind, w1 alone declared gender 0. The vote favours gender 1, so with the cue m1
         // overtakes w1, without it (weight 0, or resemblance mode) w1 stays first.
         let n = |v: [f32; 3]| normalize(v.to_vec()).expect("unit");
-        let mut cands = vec![cand("w1", &n([1.0, 0.20, 0.0])), cand("m1", &n([1.0, 0.0, 0.21])), cand("m2", &n([1.0, 0.0, 0.3])), cand("m3", &n([1.0, 0.0, -0.3]))];
+        let mut cands = vec![
+            cand("w1", &n([1.0, 0.20, 0.0])),
+            cand("m1", &n([1.0, 0.0, 0.21])),
+            cand("m2", &n([1.0, 0.0, 0.3])),
+            cand("m3", &n([1.0, 0.0, -0.3])),
+        ];
         for (c, g) in cands.iter_mut().zip([0, 1, 1, 1]) {
             c.gender = Some(g);
         }

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use crate::vision::embed::FaceCode;
 pub use index::Index;
 pub use manifest::{GalleryManifest, RoleModel};
 use matcher::{Candidate, Hubs, Ranked, Settings};
-use crate::vision::embed::FaceCode;
 
 use crate::vision::EmbedderId;
 
@@ -70,13 +70,19 @@ impl Gallery {
     /// model or software version, an edited manifest or photo), builds and writes the index
     /// first, reusing cached embeddings, calling `progress` per photo. Problems with the
     /// manifest or photos stay errors. Returns whether it rebuilt.
-    pub fn open_or_build(dir: &Path, vision: &crate::vision::Vision, mut progress: impl FnMut(&RoleModel, &str)) -> anyhow::Result<(Gallery, bool)> {
+    pub fn open_or_build(
+        dir: &Path,
+        vision: &crate::vision::Vision,
+        mut progress: impl FnMut(&RoleModel, &str),
+    ) -> anyhow::Result<(Gallery, bool)> {
         let manifest = valid_manifest(dir)?;
         // A corrupt index is rebuilt like a stale one.
         match Index::read(dir).ok().flatten() {
             Some(index) if index.staleness(dir, &vision.embedder_id).is_none() => Ok((Self::from_parts(dir, manifest, index), false)),
             previous => {
-                let (index, _) = index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
+                let (index, _) = index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| {
+                    progress(rm, photo)
+                })?;
                 index.write(dir)?;
                 Ok((Self::from_parts(dir, manifest, index), true))
             }
@@ -89,8 +95,7 @@ impl Gallery {
         let mut candidates = Vec::new();
         let mut genders: Vec<String> = Vec::new();
         for rm in manifest.role_models {
-            let embeddings: Vec<&[f32]> =
-                index.photos.iter().filter(|p| p.role_model == rm.id).map(|p| p.embedding.as_slice()).collect();
+            let embeddings: Vec<&[f32]> = index.photos.iter().filter(|p| p.role_model == rm.id).map(|p| p.embedding.as_slice()).collect();
             let appearances: Vec<&[f32]> =
                 index.photos.iter().filter(|p| p.role_model == rm.id).filter_map(|p| p.appearance.as_deref()).collect();
             // A role model's appearance is the mean over all its photos, or none if one lacks it.

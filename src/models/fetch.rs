@@ -48,12 +48,7 @@ fn matches(path: &Path, spec: &ModelSpec) -> anyhow::Result<Option<(String, u64)
 fn check(path: &Path, spec: &ModelSpec, what: &str) -> anyhow::Result<()> {
     let (sum, size) = sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
     if sum != spec.sha256 || size != spec.size {
-        bail!(
-            "{what} {} has sha256 {sum} ({size} bytes); the manifest expects {} ({} bytes): refused",
-            spec.file,
-            spec.sha256,
-            spec.size
-        );
+        bail!("{what} {} has sha256 {sum} ({size} bytes); the manifest expects {} ({} bytes): refused", spec.file, spec.sha256, spec.size);
     }
     Ok(())
 }

@@ -76,8 +76,7 @@ pub fn quantize(bytes: &[u8], min_elements: usize) -> anyhow::Result<(Vec<u8>, Q
         }
     }
     // Where each weight lives: an initializer or a Constant node's `value`.
-    let init_index: HashMap<String, usize> =
-        graph.initializer.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+    let init_index: HashMap<String, usize> = graph.initializer.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
     let const_index: HashMap<String, usize> = graph
         .node
         .iter()
@@ -173,12 +172,10 @@ pub fn quantize(bytes: &[u8], min_elements: usize) -> anyhow::Result<(Vec<u8>, Q
     graph.initializer.extend(new_inits);
     new_nodes.append(&mut graph.node);
     graph.node = new_nodes;
-    model.doc_string = format!(
-        "{} [rolemirror: Conv weights quantized to int8 per output channel, min_elements={min_elements}]",
-        model.doc_string
-    )
-    .trim()
-    .to_string();
+    model.doc_string =
+        format!("{} [rolemirror: Conv weights quantized to int8 per output channel, min_elements={min_elements}]", model.doc_string)
+            .trim()
+            .to_string();
     let out = model.encode_to_vec();
     report.bytes_after = out.len();
     Ok((out, report))

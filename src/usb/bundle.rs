@@ -166,7 +166,12 @@ pub fn trusted_keys(dir: &Path) -> (Vec<VerifyingKey>, Vec<String>) {
 /// config file, nothing hidden that a signer could not see.
 fn check_name(p: &str) -> Result<(), String> {
     let plain = p.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
-    if p.is_empty() || p.contains('\\') || p.contains('\0') || !plain || !Path::new(p).components().all(|c| matches!(c, Component::Normal(_))) {
+    if p.is_empty()
+        || p.contains('\\')
+        || p.contains('\0')
+        || !plain
+        || !Path::new(p).components().all(|c| matches!(c, Component::Normal(_)))
+    {
         return Err(format!("file name {p:?} escapes the bundle or is not a plain relative path"));
     }
     if !(p.starts_with("gallery/") || p == CONFIG_FILE) {
@@ -244,7 +249,8 @@ fn copy_into(src: &Path, dest: &Path, name: &str, files: &mut Vec<FileEntry>) ->
 
 /// Regular files under `dir` (relative paths), refusing symlinks and special files.
 fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir.join(rel)).with_context(|| format!("{}: cannot list", dir.join(rel).display()))?.flatten().collect();
+    let mut entries: Vec<_> =
+        fs::read_dir(dir.join(rel)).with_context(|| format!("{}: cannot list", dir.join(rel).display()))?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let r = rel.join(e.file_name());
@@ -312,10 +318,14 @@ pub fn check_stick(root: &Path, keys: &[VerifyingKey], limits: &Limits) -> Resul
     };
     let sig = Signature::from_bytes(&sig);
     if keys.is_empty() {
-        return Err(Refusal(vec!["no trusted public keys are installed on this booth (usb.trusted_keys): every USB update is refused".into()]));
+        return Err(Refusal(vec![
+            "no trusted public keys are installed on this booth (usb.trusted_keys): every USB update is refused".into()
+        ]));
     }
     let Some(signer) = keys.iter().find(|k| k.verify_strict(&manifest_bytes, &sig).is_ok()) else {
-        return Err(Refusal(vec!["signature does not match any trusted key (signed with another key, or bundle.json changed after signing)".into()]));
+        return Err(Refusal(vec![
+            "signature does not match any trusted key (signed with another key, or bundle.json changed after signing)".into(),
+        ]));
     };
     let manifest: BundleManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| Refusal(vec![format!("{MANIFEST_FILE}: {e}")]))?;
     let mut problems = Vec::new();

@@ -78,7 +78,12 @@ impl Store {
     pub fn lock(&self) -> anyhow::Result<Lock> {
         fs::create_dir_all(&self.versions).with_context(|| format!("{}: cannot create", self.versions.display()))?;
         let path = self.versions.join(".lock");
-        let f = File::options().create(true).truncate(false).write(true).open(&path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
         use std::os::fd::AsRawFd;
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
@@ -102,7 +107,10 @@ impl Store {
     /// The highest serial installed: `installed.json`, or the active version's manifest if a
     /// crash came between the switch and writing `installed.json`.
     pub fn installed_serial(&self) -> u64 {
-        let recorded = fs::read(self.versions.join(INSTALLED_FILE)).ok().and_then(|b| serde_json::from_slice::<Installed>(&b).ok()).map_or(0, |i| i.serial);
+        let recorded = fs::read(self.versions.join(INSTALLED_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Installed>(&b).ok())
+            .map_or(0, |i| i.serial);
         let active = self
             .active_version()
             .and_then(|v| fs::read(v.join(bundle::MANIFEST_FILE)).ok())
@@ -171,7 +179,8 @@ impl Store {
         match old {
             Some(m) if m.is_dir() => {
                 // First install over a plain directory: swap both names in one step.
-                exchange(&switch, &self.active).with_context(|| format!("cannot switch {} (renameat2 RENAME_EXCHANGE)", self.active.display()))?;
+                exchange(&switch, &self.active)
+                    .with_context(|| format!("cannot switch {} (renameat2 RENAME_EXCHANGE)", self.active.display()))?;
                 sync_dir(parent)?;
                 // `switch` is now the old directory; keep it as the previous gallery.
                 let dest = self.versions.join("v0-original");
@@ -200,7 +209,8 @@ impl Store {
         self.recover();
         let Some(prev) = self.previous_version() else { bail!("{}: no previous gallery to roll back to", self.versions.display()) };
         let prev_gallery = prev.join("gallery");
-        crate::gallery::GalleryManifest::load(&prev_gallery).with_context(|| format!("the previous gallery {} is not usable", prev_gallery.display()))?;
+        crate::gallery::GalleryManifest::load(&prev_gallery)
+            .with_context(|| format!("the previous gallery {} is not usable", prev_gallery.display()))?;
         self.activate(&prev_gallery)?;
         Ok(prev_gallery)
     }
@@ -228,9 +238,16 @@ pub struct Progress {
 /// What an import did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Installed { serial: u64, role_models: Option<usize>, config: bool, signer: String },
+    Installed {
+        serial: u64,
+        role_models: Option<usize>,
+        config: bool,
+        signer: String,
+    },
     /// The same serial is already installed: nothing to do.
-    AlreadyInstalled { serial: u64 },
+    AlreadyInstalled {
+        serial: u64,
+    },
     Refused(Refusal),
 }
 
@@ -292,7 +309,9 @@ pub fn import(
         Ok(role_models) => {
             step("switching", 0.97);
             match switch(&checked, &staging, store, opts, role_models.is_some()) {
-                Ok(()) => Outcome::Installed { serial, role_models, config: checked.manifest.config().is_some(), signer: checked.signer.clone() },
+                Ok(()) => {
+                    Outcome::Installed { serial, role_models, config: checked.manifest.config().is_some(), signer: checked.signer.clone() }
+                }
                 Err(e) => refuse(format!("install failed: {e:#}")),
             }
         }
@@ -424,7 +443,10 @@ fn switch(checked: &CheckedBundle, staging: &Path, store: &Store, opts: &ImportO
     if let (Some(entry), Some(path)) = (checked.manifest.config(), opts.config_path) {
         let bytes = fs::read(version.join(&entry.path))?;
         if let Ok(old) = fs::read(path) {
-            write_atomic(&path.with_file_name(format!("{}.previous", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())), &old)?;
+            write_atomic(
+                &path.with_file_name(format!("{}.previous", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())),
+                &old,
+            )?;
         }
         write_atomic(path, &bytes).with_context(|| format!("{}: cannot replace the config", path.display()))?;
     }

@@ -72,7 +72,11 @@ fn scan_level(dir: &Path, depth: usize, found: &mut Vec<Stick>) {
 pub fn report_text(outcome: &Outcome, stick: &Stick) -> String {
     let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
     let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-    let mut s = format!("rolemirror {} USB update report\nbooth: {host}\ntime: {when}\nstick: {}\n", env!("CARGO_PKG_VERSION"), stick.mount.display());
+    let mut s = format!(
+        "rolemirror {} USB update report\nbooth: {host}\ntime: {when}\nstick: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        stick.mount.display()
+    );
     match outcome {
         Outcome::Installed { serial, role_models, config, signer } => {
             s += &format!("result: INSTALLED\nserial: {serial}\nsigned by key: {signer}\n");
@@ -163,7 +167,14 @@ pub struct Updater {
 }
 
 impl Updater {
-    pub fn new(cfg: UsbConfig, config_path: &Path, current: Option<Config>, gallery_dir: &Path, vision: VisionSource, texts: Texts) -> Updater {
+    pub fn new(
+        cfg: UsbConfig,
+        config_path: &Path,
+        current: Option<Config>,
+        gallery_dir: &Path,
+        vision: VisionSource,
+        texts: Texts,
+    ) -> Updater {
         Updater {
             cfg,
             config_path: config_path.to_path_buf(),
@@ -288,7 +299,10 @@ impl Updater {
                 for line in &r.0 {
                     log::warn!("usb: {}: refused: {line}", stick.mount.display());
                 }
-                emit("usb_rejected", &[("mount", mount.clone()), ("reason", r.0.first().cloned().unwrap_or_default()), ("reasons", r.0.len().to_string())]);
+                emit(
+                    "usb_rejected",
+                    &[("mount", mount.clone()), ("reason", r.0.first().cloned().unwrap_or_default()), ("reasons", r.0.len().to_string())],
+                );
                 (self.texts.usb_refused.clone(), r.0.iter().take(8).cloned().collect(), false)
             }
         };

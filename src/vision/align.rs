@@ -8,13 +8,7 @@
 use super::image::RgbImage;
 
 /// The ArcFace five-point template for a 112x112 crop.
-pub const ARCFACE_112: [[f32; 2]; 5] = [
-    [38.2946, 51.6963],
-    [73.5318, 51.5014],
-    [56.0252, 71.7366],
-    [41.5493, 92.3655],
-    [70.7299, 92.2041],
-];
+pub const ARCFACE_112: [[f32; 2]; 5] = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 
 /// Side of the aligned crop.
 pub const CROP: u32 = 112;

@@ -213,13 +213,18 @@ impl Detector {
         let (sw, sh) = (lb.width as usize, lb.height as usize);
         let raw = scaled.as_raw();
         // YuNet takes BGR in 0..255; the letterbox border is black (0).
-        let input = nchw_tensor(in_h as usize, in_w as usize, |c, x, y| {
-            if x < sw && y < sh {
-                f32::from(raw[(y * sw + x) * 3 + (2 - c)])
-            } else {
-                0.0
-            }
-        })?;
+        let input =
+            nchw_tensor(
+                in_h as usize,
+                in_w as usize,
+                |c, x, y| {
+                    if x < sw && y < sh {
+                        f32::from(raw[(y * sw + x) * 3 + (2 - c)])
+                    } else {
+                        0.0
+                    }
+                },
+            )?;
         let outputs = self.plan.run(input)?;
         let get = |name: String| -> anyhow::Result<&[f32]> {
             outputs
@@ -243,8 +248,7 @@ impl Detector {
             ));
         }
         let inv = 1.0 / lb.scale;
-        let mut faces: Vec<Face> =
-            nms(faces, self.options.nms_iou, self.options.top_k).iter().map(|f| f.scaled(inv, 0.0, 0.0)).collect();
+        let mut faces: Vec<Face> = nms(faces, self.options.nms_iou, self.options.top_k).iter().map(|f| f.scaled(inv, 0.0, 0.0)).collect();
         sort_by_area(&mut faces);
         Ok(faces)
     }

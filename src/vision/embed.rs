@@ -144,7 +144,8 @@ impl Embedder {
             None => None,
             Some(name) => {
                 let (_, shape, data) = outputs.next().ok_or_else(|| anyhow::anyhow!("embedder gave no {name} output"))?;
-                let means = channel_means(&shape, &data).ok_or_else(|| anyhow::anyhow!("appearance tensor {name} has shape {shape:?}, not 1xCxHxW"))?;
+                let means = channel_means(&shape, &data)
+                    .ok_or_else(|| anyhow::anyhow!("appearance tensor {name} has shape {shape:?}, not 1xCxHxW"))?;
                 Some(normalize(means).ok_or_else(|| anyhow::anyhow!("appearance vector is zero or not finite"))?)
             }
         };

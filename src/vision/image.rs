@@ -37,9 +37,7 @@ pub fn load(path: &Path, max_pixels: u64) -> Result<RgbImage, ImageError> {
 
 /// Decodes JPEG, PNG or WebP bytes to upright RGB, refusing images over `max_pixels` before decoding.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ImageError> {
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(ImageError::Io)?;
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(ImageError::Io)?;
     let mut decoder = reader.into_decoder().map_err(|e| ImageError::Format(e.to_string()))?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);

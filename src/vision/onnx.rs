@@ -49,23 +49,21 @@ impl Plan {
         let mut model = model;
         let mut outlets = model.output_outlets().map_err(|e| err(e.into()))?.to_vec();
         for name in extra {
-            let outlet = model.find_outlet_label(name).ok_or_else(|| ModelError { path: path.to_path_buf(), reason: format!("has no tensor named {name:?}") })?;
+            let outlet = model
+                .find_outlet_label(name)
+                .ok_or_else(|| ModelError { path: path.to_path_buf(), reason: format!("has no tensor named {name:?}") })?;
             outlets.push(outlet);
         }
         model.select_output_outlets(&outlets).map_err(|e| err(e.into()))?;
-        let output_names = outlets
-            .iter()
-            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
-            .collect();
+        let output_names =
+            outlets.iter().map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone())).collect();
         let model = model
             .with_input_fact(0, f32::fact(shape).into())
             .map_err(|e| err(e.into()))?
             .into_optimized()
             .map_err(|e| err(e.context("tract could not optimise it")))?;
-        let options = RunOptions {
-            executor: (threads > 1).then(|| tract_linalg::multithread::Executor::multithread(threads)),
-            ..Default::default()
-        };
+        let options =
+            RunOptions { executor: (threads > 1).then(|| tract_linalg::multithread::Executor::multithread(threads)), ..Default::default() };
         let plan = model.into_runnable_with_options(&options).map_err(|e| err(e.into()))?;
         Ok(Plan { plan, output_names })
     }

@@ -51,7 +51,11 @@ dir = "{dir}/state"
 pub(crate) fn gallery(tmp: &TempDir) -> PathBuf {
     rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch");
     let dir = tmp.path().join("gallery");
-    let out = Command::new(env!("CARGO_BIN_EXE_rolemirror")).args(["--models", models().to_str().expect("utf-8"), "gallery", "build"]).arg(&dir).output().expect("runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+        .args(["--models", models().to_str().expect("utf-8"), "gallery", "build"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     dir
 }
@@ -156,7 +160,9 @@ impl Drop for Daemon {
 }
 
 fn screens(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir.join("screens")).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("screens"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -185,7 +191,8 @@ fn visitors_get_their_role_model_and_an_empty_frame_keeps_attract() {
     let s = screens(&out);
     assert!(s.iter().filter(|n| n.ends_with("-result.png")).count() == 3, "{s:?}");
     assert!(s.last().is_some_and(|n| n.ends_with("-attract.png")), "{s:?}");
-    let counters: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("state/counters.json")).expect("counters")).expect("json");
+    let counters: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("state/counters.json")).expect("counters")).expect("json");
     assert_eq!(counters["visitors"], 3);
     assert_eq!(counters["matches"]["demo-06"], 1);
 }
@@ -380,7 +387,10 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
     for e in walk(&out) {
         made.push(e.strip_prefix(&out).map(|p| p.display().to_string()).unwrap_or_default());
     }
-    assert!(made.iter().all(|m| m == "booth.toml" || m == "screen.png" || m.starts_with("screens/") || m == "state/counters.json"), "{made:?}");
+    assert!(
+        made.iter().all(|m| m == "booth.toml" || m == "screen.png" || m.starts_with("screens/") || m == "state/counters.json"),
+        "{made:?}"
+    );
 }
 
 /// Syscalls in an strace log that break the privacy invariant: a socket other than AF_UNIX,

@@ -45,7 +45,11 @@ fn missing_models_and_missing_index_say_what_to_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("models fetch") && err.lines().count() == 1, "{err}");
 
-    std::fs::write(tmp.path().join("gallery.toml"), "[[role_model]]\nid = \"a\"\nname = \"A\"\nrole = \"R\"\nstory_url = \"https://example.org/a\"\nphotos = [\"a.jpg\"]\n").expect("write");
+    std::fs::write(
+        tmp.path().join("gallery.toml"),
+        "[[role_model]]\nid = \"a\"\nname = \"A\"\nrole = \"R\"\nstory_url = \"https://example.org/a\"\nphotos = [\"a.jpg\"]\n",
+    )
+    .expect("write");
     std::fs::copy(&img, tmp.path().join("a.jpg")).expect("copy");
     let out = rolemirror(&["match", "--gallery", s(tmp.path()), "--json", s(&img)]);
     assert_eq!(out.status.code(), Some(3));
@@ -134,13 +138,20 @@ fn demo_matches_the_in_gallery_visitors_and_writes_screens() {
     for v in demo.visitors.iter().filter(|v| v.expect.is_some()) {
         let file = rolemirror::demo::flat_name(&v.photo);
         let want = v.expect.as_deref().unwrap_or_default();
-        if text.lines().any(|l| l.starts_with("event=match ") && l.contains(&format!("visitor={file} ")) && l.contains(&format!("role_model={want} "))) {
+        if text
+            .lines()
+            .any(|l| l.starts_with("event=match ") && l.contains(&format!("visitor={file} ")) && l.contains(&format!("role_model={want} ")))
+        {
             right += 1;
         }
     }
     assert!(right >= 11, "only {right}/12 in-gallery visitors matched:\n{text}");
     assert!(text.lines().any(|l| l.starts_with("event=no_face visitor=")), "the empty room shows no face");
-    let screens: Vec<String> = std::fs::read_dir(out_dir.join("screens")).expect("screens").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let screens: Vec<String> = std::fs::read_dir(out_dir.join("screens"))
+        .expect("screens")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     for kind in ["attract", "matching", "result", "thanks"] {
         assert!(screens.iter().any(|n| n.ends_with(&format!("-{kind}.png"))), "no {kind} screen in {screens:?}");
     }

@@ -140,7 +140,8 @@ fn obama_photos_match_each_other_rather_than_biden() {
         let faces = v.faces(&img).expect("detect");
         v.embed_face(&img, &faces[0]).expect("embed")
     };
-    let obama: Vec<Vec<f32>> = ["obama.jpg", "obama2.jpg", "obama3.jpg", "test_obama1.jpg", "obama_small.jpg"].iter().map(|f| embed(f)).collect();
+    let obama: Vec<Vec<f32>> =
+        ["obama.jpg", "obama2.jpg", "obama3.jpg", "test_obama1.jpg", "obama_small.jpg"].iter().map(|f| embed(f)).collect();
     let biden: Vec<Vec<f32>> = ["biden.jpg", "train_biden_biden2.jpg"].iter().map(|f| embed(f)).collect();
     for (i, o) in obama.iter().enumerate() {
         let best_obama = obama.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, x)| cosine(o, x)).fold(f32::MIN, f32::max);

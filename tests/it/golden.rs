@@ -41,7 +41,8 @@ fn detection_and_embedding_agree_with_reference() {
             failures.push(format!("{rel}: no face"));
             continue;
         };
-        let worst = face.landmarks.iter().zip(&want_lm).map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()).fold(0f32, f32::max);
+        let worst =
+            face.landmarks.iter().zip(&want_lm).map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()).fold(0f32, f32::max);
         if worst <= tol {
             agree += 1;
             let e = v.embed_face(&img, face).expect("embed");
@@ -67,10 +68,9 @@ fn detection_and_embedding_agree_with_reference() {
 fn crops_and_embedders_agree_with_reference() {
     let g = goldens();
     let images = g["images"].as_object().expect("images");
-    for (model, quantized, floor) in [
-        ("faceplugin-mfn512", "faceplugin-mfn512-int8", 0.99f32),
-        ("foamliu-mfn128", "foamliu-mfn128-int8", 0.99f32),
-    ] {
+    for (model, quantized, floor) in
+        [("faceplugin-mfn512", "faceplugin-mfn512-int8", 0.99f32), ("foamliu-mfn128", "foamliu-mfn128-int8", 0.99f32)]
+    {
         let fp32 = vision(Some(model));
         let int8 = vision(Some(quantized));
         let (mut min32, mut min8) = (1f32, 1f32);

@@ -1,11 +1,11 @@
 //! Integration tests: one binary, real models, real photos, real goldens.
 
+mod booth;
+mod cli;
 mod common;
 mod gallery;
+mod golden;
 mod relatability;
 mod screens;
 mod systemd;
-mod golden;
-mod booth;
-mod cli;
 mod usb;

@@ -21,7 +21,12 @@ fn declared_demo_gallery(tmp: &TempDir) -> std::path::PathBuf {
     let mut m = GalleryManifest::load(&g).expect("manifest");
     for (i, rm) in m.role_models.iter_mut().enumerate() {
         rm.declared = match i {
-            0..=5 => Some(Declared { consent: true, gender: Some("Woman".into()), group: Some("A".into()), tags: if i == 0 { vec!["LGBTQ+".into()] } else { vec![] } }),
+            0..=5 => Some(Declared {
+                consent: true,
+                gender: Some("Woman".into()),
+                group: Some("A".into()),
+                tags: if i == 0 { vec!["LGBTQ+".into()] } else { vec![] },
+            }),
             6..=8 => Some(Declared { consent: true, gender: Some("man".into()), group: Some("B".into()), tags: vec![] }),
             _ => None,
         };
@@ -50,7 +55,15 @@ fn gallery_audit_shows_exposure_coverage_and_a_chart() {
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
     for e in exposure {
         let r = e["share_over_mean"].as_f64().expect("share");
-        let want = if e["count"] == 0 { "never" } else if r < 0.25 { "rare" } else if r > 2.0 { "dominant" } else { "even" };
+        let want = if e["count"] == 0 {
+            "never"
+        } else if r < 0.25 {
+            "rare"
+        } else if r > 2.0 {
+            "dominant"
+        } else {
+            "even"
+        };
         assert_eq!(e["state"], want, "{e}");
     }
     assert!((v["max_share_over_mean"].as_f64().expect("max") - exposure[0]["share_over_mean"].as_f64().expect("first")).abs() < 1e-9);
@@ -68,7 +81,10 @@ fn gallery_audit_shows_exposure_coverage_and_a_chart() {
     assert_eq!(c["tags"]["lgbtq+"]["role_models"], 1);
     let shares: f64 = c["gender"].as_object().expect("map").values().map(|x| x["match_share"].as_f64().expect("share")).sum();
     assert!(shares <= 1.0 + 1e-9, "{shares}");
-    assert!(c["thin"].as_array().expect("thin").iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("tag \"lgbtq+\": 1 role model"))), "{c}");
+    assert!(
+        c["thin"].as_array().expect("thin").iter().any(|t| t.as_str().is_some_and(|t| t.starts_with("tag \"lgbtq+\": 1 role model"))),
+        "{c}"
+    );
 
     // The chart: a real PNG with exposure bars and coverage bars drawn.
     let img = image::open(&png).expect("chart decodes").to_rgb8();
@@ -81,7 +97,14 @@ fn gallery_audit_shows_exposure_coverage_and_a_chart() {
     let out = rolemirror(&["gallery", "audit", s(&g)]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["each matched against the other role models", "12 faces matched", "by chance alone", "woman", "not declared: 3", "thin: tag \"lgbtq+\""] {
+    for want in [
+        "each matched against the other role models",
+        "12 faces matched",
+        "by chance alone",
+        "woman",
+        "not declared: 3",
+        "thin: tag \"lgbtq+\"",
+    ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
 }

@@ -17,8 +17,11 @@ use rolemirror::vision::image as vimage;
 use crate::common::*;
 
 fn fonts() -> Fonts {
-    Fonts::load(Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"), Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"))
-        .expect("DejaVu fonts (apt-get install fonts-dejavu-core)")
+    Fonts::load(
+        Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    )
+    .expect("DejaVu fonts (apt-get install fonts-dejavu-core)")
 }
 
 /// Cards with real photos but made-up texts full of diacritics.
@@ -53,8 +56,14 @@ fn scenes() -> Vec<Scene> {
         Scene::Result { best: 0, percent: 63, others: vec![(1, 48), (2, 41)] },
         Scene::Thanks,
         Scene::CameraLost,
-        Scene::Service { problems: vec!["camera.fps: 0 is not in 1..=120".into(), "gallery.dir: /var/lib/rolemirror/gallery has no index".into()] },
-        Scene::Update { title: "Updating from USB".into(), lines: vec!["Checking signature… ok".into(), "Embedding 14 photos".into()], progress: Some(0.4) },
+        Scene::Service {
+            problems: vec!["camera.fps: 0 is not in 1..=120".into(), "gallery.dir: /var/lib/rolemirror/gallery has no index".into()],
+        },
+        Scene::Update {
+            title: "Updating from USB".into(),
+            lines: vec!["Checking signature… ok".into(), "Embedding 14 photos".into()],
+            progress: Some(0.4),
+        },
         Scene::Update {
             title: "Update refused".into(),
             lines: vec![
@@ -91,13 +100,7 @@ fn every_scene_through_a_file_backed_framebuffer_in_both_formats() {
                 let mut fb = Fbdev::with_geometry(&file, geometry).expect("fb");
                 fb.present(&canvas).expect("present");
                 let back = fbdev::decode(&std::fs::read(&file).expect("read"), &geometry);
-                let worst = back
-                    .as_raw()
-                    .iter()
-                    .zip(canvas.rgb())
-                    .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
-                    .max()
-                    .unwrap_or(0);
+                let worst = back.as_raw().iter().zip(canvas.rgb()).map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs()).max().unwrap_or(0);
                 assert!(worst <= tol, "{name} {}bpp: worst channel error {worst}", geometry.bits_per_pixel);
             }
             canvas.to_image().save(out_dir().join(format!("{name}.png"))).expect("png");

@@ -28,7 +28,12 @@ fn unit_verifies_silently_and_is_well_hardened() {
     }
     let tmp = TempDir::new("systemd");
     let r = root_dir(&tmp);
-    let out = Command::new("systemd-analyze").arg("verify").arg(format!("--root={}", r.display())).arg("/etc/systemd/system/rolemirror.service").output().expect("verify runs");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", r.display()))
+        .arg("/etc/systemd/system/rolemirror.service")
+        .output()
+        .expect("verify runs");
     let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && printed.trim().is_empty(), "systemd-analyze verify said:\n{printed}");
     let out = Command::new("systemd-analyze")
@@ -53,7 +58,12 @@ fn unit_verifies_silently_and_is_well_hardened() {
 fn usb_stick_unit_verifies_and_its_helper_parses() {
     let tmp = TempDir::new("systemd-usb");
     let r = root_dir(&tmp);
-    let out = Command::new("systemd-analyze").arg("verify").arg(format!("--root={}", r.display())).arg("/etc/systemd/system/rolemirror-usb@sda1.service").output().expect("verify runs");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", r.display()))
+        .arg("/etc/systemd/system/rolemirror-usb@sda1.service")
+        .output()
+        .expect("verify runs");
     let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && printed.trim().is_empty(), "systemd-analyze verify said:\n{printed}");
     let helper = root().join("systemd/usb-stick");

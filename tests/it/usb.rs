@@ -188,11 +188,22 @@ impl FatStick {
     /// Reports written onto the stick (read from the image with mtools after unplugging).
     fn reports(&self) -> Vec<String> {
         // fusefat writes a FAT that fsck.fat accepts but mtools' media-byte check does not.
-        let out = Command::new("mdir").env("MTOOLS_SKIP_CHECK", "1").args(["-b", "-i"]).arg(&self.image).arg("::/ROLEMIRROR/reports").output().expect("mdir");
+        let out = Command::new("mdir")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-b", "-i"])
+            .arg(&self.image)
+            .arg("::/ROLEMIRROR/reports")
+            .output()
+            .expect("mdir");
         let names = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.ends_with(".txt")).map(str::to_string).collect::<Vec<_>>();
         names
             .iter()
-            .map(|n| String::from_utf8_lossy(&Command::new("mtype").env("MTOOLS_SKIP_CHECK", "1").arg("-i").arg(&self.image).arg(n).output().expect("mtype").stdout).into_owned())
+            .map(|n| {
+                String::from_utf8_lossy(
+                    &Command::new("mtype").env("MTOOLS_SKIP_CHECK", "1").arg("-i").arg(&self.image).arg(n).output().expect("mtype").stdout,
+                )
+                .into_owned()
+            })
             .collect()
     }
 }
@@ -227,10 +238,21 @@ fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
     // keygen refuses to overwrite.
     let (code, text) = run(bin().args(["keygen", "--out"]).arg(tmp.path()).args(["--name", "tech"]));
     assert_ne!(code, 0, "{text}");
-    let verify = |pubkey: &Path| run(bin().args(["--models", models().to_str().expect("utf-8"), "bundle", "verify"]).arg(&stick).arg("--pubkey").arg(pubkey).arg("--against").arg(&demo));
+    let verify = |pubkey: &Path| {
+        run(bin()
+            .args(["--models", models().to_str().expect("utf-8"), "bundle", "verify"])
+            .arg(&stick)
+            .arg("--pubkey")
+            .arg(pubkey)
+            .arg("--against")
+            .arg(&demo))
+    };
     let (code, text) = verify(&k.public);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("serial 7") && text.contains("2 role models") && text.contains("added (2): a, b") && text.contains("removed (12)"), "{text}");
+    assert!(
+        text.contains("serial 7") && text.contains("2 role models") && text.contains("added (2): a, b") && text.contains("removed (12)"),
+        "{text}"
+    );
     let (code, text) = verify(&other.public);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("does not match any trusted key"), "{text}");
@@ -247,7 +269,16 @@ fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
     let cfg = tmp.path().join("booth.toml");
     let empty = tmp.path().join("no-keys");
     std::fs::create_dir_all(&empty).expect("mkdir");
-    std::fs::write(&cfg, format!("[vision]\nmodels = \"{}\"\n[gallery]\ndir = \"{}\"\n[usb]\ntrusted_keys = \"{}\"\n", models().display(), tmp.path().join("active").display(), empty.display())).expect("write");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[vision]\nmodels = \"{}\"\n[gallery]\ndir = \"{}\"\n[usb]\ntrusted_keys = \"{}\"\n",
+            models().display(),
+            tmp.path().join("active").display(),
+            empty.display()
+        ),
+    )
+    .expect("write");
     let fresh = tmp.path().join("stick2");
     create(&fresh, Some(&g), None, &k.private, 8);
     let (code, text) = run(bin().args(["bundle", "install"]).arg(&fresh).arg("--config").arg(&cfg));
@@ -344,47 +375,90 @@ fn booth_installs_from_a_fat_stick_then_refuses_every_bad_stick_and_keeps_its_ga
     };
     let truncated = std::fs::read(demo.join("img18.jpg")).expect("read");
     let mut cases: Vec<(&str, PathBuf, &str)> = vec![
-        ("tampered", make("tampered", &|r| {
-            let p = r.join("gallery/img16.jpg");
-            let mut b = std::fs::read(&p).expect("read");
-            let n = b.len();
-            b[n / 3] ^= 0x01;
-            std::fs::write(&p, b).expect("write");
-        }), "sha256 mismatch"),
-        ("foreign", {
-            let content = tmp.path().join("foreign");
-            create(&content, Some(&g2), None, &stranger.private, 300);
-            content
-        }, "does not match any trusted key"),
+        (
+            "tampered",
+            make("tampered", &|r| {
+                let p = r.join("gallery/img16.jpg");
+                let mut b = std::fs::read(&p).expect("read");
+                let n = b.len();
+                b[n / 3] ^= 0x01;
+                std::fs::write(&p, b).expect("write");
+            }),
+            "sha256 mismatch",
+        ),
+        (
+            "foreign",
+            {
+                let content = tmp.path().join("foreign");
+                create(&content, Some(&g2), None, &stranger.private, 300);
+                content
+            },
+            "does not match any trusted key",
+        ),
         ("unsigned", make("unsigned", &|r| std::fs::remove_file(r.join(bundle::SIGNATURE_FILE)).expect("rm")), "no signature"),
-        ("escape", make("escape", &|r| {
-            resign(r, &k.private, |m| m["files"].as_array_mut().expect("files").push(serde_json::json!({"path": "gallery/../../etc/evil", "sha256": "0".repeat(64), "size": 1})));
-        }), "escapes the bundle"),
-        ("bomb", make("bomb", &|r| {
-            add_signed(r, &k.private, "gallery/bomb.png", &bomb_png());
-            let toml = std::fs::read_to_string(r.join("gallery/gallery.toml")).expect("read").replace("[\"img16.jpg\"]", "[\"img16.jpg\", \"bomb.png\"]");
-            replace_signed(r, &k.private, "gallery/gallery.toml", toml.as_bytes());
-        }), "over the limit of 40000000"),
-        ("truncated", make("truncated", &|r| {
-            add_signed(r, &k.private, "gallery/img18.jpg", &truncated[..truncated.len() / 3]);
-            let toml = std::fs::read_to_string(r.join("gallery/gallery.toml")).expect("read") + "[[role_model]]\nid = \"cut\"\nname = \"Cut\"\nrole = \"R\"\nstory_url = \"https://example.org/c\"\nphotos = [\"img18.jpg\"]\n";
-            replace_signed(r, &k.private, "gallery/gallery.toml", toml.as_bytes());
-        }), "gallery/img18.jpg (cut)"),
-        ("stray", make("stray", &|r| std::fs::write(r.join("gallery/extra.jpg"), b"not signed").expect("write")), "not in the signed manifest"),
-        ("oversized", make("oversized", &|r| add_signed(r, &k.private, "gallery/big.bin", &vec![7u8; 6 << 20])), "over the limit of 5242880 per file"),
-        ("replay", {
-            let content = tmp.path().join("replay");
-            create(&content, Some(&g2), None, &k.private, 50);
-            content
-        }, "older than the installed bundle's 100"),
-        ("badtoml", {
-            let content = tmp.path().join("badtoml");
-            let valid = tmp.path().join("valid.toml");
-            std::fs::write(&valid, "[booth]\nshowcase_seconds = 4.5\n").expect("write");
-            let root = create(&content, None, Some(&valid), &k.private, 400);
-            replace_signed(&root, &k.private, "config/rolemirror.toml", b"[booth\nshowcase_seconds = = 3\n");
-            content
-        }, "config/rolemirror.toml: [booth] (line 1)"),
+        (
+            "escape",
+            make("escape", &|r| {
+                resign(r, &k.private, |m| {
+                    m["files"]
+                        .as_array_mut()
+                        .expect("files")
+                        .push(serde_json::json!({"path": "gallery/../../etc/evil", "sha256": "0".repeat(64), "size": 1}))
+                });
+            }),
+            "escapes the bundle",
+        ),
+        (
+            "bomb",
+            make("bomb", &|r| {
+                add_signed(r, &k.private, "gallery/bomb.png", &bomb_png());
+                let toml = std::fs::read_to_string(r.join("gallery/gallery.toml"))
+                    .expect("read")
+                    .replace("[\"img16.jpg\"]", "[\"img16.jpg\", \"bomb.png\"]");
+                replace_signed(r, &k.private, "gallery/gallery.toml", toml.as_bytes());
+            }),
+            "over the limit of 40000000",
+        ),
+        (
+            "truncated",
+            make("truncated", &|r| {
+                add_signed(r, &k.private, "gallery/img18.jpg", &truncated[..truncated.len() / 3]);
+                let toml = std::fs::read_to_string(r.join("gallery/gallery.toml")).expect("read") + "[[role_model]]\nid = \"cut\"\nname = \"Cut\"\nrole = \"R\"\nstory_url = \"https://example.org/c\"\nphotos = [\"img18.jpg\"]\n";
+                replace_signed(r, &k.private, "gallery/gallery.toml", toml.as_bytes());
+            }),
+            "gallery/img18.jpg (cut)",
+        ),
+        (
+            "stray",
+            make("stray", &|r| std::fs::write(r.join("gallery/extra.jpg"), b"not signed").expect("write")),
+            "not in the signed manifest",
+        ),
+        (
+            "oversized",
+            make("oversized", &|r| add_signed(r, &k.private, "gallery/big.bin", &vec![7u8; 6 << 20])),
+            "over the limit of 5242880 per file",
+        ),
+        (
+            "replay",
+            {
+                let content = tmp.path().join("replay");
+                create(&content, Some(&g2), None, &k.private, 50);
+                content
+            },
+            "older than the installed bundle's 100",
+        ),
+        (
+            "badtoml",
+            {
+                let content = tmp.path().join("badtoml");
+                let valid = tmp.path().join("valid.toml");
+                std::fs::write(&valid, "[booth]\nshowcase_seconds = 4.5\n").expect("write");
+                let root = create(&content, None, Some(&valid), &k.private, 400);
+                replace_signed(&root, &k.private, "config/rolemirror.toml", b"[booth\nshowcase_seconds = = 3\n");
+                content
+            },
+            "config/rolemirror.toml: [booth] (line 1)",
+        ),
     ];
     // Non-UTF-8 file name: a FAT short name with byte 0xFF (no long name), made in the image.
     let nonutf8 = make("nonutf8", &|r| std::fs::write(r.join("gallery/BADNAME.JPG"), b"x").expect("write"));
@@ -429,7 +503,10 @@ fn booth_installs_from_a_fat_stick_then_refuses_every_bad_stick_and_keeps_its_ga
         booth.wait_for("event=usb_detected", 20);
         let line = booth.wait_for("event=usb_rejected", 60);
         assert!(line.contains(reason), "{name}: {line}");
-        assert!(std::fs::read_dir(mount.join("ROLEMIRROR/reports")).expect("report").count() == 1, "{name}: report written to a writable folder");
+        assert!(
+            std::fs::read_dir(mount.join("ROLEMIRROR/reports")).expect("report").count() == 1,
+            "{name}: report written to a writable folder"
+        );
         std::fs::remove_dir_all(&mount).expect("unplug");
         tried += 1;
     }
@@ -501,7 +578,15 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
         let step = steps[(next() % steps.len() as u64) as usize];
         // The switch takes well under a millisecond: kill within it, elsewhere within 40 ms.
         let delay = Duration::from_micros(next() % if step == "switching" { 1_500 } else { 40_000 });
-        let mut child = bin().args(["bundle", "install"]).arg(&content).arg("--config").arg(&cfg).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let mut child = bin()
+            .args(["bundle", "install"])
+            .arg(&content)
+            .arg("--config")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
         let stderr = child.stderr.take().expect("stderr");
         let mut reached = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -524,9 +609,13 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
             assert!(status.success(), "install failed: {status:?}");
             completed += 1;
         }
-        let now = active_ids(&active).unwrap_or_else(|e| panic!("after a kill at {step:?}+{delay:?} the active gallery does not load: {e}"));
+        let now =
+            active_ids(&active).unwrap_or_else(|e| panic!("after a kill at {step:?}+{delay:?} the active gallery does not load: {e}"));
         let new = &sets[which];
-        assert!(now == current || &now == new, "after a kill at {step:?}+{delay:?}: {now:?} is neither the old {current:?} nor the new {new:?}");
+        assert!(
+            now == current || &now == new,
+            "after a kill at {step:?}+{delay:?}: {now:?} is neither the old {current:?} nor the new {new:?}"
+        );
         current = now;
         let _ = std::fs::remove_dir_all(&content);
     }
@@ -539,7 +628,11 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     let (code, text) = run(bin().args(["bundle", "install"]).arg(&content).arg("--config").arg(&cfg));
     assert_eq!(code, 0, "{text}");
     assert_eq!(active_ids(&active), Ok(sets[0].clone()));
-    let left: Vec<String> = std::fs::read_dir(tmp.path().join("booth-gallery.versions")).expect("versions").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let left: Vec<String> = std::fs::read_dir(tmp.path().join("booth-gallery.versions"))
+        .expect("versions")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(left.iter().filter(|n| n.starts_with('v')).count() <= 2 && !left.iter().any(|n| n.starts_with("staging")), "{left:?}");
     // Rollback goes to the previous complete gallery.
     let (code, text) = run(bin().args(["gallery", "rollback", "--config"]).arg(&cfg));
