@@ -15,30 +15,8 @@ use crate::gallery::manifest::Declared;
 use crate::gallery::matcher::{Mode, Settings};
 use crate::gallery::{Gallery, GalleryManifest, RoleModel};
 use crate::vision::embed::FaceCode;
-use crate::vision::{self, Face, Vision};
-
-/// Which detected face stands for the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FacePolicy {
-    /// The largest face.
-    Largest,
-    /// The face nearest the image centre among faces at least 30 % of the largest's area
-    /// (LFW's labelled person is the central one).
-    Central,
-}
-
-/// Picks the face that stands for an image of `w` x `h` under `policy`.
-pub fn pick_face(faces: &[Face], w: u32, h: u32, policy: FacePolicy) -> Option<&Face> {
-    let largest = faces.iter().map(Face::area).fold(0.0f32, f32::max);
-    match policy {
-        FacePolicy::Largest => faces.first(),
-        FacePolicy::Central => {
-            let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-            let dist = |f: &Face| (f.bbox[0] + f.bbox[2] / 2.0 - cx).hypot(f.bbox[1] + f.bbox[3] / 2.0 - cy);
-            faces.iter().filter(|f| f.area() >= 0.3 * largest).min_by(|a, b| dist(a).total_cmp(&dist(b)))
-        }
-    }
-}
+pub use crate::vision::FacePolicy;
+use crate::vision::{self, choose_face, Vision};
 
 /// Pads an image by `pad` pixels on every side, replicating the border.
 pub fn pad_replicate(img: &vision::RgbImage, pad: u32) -> vision::RgbImage {
@@ -78,7 +56,7 @@ fn embed_path(vision: &Vision, path: &Path, policy: FacePolicy, pad: u32) -> any
     let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS)?;
     let img = if pad > 0 { pad_replicate(&img, pad) } else { img };
     let faces = vision.faces(&img)?;
-    let face = pick_face(&faces, img.width(), img.height(), policy).context("no face")?;
+    let face = choose_face(&faces, img.width(), img.height(), policy).context("no face")?;
     vision.describe_face(&img, face)
 }
 
@@ -260,10 +238,15 @@ pub fn group_name(gender: u8, race: u8) -> String {
     format!("{g}, {r}")
 }
 
+/// File names with their labels.
+pub type Labelled = Vec<(String, UtkLabel)>;
+
 /// The protocol's split: per (gender, race) group, files sorted by md5 of the name; the first 15
 /// are role models, the next 60 visitors. Adults 18-60, races 0-3.
-pub fn utk_split(names: &[String]) -> (Vec<(String, UtkLabel)>, Vec<(String, UtkLabel)>) {
-    let mut groups: BTreeMap<(u8, u8), Vec<(String, String, UtkLabel)>> = BTreeMap::new();
+pub fn utk_split(names: &[String]) -> (Labelled, Labelled) {
+    // Per group: (md5 of the name, name, label).
+    type Keyed = Vec<(String, String, UtkLabel)>;
+    let mut groups: BTreeMap<(u8, u8), Keyed> = BTreeMap::new();
     for n in names {
         if let Some(l) = parse_utk(n) {
             if (18..=60).contains(&l.age) && l.race <= 3 {
@@ -516,14 +499,6 @@ mod tests {
         assert!(t > 0.35 && t < 0.75, "{t}");
         let (_, acc) = best_threshold(&[(0.5, true), (0.6, false)]);
         assert_eq!(acc, 0.5);
-    }
-
-    #[test]
-    fn central_policy_prefers_the_centre() {
-        let f = |x: f32, w: f32| Face { bbox: [x, 40.0, w, w], score: 0.9, landmarks: [[0.0; 2]; 5] };
-        let faces = vec![f(0.0, 60.0), f(80.0, 50.0), f(95.0, 5.0)];
-        assert_eq!(pick_face(&faces, 200, 200, FacePolicy::Largest).map(|f| f.bbox[0]), Some(0.0));
-        assert_eq!(pick_face(&faces, 200, 200, FacePolicy::Central).map(|f| f.bbox[0]), Some(80.0));
     }
 
     #[test]

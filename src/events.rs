@@ -29,6 +29,34 @@ pub fn format(name: &str, fields: &[(&str, String)]) -> String {
     line
 }
 
+/// One event as data: the service loop returns these, so its tests can look at them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: &'static str,
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl Event {
+    pub fn new(name: &'static str, fields: Vec<(&'static str, String)>) -> Event {
+        Event { name, fields }
+    }
+
+    /// The value of a field.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The line (without the newline).
+    pub fn line(&self) -> String {
+        format(self.name, &self.fields)
+    }
+
+    /// Writes the line to stdout.
+    pub fn emit(&self) {
+        emit(self.name, &self.fields);
+    }
+}
+
 /// Writes one event line to stdout and flushes it.
 pub fn emit(name: &str, fields: &[(&str, String)]) {
     let mut out = std::io::stdout().lock();

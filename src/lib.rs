@@ -1,26 +1,35 @@
 //! rolemirror: a recruitment-booth "mirror" that shows the role model from a curated gallery
-//! who looks most like the visitor.
+//! who looks most like the visitor. `ARCHITECTURE.md` has the map; in short, from the bottom up
+//! (each layer imports only from the ones above it in this list):
 //!
-//! - [`vision`]: detect, align and embed faces (YuNet + MobileFaceNet on tract).
+//! - [`util`], [`events`]: file helpers, sizes, the one-value slot; event lines.
 //! - [`models`]: the model manifest, fetching, verification and int8 quantization.
-//! - [`gallery`]: the role-model gallery, its embedding index and matching.
-//! - [`demo`]: the demo gallery and visitors, from a local data mirror.
+//! - [`vision`]: detect, choose, align and embed faces (YuNet + MobileFaceNet on tract).
+//! - [`gallery`]: the role-model gallery, its embedding index, matching and the audit.
 //! - [`eval`]: LFW pair accuracy and the UTKFace relatability protocol.
-//! - [`booth`], [`display`], [`config`]: the booth's state machine, screens and settings.
+//! - [`config`]: the booth's config file, checked into typed settings.
+//! - [`display`]: scenes as data, the renderer, and the screens (fbdev, SPI, PNG).
+//! - [`camera`]: where frames come from (V4L2, replay) and the capture thread.
 //! - [`usb`]: signed USB bundles of galleries and configs, installed atomically.
+//! - [`booth`]: where a role model is chosen: the per-frame step and the state machine.
+//! - [`demo`]: the demo data and the booth over it on a simulated clock.
+//! - [`service`]: `rolemirror run`, the booth as a systemd service.
 //! - [`cli`]: the commands behind the `rolemirror` binary.
+
+// NaN-safe checks are written `!(x > limit)` on purpose: a NaN fails them (STYLE.md).
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod booth;
 pub mod camera;
 pub mod cli;
 pub mod config;
-pub mod daemon;
 pub mod demo;
 pub mod display;
 pub mod eval;
 pub mod events;
 pub mod gallery;
 pub mod models;
+pub mod service;
 pub mod usb;
 pub mod util;
 pub mod vision;

@@ -2,20 +2,8 @@
 //! good enough. Frames and crops stay in memory; only the [`FaceObs`] leaves.
 
 use super::machine::{guidance, FaceObs};
-use crate::config::BoothConfig;
-use crate::vision::{align, Face, RgbImage, Vision};
-
-/// The visitor among several faces: the largest, weighted towards the centre of the frame
-/// (area x (1 - distance to centre / half diagonal)).
-pub fn choose_face(faces: &[Face], width: u32, height: u32) -> Option<&Face> {
-    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
-    let half_diag = (cx * cx + cy * cy).sqrt().max(1.0);
-    let weight = |f: &Face| {
-        let d = (f.bbox[0] + f.bbox[2] / 2.0 - cx).hypot(f.bbox[1] + f.bbox[3] / 2.0 - cy);
-        f.area() * (1.0 - d / half_diag).max(0.05)
-    };
-    faces.iter().max_by(|a, b| weight(a).total_cmp(&weight(b)))
-}
+use crate::config::BoothSettings;
+use crate::vision::{align, choose_face, FacePolicy, RgbImage, Vision};
 
 /// Frontal by landmark geometry: the nose near the eyes' midpoint (yaw) and the eye line near
 /// level (roll).
@@ -53,9 +41,9 @@ pub fn sharpness(crop: &RgbImage) -> f32 {
 }
 
 /// Analyses one frame: the chosen face and how good it is; embeds it only when good.
-pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothConfig) -> anyhow::Result<Option<FaceObs>> {
+pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
     let faces = vision.faces(frame)?;
-    let Some(face) = choose_face(&faces, frame.width(), frame.height()) else {
+    let Some(face) = choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) else {
         return Ok(None);
     };
     let eye_fraction = face.eye_distance() / frame.width().max(1) as f32;
@@ -75,21 +63,6 @@ pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothConfig) -> anyhow::
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn face(x: f32, y: f32, s: f32) -> Face {
-        Face { bbox: [x, y, s, s], score: 0.9, landmarks: [[0.0; 2]; 5] }
-    }
-
-    #[test]
-    fn prefers_the_large_central_face() {
-        let faces = [face(0.0, 0.0, 100.0), face(270.0, 190.0, 90.0), face(300.0, 220.0, 20.0)];
-        let chosen = choose_face(&faces, 640, 480).expect("some");
-        assert_eq!(chosen.bbox[0], 270.0);
-        // A much larger face wins even off-centre.
-        let faces = [face(0.0, 0.0, 300.0), face(300.0, 220.0, 40.0)];
-        assert_eq!(choose_face(&faces, 640, 480).map(|f| f.bbox[0]), Some(0.0));
-        assert!(choose_face(&[], 640, 480).is_none());
-    }
 
     #[test]
     fn frontal_geometry() {

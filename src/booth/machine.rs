@@ -5,7 +5,9 @@
 //! made, and never hands them out. Matching goes through a closure (the gallery's top-k), so the
 //! machine knows nothing of models or files.
 
-use crate::config::BoothConfig;
+use crate::config::BoothSettings;
+pub use crate::display::scene::Guidance;
+pub use crate::gallery::matcher::Ranked;
 use crate::vision::detect::iou;
 use crate::vision::embed::FaceCode;
 
@@ -22,29 +24,27 @@ pub struct FaceObs {
     pub embedding: Option<FaceCode>,
 }
 
-/// Advice to the visitor while tracking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Guidance {
-    StepCloser,
-    LookAtCamera,
-    HoldStill,
-}
-
-/// One ranked role model (index into the gallery's role models) with its cosine similarity.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ranked {
-    pub index: usize,
-    pub similarity: f32,
-}
-
 /// Where the booth is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
-    Attract { since: f64 },
-    Tracking { guidance: Guidance },
-    Matching { started: f64, collected: usize },
-    Result { since: f64, matches: Vec<Ranked> },
-    Cooldown { since: f64 },
+    Attract {
+        since: f64,
+    },
+    Tracking {
+        guidance: Guidance,
+    },
+    /// Collecting good frames; `last_good` is when the last one came.
+    Matching {
+        last_good: f64,
+        collected: usize,
+    },
+    Result {
+        since: f64,
+        matches: Vec<Ranked>,
+    },
+    Cooldown {
+        since: f64,
+    },
 }
 
 /// Something worth an event line.
@@ -57,15 +57,17 @@ pub enum BoothEvent {
 
 /// The state machine.
 pub struct Machine {
-    cfg: BoothConfig,
+    cfg: BoothSettings,
     phase: Phase,
     last_face_at: Option<f64>,
+    /// When the last frame was analysed (with or without a face).
+    last_frame_at: Option<f64>,
     face_box: Option<[f32; 4]>,
     collected: Vec<FaceCode>,
 }
 
 /// Judges a face: the advice it needs, or `None` when it is good to match.
-pub fn guidance(face: &FaceObs, cfg: &BoothConfig) -> Option<Guidance> {
+pub fn guidance(face: &FaceObs, cfg: &BoothSettings) -> Option<Guidance> {
     if face.eye_fraction < cfg.min_eye_fraction {
         Some(Guidance::StepCloser)
     } else if !face.frontal {
@@ -79,8 +81,15 @@ pub fn guidance(face: &FaceObs, cfg: &BoothConfig) -> Option<Guidance> {
 
 impl Machine {
     /// A machine in Attract at time `now`.
-    pub fn new(cfg: BoothConfig, now: f64) -> Machine {
-        Machine { cfg, phase: Phase::Attract { since: now }, last_face_at: None, face_box: None, collected: Vec::new() }
+    pub fn new(cfg: BoothSettings, now: f64) -> Machine {
+        Machine {
+            cfg,
+            phase: Phase::Attract { since: now },
+            last_face_at: None,
+            last_frame_at: None,
+            face_box: None,
+            collected: Vec::new(),
+        }
     }
 
     /// The current phase.
@@ -102,7 +111,7 @@ impl Machine {
     }
 
     /// Replaces the timings and thresholds (config reload) without changing the phase.
-    pub fn set_config(&mut self, cfg: BoothConfig) {
+    pub fn set_config(&mut self, cfg: BoothSettings) {
         self.cfg = cfg;
     }
 
@@ -112,10 +121,17 @@ impl Machine {
         self.collected.clear();
         self.face_box = None;
         self.last_face_at = None;
+        self.last_frame_at = None;
     }
 
+    /// The face is gone when frames analysed after it was last seen showed nobody, for longer
+    /// than `face_lost_seconds`. No frame is no evidence: on a slow CPU (a Pi 3, an emulator)
+    /// frames may come further apart than that while the visitor stands still.
     fn face_gone(&self, now: f64) -> bool {
-        self.last_face_at.is_none_or(|t| now - t > f64::from(self.cfg.face_lost_seconds))
+        match self.last_face_at {
+            None => true,
+            Some(t) => now - t > f64::from(self.cfg.face_lost_seconds) && self.last_frame_at.is_some_and(|f| f > t),
+        }
     }
 
     /// Advances time without a new frame (timeouts).
@@ -128,7 +144,7 @@ impl Machine {
                 self.phase = Phase::Attract { since: now };
                 events.push(BoothEvent::VisitorLeft);
             }
-            Phase::Matching { started, .. } if now - started > f64::from(self.cfg.matching_timeout_seconds) => {
+            Phase::Matching { last_good, .. } if now - last_good > f64::from(self.cfg.matching_timeout_seconds) => {
                 self.collected.clear();
                 self.phase = Phase::Tracking { guidance: Guidance::HoldStill };
             }
@@ -155,6 +171,7 @@ impl Machine {
     /// Takes one processed frame. `matcher` ranks role models for an averaged embedding.
     pub fn observe(&mut self, now: f64, face: Option<&FaceObs>, matcher: impl FnOnce(&FaceCode) -> Vec<Ranked>) -> Vec<BoothEvent> {
         let mut events = Vec::new();
+        self.last_frame_at = Some(now);
         let Some(face) = face else {
             events.extend(self.tick(now));
             return events;
@@ -194,31 +211,27 @@ impl Machine {
         let advice = guidance(face, &self.cfg);
         match (advice, &face.embedding) {
             (None, Some(embedding)) => {
-                let started = match self.phase {
-                    Phase::Matching { started, .. } => started,
-                    _ => now,
-                };
                 self.collected.push(embedding.clone());
                 if self.collected.len() >= self.cfg.matching_frames.max(1) {
                     let mean = FaceCode::mean(&self.collected);
                     self.collected.clear();
                     let matches = mean.map(|m| matcher(&m)).unwrap_or_default();
                     if let Some(best) = matches.first() {
-                        events.push(BoothEvent::Matched(*best));
+                        events.push(BoothEvent::Matched(best.clone()));
                         self.phase = Phase::Result { since: now, matches };
                     } else {
                         self.phase = Phase::Tracking { guidance: Guidance::HoldStill };
                     }
                 } else {
-                    self.phase = Phase::Matching { started, collected: self.collected.len() };
+                    self.phase = Phase::Matching { last_good: now, collected: self.collected.len() };
                 }
             }
             (advice, _) => {
                 let guidance = advice.unwrap_or(Guidance::HoldStill);
                 match self.phase {
-                    Phase::Matching { started, collected } if now - started <= f64::from(self.cfg.matching_timeout_seconds) => {
+                    Phase::Matching { last_good, collected } if now - last_good <= f64::from(self.cfg.matching_timeout_seconds) => {
                         // Keep what was collected; a bad frame in between is normal.
-                        self.phase = Phase::Matching { started, collected };
+                        self.phase = Phase::Matching { last_good, collected };
                     }
                     _ => {
                         self.collected.clear();
@@ -243,8 +256,8 @@ impl Machine {
 mod tests {
     use super::*;
 
-    fn cfg() -> BoothConfig {
-        BoothConfig { matching_frames: 3, ..BoothConfig::default() }
+    fn cfg() -> BoothSettings {
+        BoothSettings { matching_frames: 3, ..BoothSettings::default() }
     }
 
     fn good(x: f32) -> FaceObs {
@@ -299,7 +312,7 @@ mod tests {
 
     #[test]
     fn result_ends_after_the_minimum_once_the_visitor_leaves() {
-        let mut m = Machine::new(BoothConfig { matching_frames: 1, ..BoothConfig::default() }, 0.0);
+        let mut m = Machine::new(BoothSettings { matching_frames: 1, ..BoothSettings::default() }, 0.0);
         m.observe(1.0, Some(&good(100.0)), matcher);
         assert!(matches!(m.phase(), Phase::Result { .. }));
         m.observe(2.0, None, matcher);
@@ -318,6 +331,24 @@ mod tests {
         assert!(matches!(m.phase(), Phase::Matching { .. }), "a blink is not leaving");
         m.tick(2.6);
         assert!(matches!(m.phase(), Phase::Attract { .. }));
+    }
+
+    #[test]
+    fn frames_slower_than_the_grace_time_still_give_a_match() {
+        // A Pi 3 or an emulated CPU: 3 s per frame, more than face_lost_seconds (1.5) apart.
+        let mut m = Machine::new(BoothSettings { matching_frames: 5, ..BoothSettings::default() }, 0.0);
+        let mut matched = Vec::new();
+        for i in 0..5 {
+            let t = 1.0 + 3.0 * f64::from(i);
+            m.tick(t - 1.0);
+            matched.extend(m.observe(t, Some(&good(100.0)), matcher));
+            m.tick(t + 0.5);
+        }
+        assert_eq!(matched.last(), Some(&BoothEvent::Matched(Ranked { index: 4, similarity: 0.5 })), "{:?} {:?}", matched, m.phase());
+        // Only a frame that shows nobody ends the visit.
+        assert!(matches!(m.phase(), Phase::Result { .. }));
+        m.observe(30.0, None, matcher);
+        assert!(matches!(m.phase(), Phase::Cooldown { .. }), "{:?}", m.phase());
     }
 
     #[test]
@@ -342,7 +373,7 @@ mod tests {
 
     #[test]
     fn an_empty_gallery_never_shows_a_result() {
-        let mut m = Machine::new(BoothConfig { matching_frames: 1, ..BoothConfig::default() }, 0.0);
+        let mut m = Machine::new(BoothSettings { matching_frames: 1, ..BoothSettings::default() }, 0.0);
         let ev = m.observe(1.0, Some(&good(100.0)), |_| Vec::new());
         assert!(!ev.iter().any(|e| matches!(e, BoothEvent::Matched(_))));
         assert!(matches!(m.phase(), Phase::Tracking { .. }));

@@ -10,10 +10,11 @@ pub mod replay;
 #[cfg(target_os = "linux")]
 pub mod v4l;
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{CameraConfig, CameraSource};
+use crate::config::{CameraSettings, CameraSource};
+use crate::util::Slot;
 use crate::vision::RgbImage;
 
 /// One captured frame.
@@ -45,16 +46,22 @@ pub trait FrameSource: Send {
     fn next_frame(&mut self) -> Result<Frame, CameraError>;
     /// For logs: which device or folder.
     fn describe(&self) -> String;
+    /// Every frame must be seen (a recording played once, for the demo and tests): the capture
+    /// thread then waits for each frame to be taken before delivering the next, instead of
+    /// dropping stale frames as it does for a live camera.
+    fn lossless(&self) -> bool {
+        false
+    }
 }
 
-/// Opens the source the config names.
-pub fn open(cfg: &CameraConfig) -> Result<Box<dyn FrameSource>, CameraError> {
-    match cfg.source {
-        CameraSource::Replay => Ok(Box::new(replay::Replay::open(cfg)?)),
+/// Opens the source the settings name.
+pub fn open(settings: &CameraSettings) -> Result<Box<dyn FrameSource>, CameraError> {
+    match &settings.source {
+        CameraSource::Replay { path, fps, looping } => Ok(Box::new(replay::Replay::new(path, *fps, *looping)?)),
         #[cfg(target_os = "linux")]
-        CameraSource::V4l2 => Ok(Box::new(v4l::V4l2Camera::open(cfg)?)),
+        CameraSource::V4l2 { device, size, fps } => Ok(Box::new(v4l::V4l2Camera::open(device.as_deref(), *size, *fps, settings.timeout)?)),
         #[cfg(not(target_os = "linux"))]
-        CameraSource::V4l2 => Err(CameraError::Gone("V4L2 needs Linux".into())),
+        CameraSource::V4l2 { .. } => Err(CameraError::Gone("V4L2 needs Linux".into())),
     }
 }
 
@@ -64,53 +71,6 @@ pub enum CameraStatus {
     Connected(String),
     Lost(String),
     Ended,
-}
-
-/// A slot of one value between two threads: `put` replaces what was not yet taken, so the
-/// consumer always gets the latest (camera frames to the vision worker, scenes to the display).
-pub struct Slot<T> {
-    inner: Mutex<SlotState<T>>,
-    ready: Condvar,
-}
-
-struct SlotState<T> {
-    value: Option<T>,
-    closed: bool,
-}
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Slot { inner: Mutex::new(SlotState { value: None, closed: false }), ready: Condvar::new() }
-    }
-}
-
-impl<T> Slot<T> {
-    /// Puts a value in the slot, replacing (dropping) any value not yet taken.
-    pub fn put(&self, value: T) {
-        if let Ok(mut s) = self.inner.lock() {
-            s.value = Some(value);
-            self.ready.notify_one();
-        }
-    }
-
-    /// Takes the latest value, waiting up to `timeout`. `None` on timeout or when closed.
-    pub fn take(&self, timeout: Duration) -> Option<T> {
-        let guard = self.inner.lock().ok()?;
-        let (mut guard, _) = self.ready.wait_timeout_while(guard, timeout, |s| s.value.is_none() && !s.closed).ok()?;
-        guard.value.take()
-    }
-
-    /// Wakes every waiter for shutdown.
-    pub fn close(&self) {
-        if let Ok(mut s) = self.inner.lock() {
-            s.closed = true;
-            self.ready.notify_all();
-        }
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.inner.lock().map(|s| s.closed).unwrap_or(true)
-    }
 }
 
 /// The slot between the capture thread and the vision worker.
@@ -163,6 +123,9 @@ pub fn spawn_capture(
                         }
                         last_frame = Instant::now();
                         slot.put(frame);
+                        if source.lossless() {
+                            while !slot.wait_taken(Duration::from_millis(500)) && !slot.is_closed() {}
+                        }
                     }
                     Err(CameraError::BadFrame(why)) => {
                         log::debug!("skipping a bad frame: {why}");
@@ -197,29 +160,9 @@ fn sleep_unless_closed(slot: &FrameSlot, d: Duration) {
     }
 }
 
-/// Mirrors an image left to right (for display as in a mirror).
-pub fn mirrored(img: &RgbImage) -> RgbImage {
-    image::imageops::flip_horizontal(img)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn frame(seq: u64) -> Frame {
-        Frame { image: Arc::new(RgbImage::new(2, 2)), seq, label: None }
-    }
-
-    #[test]
-    fn slot_keeps_only_the_latest_frame() {
-        let slot = FrameSlot::default();
-        slot.put(frame(1));
-        slot.put(frame(2));
-        assert_eq!(slot.take(Duration::from_millis(1)).map(|f| f.seq), Some(2));
-        assert!(slot.take(Duration::from_millis(1)).is_none());
-        slot.close();
-        assert!(slot.take(Duration::from_secs(5)).is_none(), "closed slot returns at once");
-    }
 
     #[test]
     fn backoff_grows_and_caps() {

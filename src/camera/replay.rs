@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{CameraError, Frame, FrameSource};
-use crate::config::CameraConfig;
 use crate::vision;
 
 /// Image file endings the replay source picks up from a folder.
@@ -51,16 +50,16 @@ pub fn list_images(spec: &Path) -> Result<Vec<PathBuf>, CameraError> {
 }
 
 impl Replay {
-    /// Opens the folder or list in `cfg.replay`.
-    pub fn open(cfg: &CameraConfig) -> Result<Replay, CameraError> {
-        let spec = PathBuf::from(&cfg.replay);
+    /// Opens the folder or list of images at `spec`, for `fps` frames a second, once or looping.
+    pub fn new(spec: &Path, fps: f32, looping: bool) -> Result<Replay, CameraError> {
+        let spec = spec.to_path_buf();
         let files = list_images(&spec)?;
         Ok(Replay {
             spec,
             files,
             pos: 0,
-            interval: Duration::from_secs_f32(1.0 / cfg.replay_fps.max(0.01)),
-            looping: cfg.replay_loop,
+            interval: Duration::from_secs_f32(1.0 / fps.max(0.01)),
+            looping,
             next_due: Instant::now(),
             seq: 0,
         })
@@ -97,5 +96,10 @@ impl FrameSource for Replay {
 
     fn describe(&self) -> String {
         format!("replay {} ({} images)", self.spec.display(), self.files.len())
+    }
+
+    /// Played once, a replay is a recording: every frame is analysed.
+    fn lossless(&self) -> bool {
+        !self.looping
     }
 }

@@ -6,7 +6,7 @@
 //! less USB bandwidth) or YUYV at the configured size and rate, streams through mmap buffers,
 //! and decodes each frame to RGB. Only this file knows the `v4l` crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
 use super::{CameraError, Frame, FrameSource};
-use crate::config::CameraConfig;
+use crate::util::Size;
 use crate::vision::{self, RgbImage};
 
 /// Pixel formats we decode.
@@ -58,17 +58,17 @@ fn first_capture_device() -> Option<PathBuf> {
 }
 
 impl V4l2Camera {
-    /// Opens and starts streaming.
-    pub fn open(cfg: &CameraConfig) -> Result<V4l2Camera, CameraError> {
-        let path = if cfg.device.is_empty() {
-            first_capture_device().ok_or_else(|| CameraError::Gone("no video capture device found".into()))?
-        } else {
-            PathBuf::from(&cfg.device)
+    /// Opens `device` (None: the first capture device) at about `size` and `fps`, and starts
+    /// streaming; a frame that takes longer than `timeout` is an error.
+    pub fn open(device: Option<&Path>, size: Size, fps: u32, timeout: Duration) -> Result<V4l2Camera, CameraError> {
+        let path = match device {
+            Some(p) => p.to_path_buf(),
+            None => first_capture_device().ok_or_else(|| CameraError::Gone("no video capture device found".into()))?,
         };
         let device = Device::with_path(&path).map_err(|e| gone(&path, "open", e))?;
         let mut format = device.format().map_err(|e| gone(&path, "get format", e))?;
-        format.width = cfg.width;
-        format.height = cfg.height;
+        format.width = size.width;
+        format.height = size.height;
         let mut chosen = None;
         for (fourcc, pixels) in [(FourCC::new(b"MJPG"), Pixels::Mjpeg), (FourCC::new(b"YUYV"), Pixels::Yuyv)] {
             format.fourcc = fourcc;
@@ -80,12 +80,12 @@ impl V4l2Camera {
             }
         }
         let (actual, pixels) = chosen.ok_or_else(|| gone(&path, "set format", "the device offers neither MJPEG nor YUYV"))?;
-        if let Err(e) = device.set_params(&Parameters::with_fps(cfg.fps)) {
-            log::warn!("{}: cannot set {} fps ({e}); using the device's rate", path.display(), cfg.fps);
+        if let Err(e) = device.set_params(&Parameters::with_fps(fps)) {
+            log::warn!("{}: cannot set {} fps ({e}); using the device's rate", path.display(), fps);
         }
         let mut stream = MmapStream::with_buffers(&device, Type::VideoCapture, 4).map_err(|e| gone(&path, "start streaming", e))?;
-        stream.set_timeout(Duration::from_secs_f32(cfg.timeout_seconds.max(0.2)));
-        log::info!("{}: {}x{} {:?} at up to {} fps", path.display(), actual.width, actual.height, pixels, cfg.fps);
+        stream.set_timeout(timeout.max(Duration::from_millis(200)));
+        log::info!("{}: {}x{} {:?} at up to {} fps", path.display(), actual.width, actual.height, pixels, fps);
         Ok(V4l2Camera { stream, _device: device, path, width: actual.width, height: actual.height, pixels, seq: 0 })
     }
 }

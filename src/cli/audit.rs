@@ -8,8 +8,10 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
 
-use super::{setup_error, Common, ExitCode};
-use crate::config::{Config, DisplayConfig};
+use super::{Common, ExitCode};
+use anyhow::{bail, Context};
+
+use crate::config::Config;
 use crate::display::canvas::Canvas;
 use crate::display::text::{draw_line, width, Fonts, Style};
 use crate::eval::{embed_many, FacePolicy};
@@ -67,32 +69,22 @@ pub fn image_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// the gallery, reference folder, config or fonts cannot be used.
 pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let settings = match &opts.config {
-        Some(path) => match Config::load(path) {
-            Ok(c) => c.gallery.matching(),
-            Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e}"))),
-        },
+        Some(path) => Config::load(path)?.gallery.matching,
         None => common.matching,
     };
-    let display = DisplayConfig::default();
-    let fonts = match opts.png.as_ref().map(|_| Fonts::load(Path::new(&display.font), Path::new(&display.font_bold))).transpose() {
-        Ok(f) => f,
-        Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e} (needed for --png)"))),
+    let display = Config::default().display;
+    let fonts = match &opts.png {
+        Some(_) => Some(Fonts::load(&display.font, &display.font_bold).context("the fonts (needed for --png)")?),
+        None => None,
     };
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
-    let gallery = match Gallery::open(&opts.dir, &vision.embedder_id) {
-        Ok(g) => g.with_settings(settings),
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
+    let gallery = Gallery::open(&opts.dir, &vision.embedder_id)?.with_settings(settings);
     let (embeddings, source, without_face) = match &opts.reference {
         Some(dir) => {
-            let files = match image_files(dir) {
-                Ok(f) if !f.is_empty() => f,
-                Ok(_) => return Ok(setup_error(&anyhow::anyhow!("{}: no .jpg, .jpeg or .png files", dir.display()))),
-                Err(e) => return Ok(setup_error(&anyhow::anyhow!("{}: {e}", dir.display()))),
-            };
+            let files = image_files(dir).with_context(|| dir.display().to_string())?;
+            if files.is_empty() {
+                bail!("{}: no .jpg, .jpeg or .png files", dir.display());
+            }
             let found = embed_many(&vision, &files, FacePolicy::Largest, opts.pad, opts.jobs);
             let without = found.iter().filter(|e| e.is_none()).count();
             let faces: Vec<(FaceCode, Option<usize>)> = found.into_iter().flatten().map(|e| (e, None)).collect();
@@ -117,9 +109,7 @@ pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow
         let canvas = chart(&result, &opts.dir, settings, fonts);
         let mut bytes = Vec::new();
         image::DynamicImage::ImageRgb8(canvas.to_image()).write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-        if let Err(e) = crate::util::write_atomic(path, &bytes) {
-            return Ok(setup_error(&anyhow::anyhow!("{}: {e}", path.display())));
-        }
+        crate::util::write_atomic(path, &bytes).with_context(|| path.display().to_string())?;
     }
     if opts.json {
         let mut v = serde_json::to_value(&result)?;

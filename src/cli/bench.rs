@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use super::{setup_error, Common, ExitCode};
+use super::{Common, ExitCode};
 use crate::gallery::matcher::Candidate;
 use crate::gallery::Gallery;
 use crate::vision::{self, align, embed::normalize};
@@ -76,16 +76,10 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             return Ok(ExitCode::Setup);
         }
     };
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
     let settings = common.matching;
     let candidates = match &opts.gallery {
-        Some(dir) => match Gallery::open(dir, &vision.embedder_id) {
-            Ok(g) => g.candidates().to_vec(),
-            Err(e) => return Ok(setup_error(&e)),
-        },
+        Some(dir) => Gallery::open(dir, &vision.embedder_id)?.candidates().to_vec(),
         None => {
             // The appearance length, from one run on a grey crop.
             let grey = vision::RgbImage::from_pixel(vision::align::CROP, vision::align::CROP, ::image::Rgb([128, 128, 128]));

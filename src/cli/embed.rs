@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{round4, setup_error, Common, ExitCode};
+use super::{round4, Common, ExitCode};
 use crate::gallery::Gallery;
 use crate::vision::{self, Face, Vision};
 
@@ -33,10 +33,7 @@ fn load_image(path: &Path) -> Result<vision::RgbImage, String> {
 
 /// `embed [--json] IMAGE...`: one line per image.
 pub fn embed(common: &Common, images: &[PathBuf], json_out: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
     let mut failed = false;
     for path in images {
         let line = match embed_one(&vision, path) {
@@ -87,14 +84,8 @@ pub fn match_images(
     json_out: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
-    let gallery = match Gallery::open(gallery_dir, &vision.embedder_id) {
-        Ok(g) => g.with_settings(common.matching),
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
+    let gallery = Gallery::open(gallery_dir, &vision.embedder_id)?.with_settings(common.matching);
     let mut failed = false;
     for path in images {
         let result = load_image(path).and_then(|img| {

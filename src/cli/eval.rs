@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{setup_error, Common, ExitCode};
+use super::{Common, ExitCode};
 use crate::eval;
 
 /// `eval pairs --pairs FILE [--tune FILE] --root DIR [--json]`.
@@ -16,14 +16,8 @@ pub fn pairs(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
-    let r = match eval::eval_pairs(&vision, pairs, tune, root, jobs) {
-        Ok(r) => r,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
+    let r = eval::eval_pairs(&vision, pairs, tune, root, jobs)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&r)?)?;
     } else {
@@ -44,14 +38,8 @@ pub fn pairs(
 
 /// `eval relatability --utk DIR [--json]`.
 pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
-    let r = match eval::eval_relatability(&vision, utk, jobs, common.matching) {
-        Ok(r) => r,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
+    let r = eval::eval_relatability(&vision, utk, jobs, common.matching)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&r)?)?;
         return Ok(ExitCode::Ok);

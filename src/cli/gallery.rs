@@ -5,7 +5,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{setup_error, Common, ExitCode};
+use super::{Common, ExitCode};
 use crate::gallery::index::{self, Index, PhotoRules};
 use crate::gallery::GalleryManifest;
 
@@ -19,18 +19,12 @@ fn report_rejections(index: &Index, out: &mut impl Write) -> std::io::Result<()>
 /// Builds (or, with `write = false`, only checks) the gallery index. Exit 0 when every photo
 /// was accepted, 1 when some were left out (named), 3 when the gallery cannot be used at all.
 pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = match GalleryManifest::load(dir) {
-        Ok(m) => m,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let manifest = GalleryManifest::load(dir)?;
     let problems = manifest.validate(Some(dir));
     if !problems.is_empty() {
         return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml", &problems)?);
     }
-    let vision = match common.vision() {
-        Ok(v) => v,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let vision = common.vision()?;
     let previous = match Index::read(dir) {
         Ok(p) => p,
         Err(e) => {
@@ -51,15 +45,10 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
         bar.inc(1);
     });
     bar.finish_and_clear();
-    let (index, stats) = match result {
-        Ok(r) => r,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let (index, stats) = result?;
     let accepted_models = manifest.role_models.iter().filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id)).count();
     if write {
-        if let Err(e) = index.write(dir) {
-            return Ok(setup_error(&e));
-        }
+        index.write(dir)?;
     }
     writeln!(
         out,

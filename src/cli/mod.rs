@@ -1,10 +1,12 @@
-//! The commands behind the `rolemirror` binary. `main.rs` parses arguments and calls these;
-//! each returns the process exit code (see [`ExitCode`]).
+//! The commands behind the `rolemirror` binary: [`args`] declares them, [`run`] dispatches and
+//! decides the exit code in one place.
 //!
 //! Exit codes: 0 success; 1 some inputs failed (each named in the output) but the run went on;
-//! 2 bad usage (from the argument parser); 3 setup problem (a model, gallery or index that is
-//! missing, corrupt or stale: the message says what to run).
+//! 2 bad usage (from the argument parser); 3 setup problem — a model, gallery, index, config or
+//! key that is missing, corrupt or stale: any error a command returns, printed as one line that
+//! says what to run or fix.
 
+pub mod args;
 pub mod audit;
 pub mod bench;
 pub mod booth;
@@ -14,9 +16,14 @@ pub mod gallery;
 pub mod models;
 pub mod usb;
 
+use std::io::Write;
 use std::path::PathBuf;
 
-use crate::models::Manifest;
+pub use args::Cli;
+use args::{BundleAction, Command, ConfigAction, DemoAction, EvalAction, GalleryAction, ModelsAction};
+
+use crate::gallery::matcher;
+use crate::util::Size;
 use crate::vision::{Vision, VisionOptions};
 
 /// Process exit codes.
@@ -29,7 +36,7 @@ pub enum ExitCode {
 }
 
 /// Prints `HEADER: N problem(s)WHAT:` and one indented line per problem; the exit code for it.
-pub fn print_problems(out: &mut impl std::io::Write, header: &str, what: &str, problems: &[String]) -> std::io::Result<ExitCode> {
+pub fn print_problems(out: &mut impl Write, header: &str, what: &str, problems: &[impl std::fmt::Display]) -> std::io::Result<ExitCode> {
     writeln!(out, "{header}: {} problem(s){what}:", problems.len())?;
     for p in problems {
         writeln!(out, "  {p}")?;
@@ -46,53 +53,103 @@ pub struct Common {
     pub embedder: Option<String>,
     /// tract threads.
     pub threads: usize,
-    /// Detector input (width, height); None: the default 640x640.
-    pub detector_input: Option<(u32, u32)>,
+    /// Detector input; None: the default 640x640.
+    pub detector_input: Option<Size>,
     /// How role models are ranked (match, bench, eval relatability, gallery audit).
-    pub matching: crate::gallery::matcher::Settings,
+    pub matching: matcher::Settings,
 }
 
 impl Common {
+    /// The vision options these flags describe.
+    pub fn vision_options(&self) -> VisionOptions {
+        let mut opts = VisionOptions {
+            models: self.models.clone(),
+            embedder: self.embedder.clone(),
+            threads: self.threads.max(1),
+            ..Default::default()
+        };
+        if let Some(input) = self.detector_input {
+            opts.detect.input = input.pair();
+        }
+        opts
+    }
+
     /// Loads the vision pipeline these options name.
     pub fn vision(&self) -> anyhow::Result<Vision> {
-        let manifest = Manifest::builtin()?;
-        let dir = crate::models::model_dir(self.models.as_deref());
-        let mut opts = VisionOptions { embedder: self.embedder.clone(), threads: self.threads.max(1), ..Default::default() };
-        if let Some(input) = self.detector_input {
-            opts.detect.input = input;
+        Vision::open(&self.vision_options())
+    }
+}
+
+/// Runs the command `cli` names, writing to stdout; the exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let common = Common {
+        models: cli.models.clone(),
+        embedder: cli.embedder.clone(),
+        threads: cli.threads,
+        detector_input: cli.detector_input,
+        matching: matcher::Settings { mode: cli.matcher, gender_cue: cli.gender_cue },
+    };
+    // Not locked for the whole command: the daemon writes event lines from other threads too.
+    let mut out = std::io::stdout();
+    match dispatch(&cli, &common, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("rolemirror: {e:#}");
+            ExitCode::Setup
         }
-        Vision::load(&dir, &manifest, &opts)
     }
 }
 
-/// Parses `WxH` (e.g. `640x480`).
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x480"))?;
-    let p = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x480"));
-    Ok((p(w)?, p(h)?))
-}
-
-/// Parses a weight in 0..=1 (`--gender-cue`).
-pub fn parse_weight(s: &str) -> Result<f32, String> {
-    match s.trim().parse::<f32>() {
-        Ok(w) if (0.0..=1.0).contains(&w) => Ok(w),
-        _ => Err(format!("{s:?}: expected a number from 0 to 1")),
-    }
-}
-
-/// Prints an error chain on one line to stderr and returns the setup exit code.
-pub fn setup_error(e: &anyhow::Error) -> ExitCode {
-    eprintln!("rolemirror: {e:#}");
-    ExitCode::Setup
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_sizes() {
-        assert_eq!(super::parse_size("640x480"), Ok((640, 480)));
-        assert!(super::parse_size("640").is_err());
-        assert!(super::parse_size("ax1").is_err());
+fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let models = cli.models.as_deref();
+    match &cli.command {
+        Command::Embed { json, images } => embed::embed(common, images, *json, out),
+        Command::Match { gallery, top, json, images } => embed::match_images(common, gallery, *top, images, *json, out),
+        Command::Gallery { action } => match action {
+            GalleryAction::Build { dir } => gallery::build(common, dir, true, out),
+            GalleryAction::Check { dir } => gallery::build(common, dir, false, out),
+            GalleryAction::Audit { dir, reference, pad, config, png, jobs, json } => {
+                let opts = audit::AuditOptions {
+                    dir: dir.clone(),
+                    reference: reference.clone(),
+                    pad: *pad,
+                    config: config.clone(),
+                    png: png.clone(),
+                    jobs: *jobs,
+                    json: *json,
+                };
+                audit::run(common, &opts, out)
+            }
+            GalleryAction::Rollback { config } => usb::rollback(config, out),
+        },
+        Command::Keygen { out: dir, name } => usb::keygen(dir, name, out),
+        Command::Bundle { action } => match action {
+            BundleAction::Create { gallery, config, key, serial, out: dest } => {
+                usb::create(gallery.as_deref(), config.as_deref(), key, *serial, dest, out)
+            }
+            BundleAction::Verify { dir, pubkey, against, against_config } => {
+                usb::verify(common, dir, pubkey, against.as_deref(), against_config.as_deref(), out)
+            }
+            BundleAction::Install { dir, config } => usb::install(dir, config, out),
+        },
+        Command::Bench { json, image, runs, gallery, gallery_size } => {
+            let opts = bench::BenchOptions { image: image.clone(), runs: *runs, gallery: gallery.clone(), gallery_size: *gallery_size };
+            bench::bench(common, &opts, *json, out)
+        }
+        Command::Eval { action } => match action {
+            EvalAction::Pairs { pairs, tune, root, jobs, json } => eval::pairs(common, pairs, tune.as_deref(), root, *jobs, *json, out),
+            EvalAction::Relatability { utk, jobs, json } => eval::relatability(common, utk, *jobs, *json, out),
+        },
+        Command::Demo { action: None, data, out: dir, size } => booth::demo(common, data, dir, *size, out),
+        Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => booth::demo_fetch(data_mirror, dir, out),
+        Command::Run { config } => booth::run(config),
+        Command::Config { action: ConfigAction::Check { file } } => booth::config_check(file, out),
+        Command::Models { action } => match action {
+            ModelsAction::Fetch { mirror } => models::fetch(models, mirror.as_deref(), out),
+            ModelsAction::List => models::list(models, out),
+            ModelsAction::Quantize { input, output, min_elements } => models::quantize(input, output, *min_elements, out),
+        },
     }
 }
 

@@ -1,25 +1,20 @@
 //! `rolemirror models fetch|quantize|list`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::{setup_error, ExitCode};
+use super::ExitCode;
 use crate::models::{fetch, model_dir, quantize, Manifest};
 
 /// `models fetch [--mirror DIR]` into the model directory.
 pub fn fetch(models: Option<&Path>, mirror: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::builtin()?;
     let dir = model_dir(models);
-    match fetch::fetch_all(&manifest, &dir, mirror) {
-        Ok(done) => {
-            for (id, outcome) in done {
-                let spec = manifest.get(&id)?;
-                writeln!(out, "{id:<24} {:<18} {}", format!("{outcome:?}"), dir.join(&spec.file).display())?;
-            }
-            Ok(ExitCode::Ok)
-        }
-        Err(e) => Ok(setup_error(&e)),
+    for (id, outcome) in fetch::fetch_all(&manifest, &dir, mirror)? {
+        let spec = manifest.get(&id)?;
+        writeln!(out, "{id:<24} {:<18} {}", format!("{outcome:?}"), dir.join(&spec.file).display())?;
     }
+    Ok(ExitCode::Ok)
 }
 
 /// `models list`: every manifest entry and whether its file is present and verified.
@@ -42,23 +37,19 @@ pub fn list(models: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitC
 }
 
 /// `models quantize IN OUT [--min-elements N]`.
-pub fn quantize(input: &Path, output: &PathBuf, min_elements: usize, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    match fetch::quantize_file(input, output, min_elements) {
-        Ok(r) => {
-            let (sum, size) = crate::util::sha256_file(output)?;
-            writeln!(
-                out,
-                "{}: {} Conv weight tensors ({} values) to int8 per channel; {} -> {} bytes; sha256 {sum} ({size} bytes)",
-                output.display(),
-                r.tensors,
-                r.values,
-                r.bytes_before,
-                r.bytes_after
-            )?;
-            Ok(ExitCode::Ok)
-        }
-        Err(e) => Ok(setup_error(&e)),
-    }
+pub fn quantize(input: &Path, output: &Path, min_elements: usize, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let r = fetch::quantize_file(input, output, min_elements)?;
+    let (sum, size) = crate::util::sha256_file(output)?;
+    writeln!(
+        out,
+        "{}: {} Conv weight tensors ({} values) to int8 per channel; {} -> {} bytes; sha256 {sum} ({size} bytes)",
+        output.display(),
+        r.tensors,
+        r.values,
+        r.bytes_before,
+        r.bytes_after
+    )?;
+    Ok(ExitCode::Ok)
 }
 
 /// Default for `--min-elements`.

@@ -5,22 +5,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{setup_error, Common, ExitCode};
-use crate::config::Config;
+use super::{Common, ExitCode};
+use anyhow::Context;
+
+use crate::config::{self, raw, Config};
 use crate::gallery::index::PhotoRules;
 use crate::gallery::{GalleryManifest, RoleModel};
 use crate::usb::bundle::{self, Limits};
 use crate::usb::install::{self, ImportOptions, Outcome, Store};
+use crate::vision::Vision;
 
 /// `keygen --out DIR`.
 pub fn keygen(dir: &Path, name: &str, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    match bundle::keygen(dir, name) {
-        Ok((private, public, id)) => {
-            writeln!(out, "key {id}\n  private: {} (mode 0600: keep it off the booth and off sticks)\n  public:  {} (copy to each booth's usb.trusted_keys directory)", private.display(), public.display())?;
-            Ok(ExitCode::Ok)
-        }
-        Err(e) => Ok(setup_error(&e)),
-    }
+    let (private, public, id) = bundle::keygen(dir, name)?;
+    writeln!(out, "key {id}\n  private: {} (mode 0600: keep it off the booth and off sticks)\n  public:  {} (copy to each booth's usb.trusted_keys directory)", private.display(), public.display())?;
+    Ok(ExitCode::Ok)
 }
 
 /// `bundle create`.
@@ -32,25 +31,16 @@ pub fn create(
     dest: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let key = match bundle::read_signing_key(key) {
-        Ok(k) => k,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let key = bundle::read_signing_key(key)?;
     if let Some(cfg) = config {
-        let text = match std::fs::read_to_string(cfg) {
-            Ok(t) => t,
-            Err(e) => return Ok(setup_error(&anyhow::anyhow!("{}: {e}", cfg.display()))),
-        };
-        let problems = Config::check(&text);
+        let text = std::fs::read_to_string(cfg).with_context(|| cfg.display().to_string())?;
+        let problems = config::check(&text);
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &cfg.display().to_string(), "; not bundled", &problems)?);
         }
     }
     if let Some(dir) = gallery {
-        let manifest = match GalleryManifest::load(dir) {
-            Ok(m) => m,
-            Err(e) => return Ok(setup_error(&e)),
-        };
+        let manifest = GalleryManifest::load(dir)?;
         let problems = manifest.validate(Some(dir));
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
@@ -58,21 +48,17 @@ pub fn create(
     }
     // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.
     let serial = serial.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
-    match bundle::create(gallery, config, &key, serial, dest) {
-        Ok(m) => {
-            writeln!(
-                out,
-                "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",
-                dest.join(bundle::BUNDLE_DIR).display(),
-                m.files.len(),
-                m.total_size(),
-                m.signer
-            )?;
-            writeln!(out, "check it with: rolemirror bundle verify {} --pubkey PUBLIC_KEY", dest.display())?;
-            Ok(ExitCode::Ok)
-        }
-        Err(e) => Ok(setup_error(&e)),
-    }
+    let m = bundle::create(gallery, config, &key, serial, dest)?;
+    writeln!(
+        out,
+        "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",
+        dest.join(bundle::BUNDLE_DIR).display(),
+        m.files.len(),
+        m.total_size(),
+        m.signer
+    )?;
+    writeln!(out, "check it with: rolemirror bundle verify {} --pubkey PUBLIC_KEY", dest.display())?;
+    Ok(ExitCode::Ok)
 }
 
 /// The bundle directory for a stick root or the `ROLEMIRROR` directory itself.
@@ -121,10 +107,7 @@ pub fn verify(
     against_config: Option<&Path>,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let key = match bundle::read_verifying_key(pubkey) {
-        Ok(k) => k,
-        Err(e) => return Ok(setup_error(&e)),
-    };
+    let key = bundle::read_verifying_key(pubkey)?;
     let tmp = std::env::temp_dir().join(format!("rolemirror-verify-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp)?;
@@ -181,10 +164,10 @@ fn gallery_diff(current: &Path, new_dir: &Path, new: &GalleryManifest, out: &mut
 }
 
 fn config_diff(current: &Path, new: &str, out: &mut impl Write) -> std::io::Result<()> {
-    let (Ok(cur), Ok(new)) = (Config::load(current), Config::parse(new)) else {
+    let (Ok(cur), Ok(new)) = (raw::Config::load(current), raw::Config::parse(new)) else {
         return writeln!(out, "(cannot compare with {}: it does not load)", current.display());
     };
-    let flat = |c: &Config| {
+    let flat = |c: &raw::Config| {
         let mut m = BTreeMap::new();
         if let Ok(toml::Value::Table(t)) = toml::Value::try_from(c) {
             flatten("", &toml::Value::Table(t), &mut m);
@@ -216,16 +199,13 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
 /// `bundle install DIR --config FILE`: what the booth does with a stick, from a shell (the
 /// running daemon then needs `systemctl reload rolemirror`). Progress goes to stderr.
 pub fn install(dir: &Path, config_path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let config = match Config::load(config_path) {
-        Ok(c) => c,
-        Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e}"))),
-    };
-    let (keys, problems) = bundle::trusted_keys(Path::new(&config.usb.trusted_keys));
+    let config = Config::load(config_path)?;
+    let (keys, problems) = bundle::trusted_keys(&config.usb.trusted_keys);
     for p in problems {
         writeln!(out, "warning: usb.trusted_keys: {p}")?;
     }
-    let store = Store::new(Path::new(&config.gallery.dir));
-    let limits = config.usb.limits();
+    let store = Store::new(&config.gallery.dir);
+    let limits = Limits::from(&config.usb);
     let opts = ImportOptions {
         keys: &keys,
         limits,
@@ -233,7 +213,7 @@ pub fn install(dir: &Path, config_path: &Path, out: &mut impl Write) -> anyhow::
         config_path: Some(config_path),
         current: Some(&config),
     };
-    let vision = || crate::daemon::vision_for(&config).map(Arc::new);
+    let vision = || Vision::open(&config.vision).map(Arc::new);
     let mut err = std::io::stderr();
     let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| {
         let _ = writeln!(err, "progress {:.3} {}", p.fraction, p.step);
@@ -251,15 +231,8 @@ pub fn install(dir: &Path, config_path: &Path, out: &mut impl Write) -> anyhow::
 
 /// `gallery rollback --config FILE`.
 pub fn rollback(config_path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let config = match Config::load(config_path) {
-        Ok(c) => c,
-        Err(e) => return Ok(setup_error(&anyhow::anyhow!("{e}"))),
-    };
-    match Store::new(Path::new(&config.gallery.dir)).rollback() {
-        Ok(active) => {
-            writeln!(out, "{} now points to {}; reload the booth: systemctl reload rolemirror", config.gallery.dir, active.display())?;
-            Ok(ExitCode::Ok)
-        }
-        Err(e) => Ok(setup_error(&e)),
-    }
+    let config = Config::load(config_path)?;
+    let active = Store::new(&config.gallery.dir).rollback()?;
+    writeln!(out, "{} now points to {}; reload the booth: systemctl reload rolemirror", config.gallery.dir.display(), active.display())?;
+    Ok(ExitCode::Ok)
 }

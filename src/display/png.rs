@@ -30,6 +30,11 @@ impl PngScreen {
         Ok(PngScreen { path, dir, width, height, last: None, count: 0 })
     }
 
+    /// The file the current screen goes to.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)
     }

@@ -7,9 +7,8 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 
+use super::scene::{Guidance, Scene};
 use super::text::{draw_line, draw_paragraph, width, Align, Fonts, Style};
-use crate::booth::machine::Guidance;
-use crate::booth::scene::Scene;
 use crate::config::Texts;
 use crate::gallery::{Gallery, RoleModel};
 use crate::vision::{self, RgbImage};

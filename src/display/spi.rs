@@ -17,15 +17,15 @@ use mipidsi::options::{ColorInversion, Orientation, Rotation};
 use mipidsi::Builder;
 
 use super::canvas::Canvas;
-use super::Screen;
-use crate::config::{SpiConfig, SpiDriver};
+use super::{DisplayError, Screen};
+use crate::config::{SpiDriver, SpiSettings};
 
-fn output_pin(chip: &mut Chip, line: u32, initial: u8, what: &str) -> Result<CdevPin, String> {
+fn output_pin(chip: &mut Chip, line: u32, initial: u8, what: &str) -> Result<CdevPin, DisplayError> {
     let handle = chip
         .get_line(line)
         .and_then(|l| l.request(LineRequestFlags::OUTPUT, initial, "rolemirror"))
-        .map_err(|e| format!("GPIO line {line} ({what}): {e}"))?;
-    CdevPin::new(handle).map_err(|e| format!("GPIO line {line} ({what}): {e}"))
+        .map_err(|e| DisplayError::Panel(format!("GPIO line {line} ({what}): {e}")))?;
+    CdevPin::new(handle).map_err(|e| DisplayError::Panel(format!("GPIO line {line} ({what}): {e}")))
 }
 
 struct Panel<D> {
@@ -44,14 +44,14 @@ where
         (self.width, self.height)
     }
 
-    fn present(&mut self, canvas: &Canvas, _scene: &str) -> Result<(), String> {
+    fn present(&mut self, canvas: &Canvas, _scene: &str) -> Result<(), DisplayError> {
         let area = Rectangle::new(Point::zero(), Size::new(self.width, self.height));
         let (w, h) = (self.width, self.height);
         let colors = (0..h).flat_map(|y| (0..w).map(move |x| (x, y))).map(|(x, y)| {
             let [r, g, b] = canvas.pixel(x, y).unwrap_or([0, 0, 0]);
             C::from(Rgb888::new(r, g, b))
         });
-        self.display.fill_contiguous(&area, colors).map_err(|e| format!("SPI write: {e:?}"))
+        self.display.fill_contiguous(&area, colors).map_err(|e| DisplayError::Panel(format!("SPI write: {e:?}")))
     }
 
     fn blank(&mut self) {
@@ -61,16 +61,17 @@ where
 
 /// Opens the panel and hands it to `f` (the interface borrows a buffer on this stack frame, so
 /// the panel lives exactly as long as the call).
-pub fn with_panel(cfg: &SpiConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> Result<(), String> {
-    let mut spi = SpidevDevice::open(&cfg.spidev).map_err(|e| format!("{}: {e}", cfg.spidev))?;
+pub fn with_panel(cfg: &SpiSettings, f: &mut dyn FnMut(&mut dyn Screen)) -> Result<(), DisplayError> {
+    let panel = |what: String| DisplayError::Panel(what);
+    let mut spi = SpidevDevice::open(&cfg.spidev).map_err(|e| panel(format!("{}: {e}", cfg.spidev.display())))?;
     let options = SpidevOptions::new().bits_per_word(8).max_speed_hz(cfg.speed_hz).mode(SpiModeFlags::SPI_MODE_0).build();
-    spi.configure(&options).map_err(|e| format!("{}: configure: {e}", cfg.spidev))?;
-    let mut chip = Chip::new(&cfg.gpiochip).map_err(|e| format!("{}: {e}", cfg.gpiochip))?;
+    spi.configure(&options).map_err(|e| panel(format!("{}: configure: {e}", cfg.spidev.display())))?;
+    let mut chip = Chip::new(&cfg.gpiochip).map_err(|e| panel(format!("{}: {e}", cfg.gpiochip.display())))?;
     let dc = output_pin(&mut chip, cfg.dc_pin, 0, "dc_pin")?;
-    if cfg.backlight_pin >= 0 {
+    if let Some(line) = cfg.backlight_pin {
         // Held on while the handle lives.
-        let _backlight = output_pin(&mut chip, cfg.backlight_pin as u32, 1, "backlight_pin")?;
-        std::mem::forget(_backlight);
+        let backlight = output_pin(&mut chip, line, 1, "backlight_pin")?;
+        std::mem::forget(backlight);
     }
     let mut buffer = [0u8; 4096];
     let di = SpiInterface::new(spi, dc, &mut buffer);
@@ -84,17 +85,17 @@ pub fn with_panel(cfg: &SpiConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> Result
     let invert = if cfg.invert { ColorInversion::Inverted } else { ColorInversion::Normal };
     let (w, h) = if matches!(rotation, Rotation::Deg90 | Rotation::Deg270) { (cfg.height, cfg.width) } else { (cfg.width, cfg.height) };
     let mut delay = Delay;
-    let reset = if cfg.reset_pin >= 0 { Some(output_pin(&mut chip, cfg.reset_pin as u32, 1, "reset_pin")?) } else { None };
+    let reset = cfg.reset_pin.map(|line| output_pin(&mut chip, line, 1, "reset_pin")).transpose()?;
     macro_rules! build {
         ($model:expr) => {{
             let builder = Builder::new($model, di).display_size(cfg.width, cfg.height).orientation(orientation).invert_colors(invert);
             match reset {
                 Some(rst) => {
-                    let display = builder.reset_pin(rst).init(&mut delay).map_err(|e| format!("panel init: {e:?}"))?;
+                    let display = builder.reset_pin(rst).init(&mut delay).map_err(|e| panel(format!("panel init: {e:?}")))?;
                     f(&mut Panel { display, width: u32::from(w), height: u32::from(h) });
                 }
                 None => {
-                    let display = builder.init(&mut delay).map_err(|e| format!("panel init: {e:?}"))?;
+                    let display = builder.init(&mut delay).map_err(|e| panel(format!("panel init: {e:?}")))?;
                     f(&mut Panel { display, width: u32::from(w), height: u32::from(h) });
                 }
             }

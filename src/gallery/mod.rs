@@ -132,9 +132,15 @@ impl Gallery {
         self
     }
 
+    /// The `k` best role models for a visitor's face under [`Gallery::settings`], by index into
+    /// [`Gallery::role_models`], best first.
+    pub fn rank(&self, face: &FaceCode, k: usize) -> Vec<Ranked> {
+        matcher::rank(face, &self.candidates, &self.hubs, self.settings, k)
+    }
+
     /// The `k` best role models for a visitor's face under [`Gallery::settings`].
     pub fn top_k(&self, face: &FaceCode, k: usize) -> Vec<Match<'_>> {
-        matcher::rank(face, &self.candidates, &self.hubs, self.settings, k)
+        self.rank(face, k)
             .into_iter()
             .map(|Ranked { index, similarity }| Match {
                 role_model: &self.role_models[index],
@@ -142,5 +148,39 @@ impl Gallery {
                 percent: matcher::display_percent(similarity),
             })
             .collect()
+    }
+
+    /// A gallery of role models `id` with these identity vectors (no photos on disk), ranked by
+    /// plain cosine: for tests of the code above the gallery.
+    #[cfg(test)]
+    pub(crate) fn synthetic(vectors: &[(&str, Vec<f32>)]) -> Gallery {
+        let mut role_models = Vec::new();
+        let mut photos = Vec::new();
+        for (id, v) in vectors {
+            role_models.push(RoleModel {
+                id: id.to_string(),
+                name: id.to_uppercase(),
+                role: "Role".into(),
+                branch: String::new(),
+                quote: String::new(),
+                story_url: format!("https://example.org/{id}"),
+                photos: vec![format!("{id}.jpg")],
+                declared: None,
+            });
+            photos.push(index::PhotoEntry {
+                role_model: id.to_string(),
+                file: format!("{id}.jpg"),
+                sha256: String::new(),
+                eye_distance: 40.0,
+                face: None,
+                embedding: crate::vision::embed::normalize(v.clone()).unwrap_or_default(),
+                appearance: None,
+            });
+        }
+        let dim = vectors.first().map_or(0, |(_, v)| v.len());
+        let embedder = EmbedderId { id: "synthetic".into(), sha256: String::new(), dim, appearance: None };
+        let index = Index { format: index::FORMAT, embedder, manifest_sha256: String::new(), photos, rejected: vec![] };
+        Gallery::from_parts(Path::new("."), GalleryManifest { role_models }, index)
+            .with_settings(Settings { mode: matcher::Mode::Resemblance, gender_cue: 0.0 })
     }
 }

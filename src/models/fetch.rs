@@ -8,7 +8,7 @@
 //! checked against the manifest's sha256 and size, and only then renamed into place; a mismatch
 //! is refused and named. Running it again changes nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context};
@@ -131,7 +131,7 @@ fn download(spec: &ModelSpec, tmp: &Path) -> anyhow::Result<()> {
 }
 
 /// Writes the quantized form of `input` to `output` (the `models quantize` command).
-pub fn quantize_file(input: &Path, output: &PathBuf, min_elements: usize) -> anyhow::Result<quantize::QuantizeReport> {
+pub fn quantize_file(input: &Path, output: &Path, min_elements: usize) -> anyhow::Result<quantize::QuantizeReport> {
     let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     let (out, report) = quantize::quantize(&bytes, min_elements).with_context(|| format!("quantizing {}", input.display()))?;
     write_atomic(output, &out).with_context(|| format!("writing {}", output.display()))?;

@@ -12,9 +12,25 @@ pub mod quantize;
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::vision::embed::Preprocess;
+/// Channel order the model expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorOrder {
+    Rgb,
+    Bgr,
+}
+
+/// How a crop becomes model input: `(pixel * scale - mean[c]) / std[c]`, in `color` order.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preprocess {
+    pub color: ColorOrder,
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
 
 /// The manifest as shipped with this binary.
 pub const MANIFEST_TOML: &str = include_str!("../../models/manifest.toml");

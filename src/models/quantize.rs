@@ -33,7 +33,7 @@ fn float_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
         return None;
     }
     if !t.raw_data.is_empty() {
-        if t.raw_data.len() % 4 != 0 {
+        if !t.raw_data.len().is_multiple_of(4) {
             return None;
         }
         return Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
@@ -43,7 +43,7 @@ fn float_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
 
 /// Per-output-channel symmetric int8: returns (int8 values, one scale per channel).
 pub fn quantize_per_channel(values: &[f32], channels: usize) -> Option<(Vec<i8>, Vec<f32>)> {
-    if channels == 0 || values.len() % channels != 0 || values.iter().any(|v| !v.is_finite()) {
+    if channels == 0 || !values.len().is_multiple_of(channels) || values.iter().any(|v| !v.is_finite()) {
         return None;
     }
     let per = values.len() / channels;

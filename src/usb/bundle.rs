@@ -84,9 +84,16 @@ pub struct Limits {
     pub max_pixels: u64,
 }
 
+impl From<&crate::config::UsbSettings> for Limits {
+    fn from(u: &crate::config::UsbSettings) -> Limits {
+        Limits { max_files: u.max_files, max_file_bytes: u.max_file_bytes, max_total_bytes: u.max_total_bytes, max_pixels: u.max_pixels }
+    }
+}
+
 impl Default for Limits {
+    /// The limits of the default `[usb]` settings.
     fn default() -> Self {
-        Limits { max_files: 2000, max_file_bytes: 20 << 20, max_total_bytes: 1 << 30, max_pixels: 40_000_000 }
+        Limits::from(&crate::config::Config::default().usb)
     }
 }
 

@@ -353,16 +353,14 @@ fn stage(
     if let Some(entry) = checked.manifest.config() {
         step("checking the config", 0.42);
         let text = fs::read_to_string(staging.join(&entry.path)).map_err(|e| one(format!("{}: not UTF-8 text ({e})", entry.path)))?;
-        let problems = Config::check(&text);
-        if !problems.is_empty() {
-            return Err(Refusal(problems.into_iter().map(|p| format!("{}: {p}", entry.path)).collect()));
-        }
-        if let (Ok(new), Some(current)) = (Config::parse(&text), opts.current) {
+        let new =
+            Config::from_text(&text).map_err(|problems| Refusal(problems.iter().map(|p| format!("{}: {p}", entry.path)).collect()))?;
+        if let Some(current) = opts.current {
             let mut moved = Vec::new();
             if new.gallery.dir != current.gallery.dir {
                 moved.push("gallery.dir");
             }
-            if new.state.dir != current.state.dir {
+            if new.state_dir != current.state_dir {
                 moved.push("state.dir");
             }
             if new.usb.trusted_keys != current.usb.trusted_keys {

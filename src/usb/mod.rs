@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::booth::scene::Scene;
-use crate::config::{Config, Texts, UsbConfig};
+use crate::config::{Config, Texts, UsbSettings};
+use crate::display::scene::Scene;
 use crate::events::emit;
 use crate::gallery::index::PhotoRules;
 use crate::vision::Vision;
@@ -35,10 +35,10 @@ pub struct Stick {
 
 /// Sticks under the mount roots: `ROOT/NAME/ROLEMIRROR` and `ROOT/USER/NAME/ROLEMIRROR`. Symlinked
 /// mount points are not followed; a stick without `ROLEMIRROR/` is ignored.
-pub fn scan(roots: &[String]) -> Vec<Stick> {
+pub fn scan(roots: &[PathBuf]) -> Vec<Stick> {
     let mut found = Vec::new();
     for root in roots {
-        scan_level(Path::new(root), 2, &mut found);
+        scan_level(root, 2, &mut found);
     }
     found
 }
@@ -154,7 +154,7 @@ pub enum Tick {
 /// The daemon's side of USB updates: looks for sticks, runs one import at a time on its own
 /// thread, and turns its progress and outcome into screens, events and a report.
 pub struct Updater {
-    cfg: UsbConfig,
+    cfg: UsbSettings,
     config_path: PathBuf,
     current: Option<Config>,
     gallery_dir: PathBuf,
@@ -168,7 +168,7 @@ pub struct Updater {
 
 impl Updater {
     pub fn new(
-        cfg: UsbConfig,
+        cfg: UsbSettings,
         config_path: &Path,
         current: Option<Config>,
         gallery_dir: &Path,
@@ -196,7 +196,7 @@ impl Updater {
         if !self.cfg.enabled || self.rx.is_some() || self.showing_until.is_some() {
             return None;
         }
-        let due = self.last_scan.is_none_or(|t| t.elapsed() >= Duration::from_secs_f32(self.cfg.poll_seconds));
+        let due = self.last_scan.is_none_or(|t| t.elapsed() >= self.cfg.poll);
         if !due && !now_please {
             return None;
         }
@@ -216,16 +216,16 @@ impl Updater {
         let (cfg, config_path, current, gallery_dir, vision) =
             (self.cfg.clone(), self.config_path.clone(), self.current.clone(), self.gallery_dir.clone(), self.vision.clone());
         let spawned = std::thread::Builder::new().name("usb-import".into()).spawn(move || {
-            std::thread::sleep(Duration::from_secs_f32(cfg.settle_seconds));
+            std::thread::sleep(cfg.settle);
             let store = Store::new(&gallery_dir);
-            let (keys, problems) = bundle::trusted_keys(Path::new(&cfg.trusted_keys));
+            let (keys, problems) = bundle::trusted_keys(&cfg.trusted_keys);
             for p in problems {
                 log::warn!("usb.trusted_keys: {p}");
             }
             let opts = ImportOptions {
                 keys: &keys,
-                limits: cfg.limits(),
-                rules: PhotoRules { max_pixels: cfg.limits().max_pixels, ..PhotoRules::default() },
+                limits: bundle::Limits::from(&cfg),
+                rules: PhotoRules { max_pixels: cfg.max_pixels, ..PhotoRules::default() },
                 config_path: Some(&config_path),
                 current: current.as_ref(),
             };
@@ -269,7 +269,7 @@ impl Updater {
         let mount = stick.mount.display().to_string();
         // The report first: the events below tell operators (and tests) the stick is done with.
         if !matches!(outcome, Outcome::AlreadyInstalled { .. }) && !stick.mount.as_os_str().is_empty() {
-            match write_report(&stick, Path::new(&self.cfg.report_spool), &report_text(&outcome, &stick)) {
+            match write_report(&stick, &self.cfg.report_spool, &report_text(&outcome, &stick)) {
                 Ok(p) => log::info!("usb: report written to {}", p.display()),
                 Err(e) => log::warn!("usb: no report written: {e}"),
             }
@@ -306,7 +306,7 @@ impl Updater {
                 (self.texts.usb_refused.clone(), r.0.iter().take(8).cloned().collect(), false)
             }
         };
-        self.showing_until = Some((Instant::now() + Duration::from_secs_f32(self.cfg.result_seconds), reload));
+        self.showing_until = Some((Instant::now() + self.cfg.result, reload));
         Scene::Update { title, lines, progress: None }
     }
 

@@ -12,29 +12,11 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::align::CROP;
 use super::image::RgbImage;
 use super::onnx::{nchw_tensor, ModelError, Plan};
 
-/// Channel order the model expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ColorOrder {
-    Rgb,
-    Bgr,
-}
-
-/// How a crop becomes model input: `(pixel * scale - mean[c]) / std[c]`, in `color` order.
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Preprocess {
-    pub color: ColorOrder,
-    pub scale: f32,
-    pub mean: [f32; 3],
-    pub std: [f32; 3],
-}
+pub use crate::models::{ColorOrder, Preprocess};
 
 /// A loaded embedder.
 pub struct Embedder {

@@ -4,6 +4,7 @@
 //! manifest (each file's sha256 checked) and then used per image or frame.
 
 pub mod align;
+pub mod choose;
 pub mod detect;
 pub mod embed;
 pub mod image;
@@ -14,12 +15,16 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::models::{self, Kind, Manifest};
+pub use choose::{choose_face, FacePolicy};
 pub use detect::{DetectorOptions, Face};
 pub use image::RgbImage;
 
-/// Which models to load and how.
-#[derive(Debug, Clone)]
+/// Which models to load and how: the one description the vision stack is built from, by
+/// [`Vision::open`] (the booth's `[vision]` settings and the commands' global options).
+#[derive(Debug, Clone, PartialEq)]
 pub struct VisionOptions {
+    /// Model directory (None: see [`crate::models::model_dir`]).
+    pub models: Option<std::path::PathBuf>,
     /// Detector id in the manifest (None: the manifest's default).
     pub detector: Option<String>,
     /// Embedder id in the manifest (None: the manifest's default).
@@ -31,7 +36,7 @@ pub struct VisionOptions {
 
 impl Default for VisionOptions {
     fn default() -> Self {
-        VisionOptions { detector: None, embedder: None, threads: 1, detect: DetectorOptions::default() }
+        VisionOptions { models: None, detector: None, embedder: None, threads: 1, detect: DetectorOptions::default() }
     }
 }
 
@@ -57,6 +62,14 @@ pub struct Vision {
 }
 
 impl Vision {
+    /// Loads the pipeline `opts` describe, with the built-in manifest, from the model directory
+    /// it names (or the default one).
+    pub fn open(opts: &VisionOptions) -> anyhow::Result<Vision> {
+        let manifest = Manifest::builtin()?;
+        let dir = models::model_dir(opts.models.as_deref());
+        Vision::load(&dir, &manifest, opts)
+    }
+
     /// Loads detector and embedder from `dir`, verifying each file against `manifest`.
     pub fn load(dir: &Path, manifest: &Manifest, opts: &VisionOptions) -> anyhow::Result<Vision> {
         let det_id = opts.detector.as_deref().unwrap_or(&manifest.default_detector);

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
+/// One output of a run: its name, shape and values.
+pub type ShapedOutput = (String, Vec<usize>, Vec<f32>);
+
 /// A model file that could not be made runnable.
 #[derive(Debug, thiserror::Error)]
 #[error("model {path}: {reason}")]
@@ -47,24 +50,24 @@ impl Plan {
             .model_for_path(path)
             .map_err(|e| err(e.context("not a loadable ONNX model")))?;
         let mut model = model;
-        let mut outlets = model.output_outlets().map_err(|e| err(e.into()))?.to_vec();
+        let mut outlets = model.output_outlets().map_err(err)?.to_vec();
         for name in extra {
             let outlet = model
                 .find_outlet_label(name)
                 .ok_or_else(|| ModelError { path: path.to_path_buf(), reason: format!("has no tensor named {name:?}") })?;
             outlets.push(outlet);
         }
-        model.select_output_outlets(&outlets).map_err(|e| err(e.into()))?;
+        model.select_output_outlets(&outlets).map_err(err)?;
         let output_names =
             outlets.iter().map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone())).collect();
         let model = model
             .with_input_fact(0, f32::fact(shape).into())
-            .map_err(|e| err(e.into()))?
+            .map_err(err)?
             .into_optimized()
             .map_err(|e| err(e.context("tract could not optimise it")))?;
         let options =
             RunOptions { executor: (threads > 1).then(|| tract_linalg::multithread::Executor::multithread(threads)), ..Default::default() };
-        let plan = model.into_runnable_with_options(&options).map_err(|e| err(e.into()))?;
+        let plan = model.into_runnable_with_options(&options).map_err(err)?;
         Ok(Plan { plan, output_names })
     }
 
@@ -75,7 +78,7 @@ impl Plan {
     }
 
     /// As [`Plan::run`], with each output's shape.
-    pub fn run_shaped(&self, input: Tensor) -> anyhow::Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn run_shaped(&self, input: Tensor) -> anyhow::Result<Vec<ShapedOutput>> {
         let outputs = self.plan.run(tvec!(input.into()))?;
         let mut named = Vec::with_capacity(outputs.len());
         for (i, value) in outputs.iter().enumerate() {
@@ -103,5 +106,5 @@ pub fn nchw_tensor(h: usize, w: usize, mut value: impl FnMut(usize, usize, usize
             }
         }
     }
-    Ok(Tensor::from_shape(&[1, 3, h, w], &data)?)
+    Tensor::from_shape(&[1, 3, h, w], &data)
 }

@@ -90,3 +90,31 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 pub fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number") as f32).collect()
 }
+
+/// The demo data (`gallery/` with its index built, and `visitors/`), assembled once per test run
+/// under `target/it-fixtures/demo` from `../shared/data` (later runs reuse the cached embeddings).
+pub fn demo_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = root().join("target/it-fixtures/demo");
+        let gallery = rolemirror::demo::data::fetch(&shared().join("data"), &dir).expect("demo fetch from ../shared/data");
+        let (g, _) = rolemirror::gallery::Gallery::open_or_build(&gallery, default_vision(), |_, _| {}).expect("demo gallery builds");
+        assert_eq!(g.role_models.len(), 12, "every demo role model has a usable photo");
+        dir
+    })
+}
+
+/// A copy of the demo data in `tmp` (`tmp/gallery` with its index, `tmp/visitors`), for a test
+/// that may change it; returns the gallery folder.
+pub fn demo_gallery(tmp: &TempDir) -> PathBuf {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("read fixture").flatten() {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy fixture");
+        }
+    }
+    for part in ["gallery", "visitors"] {
+        copy_dir(&demo_dir().join(part), &tmp.path().join(part));
+    }
+    tmp.path().join("gallery")
+}

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rolemirror::demo::{flat_name, DemoData};
+use rolemirror::demo::data::{flat_name, DemoData};
 use rolemirror::gallery::index::{self, Index, PhotoRules};
 use rolemirror::gallery::{Gallery, GalleryManifest};
 use rolemirror::vision::image;
@@ -22,9 +22,9 @@ fn identities() -> HashMap<String, (String, u32)> {
 }
 
 /// Writes the demo gallery (one photo per person) into a temp dir and builds it.
-fn demo_gallery(tmp: &TempDir) -> (DemoData, GalleryManifest) {
-    let demo = rolemirror::demo::DemoData::builtin().expect("demo list");
-    rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch from ../shared/data");
+fn fresh_demo_gallery(tmp: &TempDir) -> (DemoData, GalleryManifest) {
+    let demo = DemoData::builtin().expect("demo list");
+    rolemirror::demo::data::fetch(&shared().join("data"), tmp.path()).expect("demo fetch from ../shared/data");
     let dir = tmp.path().join("gallery");
     let manifest = GalleryManifest::load(&dir).expect("manifest");
     let (index, stats) = index::build(&dir, &manifest, default_vision(), &PhotoRules::default(), None, |_, _| {}).expect("build");
@@ -36,7 +36,7 @@ fn demo_gallery(tmp: &TempDir) -> (DemoData, GalleryManifest) {
 #[test]
 fn every_other_photo_of_a_gallery_person_matches_that_person() {
     let tmp = TempDir::new("demo");
-    let (demo, _) = demo_gallery(&tmp);
+    let (demo, _) = fresh_demo_gallery(&tmp);
     let v = default_vision();
     let gallery = Gallery::open(&tmp.path().join("gallery"), &v.embedder_id).expect("open");
     let ids = identities();
@@ -69,7 +69,7 @@ fn every_other_photo_of_a_gallery_person_matches_that_person() {
 #[test]
 fn rebuild_uses_the_cache_and_changes_are_detected() {
     let tmp = TempDir::new("cache");
-    demo_gallery(&tmp);
+    fresh_demo_gallery(&tmp);
     let dir = tmp.path().join("gallery");
     let v = default_vision();
     let manifest = GalleryManifest::load(&dir).expect("manifest");

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod gallery;
 mod golden;
+mod layers;
 mod relatability;
 mod screens;
 mod systemd;

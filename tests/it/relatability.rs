@@ -16,8 +16,7 @@ fn json(out: &Output) -> serde_json::Value {
 /// The demo gallery with declared fields: 6 role models declare "woman" and group "A" (one of
 /// them also the tag "LGBTQ+"), 3 "man" and group "B", 3 nothing.
 fn declared_demo_gallery(tmp: &TempDir) -> std::path::PathBuf {
-    rolemirror::demo::fetch(&shared().join("data"), tmp.path()).expect("demo fetch");
-    let g = tmp.path().join("gallery");
+    let g = demo_gallery(tmp);
     let mut m = GalleryManifest::load(&g).expect("manifest");
     for (i, rm) in m.role_models.iter_mut().enumerate() {
         rm.declared = match i {

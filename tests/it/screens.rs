@@ -1,20 +1,33 @@
-//! Every scene, rendered at 1920x1080 and 240x320 through a file-backed framebuffer in both
-//! pixel formats (RGB565 and XRGB8888 with row padding), decoded back and compared with the
-//! canvas. The renders are kept as PNG files in `target/screens/` for review.
+//! Golden screens: every scene rendered at 1920x1080 and 240x320 and compared with the committed
+//! PNG in `tests/screens/`, so a broken layout fails here, not on a booth. Each render also goes
+//! through a file-backed framebuffer in both pixel formats (RGB565, and XRGB8888 with row
+//! padding) and is decoded back. The renders are kept in `target/screens/` for review, with a
+//! `diff-` image for every screen that differs.
+//!
+//! After an intended change of the layout, look at the new renders, then re-bless:
+//! `ROLEMIRROR_BLESS=1 cargo test --release --test it screens::` (and commit tests/screens/).
+//!
+//! The pictures in the scenes are drawn here (no photo of a real person is committed).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rolemirror::booth::machine::Guidance;
-use rolemirror::booth::scene::Scene;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ImageEncoder, Rgb, RgbImage};
 use rolemirror::config::Texts;
 use rolemirror::display::canvas::Canvas;
 use rolemirror::display::fbdev::{self, Fbdev, Geometry};
-use rolemirror::display::render::{portrait, qr_modules, render, Assets, Card};
+use rolemirror::display::render::{qr_modules, render, Assets, Card};
+use rolemirror::display::scene::{Guidance, Scene};
 use rolemirror::display::text::Fonts;
-use rolemirror::vision::image as vimage;
 
 use crate::common::*;
+
+/// A pixel differs when a channel is off by more than this (anti-aliasing of another build of
+/// the same font may move edges by a few levels).
+const CHANNEL_TOLERANCE: u8 = 24;
+/// At most this share of a screen's pixels may differ (a broken layout moves thousands).
+const MAX_DIFFERING: f64 = 0.0005;
 
 fn fonts() -> Fonts {
     Fonts::load(
@@ -24,31 +37,43 @@ fn fonts() -> Fonts {
     .expect("DejaVu fonts (apt-get install fonts-dejavu-core)")
 }
 
-/// Cards with real photos but made-up texts full of diacritics.
+/// A drawn stand-in for a portrait: a face-like oval with eyes on a soft background.
+fn portrait(w: u32, h: u32, tone: [u8; 3]) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32 - 0.5, y as f32 / h as f32 - 0.45);
+        let face = (fx / 0.28).powi(2) + (fy / 0.36).powi(2) < 1.0;
+        let eye = |cx: f32| ((fx - cx) / 0.05).powi(2) + ((fy + 0.08) / 0.03).powi(2) < 1.0;
+        if eye(-0.1) || eye(0.1) {
+            Rgb([30, 30, 40])
+        } else if face {
+            Rgb(tone)
+        } else {
+            Rgb([60 + (y * 120 / h) as u8, 90, 130 + (x * 80 / w) as u8])
+        }
+    })
+}
+
+/// Cards with drawn portraits and made-up texts full of diacritics.
 fn cards() -> Vec<Card> {
-    let photos = ["img1.jpg", "img29.jpg", "img26.jpg"];
-    let names = ["Kpl. Zoë Kılıç-Łukasiewicz", "Lt. Ana Çelik", "Sgt. Noël Brontë"];
-    photos
+    let people = [("Kpl. Zoë Kılıç-Łukasiewicz", [224, 172, 140]), ("Lt. Ana Çelik", [150, 100, 70]), ("Sgt. Noël Brontë", [95, 62, 45])];
+    people
         .iter()
-        .zip(names)
-        .map(|(p, name)| {
-            let img = vimage::load(&shared().join("data/faces-small").join(p), vimage::DEFAULT_MAX_PIXELS).expect("photo");
-            let faces = crate::common::default_vision().faces(&img).expect("detect");
-            Card {
-                name: name.into(),
-                role: "Helikoptermonteur / Helicopter engineer".into(),
-                branch: "Koninklijke Luchtmacht".into(),
-                quote: "Ik had nooit gedacht dat iemand zoals ik hier zou passen — en nu leid ik een team. Straße, façade, naïve, Ørsted, Şişli.".into(),
-                photo: Some(portrait(&img, faces.first().map(|f| f.bbox))),
-                qr: qr_modules(&format!("https://example.org/stories/{p}")),
-            }
+        .enumerate()
+        .map(|(i, (name, tone))| Card {
+            name: name.to_string(),
+            role: "Helikoptermonteur / Helicopter engineer".into(),
+            branch: "Koninklijke Luchtmacht".into(),
+            quote:
+                "Ik had nooit gedacht dat iemand zoals ik hier zou passen — en nu leid ik een team. Straße, façade, naïve, Ørsted, Şişli."
+                    .into(),
+            photo: Some(portrait(300, 400, *tone)),
+            qr: qr_modules(&format!("https://example.org/stories/{i}")),
         })
         .collect()
 }
 
 fn scenes() -> Vec<Scene> {
-    let frame = vimage::load(&shared().join("data/faces-small/img2.jpg"), vimage::DEFAULT_MAX_PIXELS).expect("frame");
-    let frame = Arc::new(vimage::resize(&frame, 640, 480));
+    let frame = Arc::new(portrait(640, 480, [200, 150, 120]));
     vec![
         Scene::Attract { showcase: Some(1) },
         Scene::Live { frame: frame.clone(), face: Some([220.0, 120.0, 200.0, 240.0]), guidance: Guidance::StepCloser, progress: None },
@@ -81,19 +106,68 @@ fn out_dir() -> PathBuf {
     d
 }
 
+fn save_png(img: &RgbImage, path: &Path) {
+    let mut bytes = Vec::new();
+    PngEncoder::new_with_quality(&mut bytes, CompressionType::Best, FilterType::Adaptive)
+        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .expect("encode png");
+    std::fs::write(path, bytes).expect("write png");
+}
+
+/// Pixels of `a` and `b` that differ by more than the tolerance, and an image marking them.
+fn difference(a: &RgbImage, b: &RgbImage) -> (usize, RgbImage) {
+    let mut marked = a.clone();
+    let mut n = 0;
+    for (x, y, p) in marked.enumerate_pixels_mut() {
+        let q = b.get_pixel(x, y);
+        if p.0.iter().zip(q.0).any(|(u, v)| u.abs_diff(v) > CHANNEL_TOLERANCE) {
+            n += 1;
+            *p = Rgb([255, 0, 255]);
+        } else {
+            *p = Rgb([p[0] / 3, p[1] / 3, p[2] / 3]);
+        }
+    }
+    (n, marked)
+}
+
+/// Compares a render with its golden (or writes the golden when blessing); the problem, if any.
+fn check_golden(name: &str, img: &RgbImage) -> Option<String> {
+    let golden = root().join("tests/screens").join(format!("{name}.png"));
+    if std::env::var_os("ROLEMIRROR_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().expect("dir")).expect("mkdir");
+        save_png(img, &golden);
+        return None;
+    }
+    let want = match image::open(&golden) {
+        Ok(g) => g.to_rgb8(),
+        Err(e) => return Some(format!("{name}: no golden {} ({e}); bless with ROLEMIRROR_BLESS=1", golden.display())),
+    };
+    if want.dimensions() != img.dimensions() {
+        return Some(format!("{name}: {:?} but the golden is {:?}", img.dimensions(), want.dimensions()));
+    }
+    let (n, marked) = difference(img, &want);
+    let share = n as f64 / f64::from(img.width() * img.height());
+    if share > MAX_DIFFERING {
+        let diff = out_dir().join(format!("diff-{name}.png"));
+        save_png(&marked, &diff);
+        return Some(format!("{name}: {n} pixels ({:.3} %) differ from the golden; see {}", share * 100.0, diff.display()));
+    }
+    None
+}
+
 #[test]
-fn every_scene_through_a_file_backed_framebuffer_in_both_formats() {
+fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
     let assets = Assets { fonts: fonts(), texts: Texts::dutch(), cards: cards() };
     let tmp = TempDir::new("fb");
+    let mut problems = Vec::new();
     for (w, h) in [(1920u32, 1080u32), (240, 320)] {
         for (i, scene) in scenes().into_iter().enumerate() {
             let mut canvas = Canvas::new(w, h);
             render(&scene, &assets, &mut canvas);
             let name = format!("{i:02}-{}-{w}x{h}", scene.name());
-            // Something was drawn beyond the background.
-            let bg = [11u8, 31, 58];
-            let other = canvas.rgb().chunks_exact(3).filter(|p| *p != bg).count();
-            assert!(other > (w * h / 400) as usize, "{name}: only {other} pixels drawn");
+            let img = canvas.to_image();
+            save_png(&img, &out_dir().join(format!("{name}.png")));
+            problems.extend(check_golden(&name, &img));
             for (geometry, tol) in [(Geometry::rgb565(w, h), 8i32), (Geometry::xrgb8888(w, h, w * 4 + 64), 0)] {
                 let file = tmp.path().join(format!("{name}-{}.fb", geometry.bits_per_pixel));
                 std::fs::write(&file, vec![0u8; (geometry.line_length * h) as usize]).expect("fb file");
@@ -103,7 +177,24 @@ fn every_scene_through_a_file_backed_framebuffer_in_both_formats() {
                 let worst = back.as_raw().iter().zip(canvas.rgb()).map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs()).max().unwrap_or(0);
                 assert!(worst <= tol, "{name} {}bpp: worst channel error {worst}", geometry.bits_per_pixel);
             }
-            canvas.to_image().save(out_dir().join(format!("{name}.png"))).expect("png");
         }
     }
+    assert!(
+        problems.is_empty(),
+        "{}\n(after an intended change: ROLEMIRROR_BLESS=1 cargo test --release --test it screens::)",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_golden_comparison_catches_a_shifted_text_block() {
+    // The check itself: a render moved by 6 px (what a layout slip does) must not pass.
+    let assets = Assets { fonts: fonts(), texts: Texts::english(), cards: cards() };
+    let mut canvas = Canvas::new(960, 540);
+    render(&Scene::Result { best: 0, percent: 63, others: vec![(1, 48)] }, &assets, &mut canvas);
+    let img = canvas.to_image();
+    let shifted = RgbImage::from_fn(960, 540, |x, y| *img.get_pixel(x.saturating_sub(6), y));
+    let (n, _) = difference(&img, &shifted);
+    assert!(n as f64 / (960.0 * 540.0) > MAX_DIFFERING * 10.0, "only {n} pixels differ");
+    assert_eq!(difference(&img, &img).0, 0);
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::booth::{booth_config, frames, gallery, Daemon};
+use crate::booth::{booth_config, frames, Daemon};
 use crate::common::*;
 use rolemirror::gallery::Gallery;
 use rolemirror::usb::bundle;
@@ -229,7 +229,7 @@ fn ids(list: &[&str]) -> BTreeSet<String> {
 #[test]
 fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
     let tmp = TempDir::new("usb-tool");
-    let demo = gallery(&tmp);
+    let demo = demo_gallery(&tmp);
     let k = keys(tmp.path(), "tech");
     let other = keys(tmp.path(), "stranger");
     let g = small_gallery(&tmp.path().join("g1"), &demo, &[("a", "img1.jpg"), ("b", "img13.jpg")]);
@@ -290,7 +290,7 @@ fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
 /// The booth config for USB tests: replay camera, PNG screen, the test's mount root and keys.
 fn usb_booth(tmp: &Path, visitors: &[PathBuf], gallery_dir: &Path, trusted: &Path, media: &Path) -> PathBuf {
     let frames_dir = tmp.join("frames");
-    frames(&frames_dir, visitors, 4, 4);
+    frames(&frames_dir, visitors, 20, 4);
     let cfg = booth_config(tmp, &frames_dir, gallery_dir, true);
     let mut text = std::fs::read_to_string(&cfg).expect("read");
     text += &format!(
@@ -325,7 +325,7 @@ fn bomb_png() -> Vec<u8> {
 #[test]
 fn booth_installs_from_a_fat_stick_then_refuses_every_bad_stick_and_keeps_its_gallery() {
     let tmp = TempDir::new("usb-booth");
-    let demo = gallery(&tmp);
+    let demo = demo_gallery(&tmp);
     let k = keys(tmp.path(), "tech");
     let stranger = keys(tmp.path(), "stranger");
     let media = tmp.path().join("media");
@@ -536,7 +536,7 @@ fn booth_installs_from_a_fat_stick_then_refuses_every_bad_stick_and_keeps_its_ga
 #[test]
 fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     let tmp = TempDir::new("usb-kill");
-    let demo = gallery(&tmp);
+    let demo = demo_gallery(&tmp);
     let k = keys(tmp.path(), "tech");
     let active = tmp.path().join("booth-gallery");
     Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp");
@@ -647,7 +647,7 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
 #[test]
 fn killed_booth_restarts_on_a_complete_gallery() {
     let tmp = TempDir::new("usb-kill-booth");
-    let demo = gallery(&tmp);
+    let demo = demo_gallery(&tmp);
     let k = keys(tmp.path(), "tech");
     let media = tmp.path().join("media");
     std::fs::create_dir_all(&media).expect("mkdir");

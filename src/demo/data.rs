@@ -14,7 +14,7 @@ use crate::gallery::manifest::{GalleryManifest, RoleModel, MANIFEST_FILE};
 use crate::util::{sha256_file, write_atomic};
 
 /// The demo data list shipped with this binary.
-pub const DEMO_TOML: &str = include_str!("../models/demo.toml");
+pub const DEMO_TOML: &str = include_str!("../../models/demo.toml");
 
 /// A demo role model: one photo.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,5 +1,11 @@
-//! Small file helpers shared by the gallery index, the model fetcher and the bundle tooling:
-//! sha256 of files, and atomic writes (temporary file, fsync, rename, fsync of the directory).
+//! Small helpers every layer may use: sha256 of files, atomic writes (temporary file, fsync,
+//! rename, fsync of the directory), the [`Size`] type and the one-value [`Slot`] between threads.
+
+mod size;
+mod slot;
+
+pub use size::{BadSize, Size};
+pub use slot::Slot;
 
 use std::fs::File;
 use std::io::{self, Read, Write};

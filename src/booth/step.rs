@@ -1,0 +1,171 @@
+//! The booth's one frame step: frame → analyse → observe → scene. The daemon's vision worker and
+//! event loop (`service`), the demo and the tests all go through [`analyse_frame`] and
+//! [`Booth`], with the time passed in by the caller: the daemon passes seconds since its start,
+//! the demo and tests a simulated clock.
+
+use std::sync::Arc;
+
+use super::analyze::analyze;
+use super::machine::{BoothEvent, FaceObs, Machine, Phase};
+use crate::config::BoothSettings;
+use crate::display::scene::{Guidance, Scene};
+use crate::gallery::matcher::display_percent;
+use crate::gallery::Gallery;
+use crate::vision::{RgbImage, Vision};
+
+/// One analysed camera frame.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The frame as the screen shows it (mirrored when configured); in memory only.
+    pub shown: Arc<RgbImage>,
+    /// The visitor's face, with its box in the coordinates of `shown`.
+    pub face: Option<FaceObs>,
+    /// Replay only: the file the frame came from (for demo and test events).
+    pub label: Option<String>,
+}
+
+/// Analyses one camera frame: the visitor's face is chosen, judged and (when good) embedded on
+/// the frame as the camera saw it; with `mirror`, the picture and the face box are then flipped
+/// for display, as a mirror shows them.
+pub fn analyse_frame(
+    vision: &Vision,
+    frame: &Arc<RgbImage>,
+    label: Option<String>,
+    settings: &BoothSettings,
+    mirror: bool,
+) -> anyhow::Result<Observation> {
+    let face = analyze(vision, frame, settings)?;
+    if !mirror {
+        return Ok(Observation { shown: frame.clone(), face, label });
+    }
+    let width = frame.width() as f32;
+    let face = face.map(|mut f| {
+        f.bbox[0] = width - f.bbox[0] - f.bbox[2];
+        f
+    });
+    Ok(Observation { shown: Arc::new(image::imageops::flip_horizontal(frame.as_ref())), face, label })
+}
+
+/// The booth: the state machine, the latest frame for the mirror view, and the scenes.
+pub struct Booth {
+    machine: Machine,
+    settings: BoothSettings,
+    /// Further look-alikes on the result card.
+    also_like: usize,
+    /// Role models in the gallery (for the showcase).
+    role_models: usize,
+    latest: Option<Arc<RgbImage>>,
+}
+
+impl Booth {
+    /// A booth in Attract at `now`, for a gallery of `role_models`.
+    pub fn new(settings: BoothSettings, also_like: usize, role_models: usize, now: f64) -> Booth {
+        Booth { machine: Machine::new(settings.clone(), now), settings, also_like, role_models, latest: None }
+    }
+
+    /// Takes one analysed frame at `now`; when a match is due, ranks the gallery's role models
+    /// (by index, best first) for the averaged face.
+    pub fn observe(&mut self, now: f64, obs: &Observation, gallery: &Gallery) -> Vec<BoothEvent> {
+        self.latest = Some(obs.shown.clone());
+        let k = 1 + self.also_like;
+        self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank(code, k))
+    }
+
+    /// Advances time without a frame (timeouts).
+    pub fn tick(&mut self, now: f64) -> Vec<BoothEvent> {
+        self.machine.tick(now)
+    }
+
+    /// Back to Attract, forgetting the last frame (camera lost, an update shown).
+    pub fn reset(&mut self, now: f64) {
+        self.machine.reset(now);
+        self.latest = None;
+    }
+
+    pub fn phase(&self) -> &Phase {
+        self.machine.phase()
+    }
+
+    /// The advice shown while tracking or matching.
+    pub fn guidance(&self) -> Option<Guidance> {
+        self.machine.current_guidance()
+    }
+
+    /// What the screen shows at `now`.
+    pub fn scene(&self, now: f64) -> Scene {
+        let machine = &self.machine;
+        match machine.phase() {
+            Phase::Attract { since } => {
+                let step = ((now - since).max(0.0) / f64::from(self.settings.showcase_seconds.max(0.5))) as usize;
+                Scene::Attract { showcase: (self.role_models > 0).then(|| step % self.role_models) }
+            }
+            Phase::Tracking { .. } | Phase::Matching { .. } => match &self.latest {
+                Some(frame) => Scene::Live {
+                    frame: frame.clone(),
+                    face: machine.face_box(),
+                    guidance: machine.current_guidance().unwrap_or(Guidance::HoldStill),
+                    progress: matches!(machine.phase(), Phase::Matching { .. }).then(|| machine.matching_progress()),
+                },
+                None => Scene::Attract { showcase: None },
+            },
+            Phase::Result { matches, .. } => match matches.first() {
+                Some(best) => Scene::Result {
+                    best: best.index,
+                    percent: display_percent(best.similarity),
+                    others: matches.iter().skip(1).take(self.also_like).map(|m| (m.index, display_percent(m.similarity))).collect(),
+                },
+                None => Scene::Thanks,
+            },
+            Phase::Cooldown { .. } => Scene::Thanks,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vision::embed::FaceCode;
+
+    fn frame() -> Arc<RgbImage> {
+        Arc::new(RgbImage::from_fn(8, 4, |x, _| image::Rgb([x as u8 * 30, 0, 0])))
+    }
+
+    fn booth() -> Booth {
+        Booth::new(BoothSettings { matching_frames: 1, showcase_seconds: 2.0, ..BoothSettings::default() }, 1, 3, 0.0)
+    }
+
+    #[test]
+    fn attract_showcases_the_role_models_in_turn() {
+        let b = booth();
+        let shown: Vec<Option<usize>> =
+            [0.0, 1.9, 2.0, 4.1, 6.0].iter().map(|t| if let Scene::Attract { showcase } = b.scene(*t) { showcase } else { None }).collect();
+        assert_eq!(shown, vec![Some(0), Some(0), Some(1), Some(2), Some(0)]);
+        let empty = Booth::new(BoothSettings::default(), 2, 0, 0.0);
+        assert_eq!(empty.scene(100.0), Scene::Attract { showcase: None });
+    }
+
+    #[test]
+    fn a_face_shows_the_mirror_view_with_its_box_and_advice() {
+        let mut b = booth();
+        let far = FaceObs { bbox: [1.0, 1.0, 2.0, 2.0], eye_fraction: 0.01, frontal: true, sharp: true, embedding: None };
+        let obs = Observation { shown: frame(), face: Some(far), label: None };
+        let gallery = Gallery::synthetic(&[]);
+        assert_eq!(b.observe(1.0, &obs, &gallery), vec![BoothEvent::VisitorArrived]);
+        match b.scene(1.0) {
+            Scene::Live { face, guidance, progress, .. } => {
+                assert_eq!((face, guidance, progress), (Some([1.0, 1.0, 2.0, 2.0]), Guidance::StepCloser, None));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The camera goes away: back to attract, and the last frame is forgotten.
+        b.reset(2.0);
+        assert!(matches!(b.scene(2.0), Scene::Attract { .. }));
+        let good = FaceObs {
+            eye_fraction: 0.2,
+            embedding: Some(FaceCode { identity: vec![1.0], appearance: None }),
+            ..obs.face.clone().expect("face")
+        };
+        b.observe(3.0, &Observation { face: Some(good), ..obs }, &gallery);
+        assert!(matches!(b.phase(), Phase::Tracking { .. }), "an empty gallery never gives a result: {:?}", b.phase());
+    }
+}

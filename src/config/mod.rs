@@ -1,0 +1,523 @@
+//! The booth's configuration: `/etc/rolemirror/rolemirror.toml` (commented example with every
+//! key and its default in `config/rolemirror.toml`).
+//!
+//! Two steps, as ripgrep turns low-level arguments into high-level ones: [`raw::Config`] is the
+//! file as read (serde, unknown keys refused, every key defaulted); [`Config::from_raw`] checks
+//! it and returns typed settings — paths as `PathBuf`/`Option<PathBuf>`, sizes as [`Size`],
+//! durations, the vision options and matcher settings ready to use — or every problem, each with
+//! its key path. [`check`] collects parse errors and validation problems in one run, so
+//! `rolemirror config check FILE` and the service screen can list them all at once.
+
+pub mod raw;
+pub mod texts;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use raw::{BoothSettings, SpiDriver};
+pub use texts::Texts;
+
+use crate::gallery::matcher;
+use crate::util::Size;
+use crate::vision::VisionOptions;
+
+/// One thing wrong with a config, with the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Key path (`camera.fps`), a table (`[camera]`), or empty for a file-level problem.
+    pub key: String,
+    /// The line in the file, for parse errors.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: &str, message: impl Into<String>) -> Problem {
+        Problem { key: key.to_string(), line: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.key.is_empty(), self.line) {
+            (false, Some(n)) => write!(f, "{} (line {n}): {}", self.key, self.message),
+            (false, None) => write!(f, "{}: {}", self.key, self.message),
+            (true, Some(n)) => write!(f, "line {n}: {}", self.message),
+            (true, None) => write!(f, "{}", self.message),
+        }
+    }
+}
+
+/// A config that cannot be used: every problem, each with its key path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {}", path.display(), problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+/// Where frames come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraSource {
+    /// A V4L2 device (`None`: the first capture device found).
+    V4l2 { device: Option<PathBuf>, size: Size, fps: u32 },
+    /// Images from a folder (sorted by name) or a list file, at `fps`, once or looping.
+    Replay { path: PathBuf, fps: f32, looping: bool },
+}
+
+/// `[camera]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraSettings {
+    pub source: CameraSource,
+    /// Show the camera image mirrored, as a mirror would.
+    pub mirror: bool,
+    /// No frame for this long: camera lost.
+    pub timeout: Duration,
+}
+
+/// `[gallery]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GallerySettings {
+    /// The active gallery directory (a symlink into `gallery.versions/` after a USB update).
+    pub dir: PathBuf,
+    /// Further look-alikes on the result card (0..=2).
+    pub also_like: usize,
+    pub matching: matcher::Settings,
+}
+
+/// An SPI panel, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpiSettings {
+    pub driver: SpiDriver,
+    pub spidev: PathBuf,
+    pub gpiochip: PathBuf,
+    pub dc_pin: u32,
+    /// `None`: not wired.
+    pub reset_pin: Option<u32>,
+    /// `None`: not wired (always on).
+    pub backlight_pin: Option<u32>,
+    pub width: u16,
+    pub height: u16,
+    pub rotation: u16,
+    pub speed_hz: u32,
+    pub invert: bool,
+}
+
+/// The screen backend.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    /// A Linux framebuffer device (its size and pixel format come from the device).
+    Fbdev { device: PathBuf },
+    /// A PNG file rewritten on every change (and every distinct screen kept in `dir`).
+    Png { file: PathBuf, dir: Option<PathBuf>, size: Size },
+    /// An SPI TFT panel.
+    Spi(SpiSettings),
+}
+
+/// `[display]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisplaySettings {
+    pub backend: Backend,
+    pub font: PathBuf,
+    pub font_bold: PathBuf,
+}
+
+/// `[usb]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsbSettings {
+    pub enabled: bool,
+    pub mount_roots: Vec<PathBuf>,
+    pub trusted_keys: PathBuf,
+    pub poll: Duration,
+    pub settle: Duration,
+    /// How long the outcome stays on screen.
+    pub result: Duration,
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_files: usize,
+    /// Largest photo, in pixels.
+    pub max_pixels: u64,
+    pub report_spool: PathBuf,
+}
+
+/// The booth's settings, checked and typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub camera: CameraSettings,
+    /// The one description the vision stack is built from ([`crate::vision::Vision::open`]).
+    pub vision: VisionOptions,
+    pub gallery: GallerySettings,
+    pub booth: BoothSettings,
+    pub display: DisplaySettings,
+    /// The texts in the configured language.
+    pub texts: Texts,
+    /// Anonymous counters live here.
+    pub state_dir: PathBuf,
+    pub usb: UsbSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The defaults are valid (unit test `defaults_are_valid`), so this cannot fail.
+        Config::from_raw(&raw::Config::default()).expect("the built-in defaults are a valid config")
+    }
+}
+
+/// Collects problems with their key paths.
+struct Checker(Vec<Problem>);
+
+impl Checker {
+    fn check(&mut self, ok: bool, key: &str, why: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(Problem::new(key, why()));
+        }
+    }
+
+    fn seconds(&mut self, key: &str, value: f32) -> Duration {
+        self.check(value > 0.0 && value.is_finite() && value < 1e6, key, || format!("{value} must be a positive number of seconds"));
+        Duration::from_secs_f32(if value > 0.0 && value.is_finite() && value < 1e6 { value } else { 1.0 })
+    }
+}
+
+fn path(s: &str) -> Option<PathBuf> {
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+impl Config {
+    /// Reads, parses and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let err = |problems| ConfigError { path: path.to_path_buf(), problems };
+        let text = std::fs::read_to_string(path).map_err(|e| err(vec![Problem::new("", format!("cannot read: {e}"))]))?;
+        Config::from_text(&text).map_err(err)
+    }
+
+    /// Parses and checks a config text: the settings, or every problem.
+    pub fn from_text(text: &str) -> Result<Config, Vec<Problem>> {
+        let problems = check(text);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Config::from_raw(&raw::Config::parse(text).map_err(|p| vec![p])?)
+    }
+
+    /// For a config file that cannot be used: the defaults with those of the file's `[display]`,
+    /// `[usb]`, `[gallery]` and `[vision]` tables that are usable on their own — so the service
+    /// screen appears where the booth's screen is, and a signed stick can still bring a fixed
+    /// config. The problems themselves come from [`Config::load`].
+    pub fn lenient(path: &Path) -> Config {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let table = toml::from_str::<toml::Table>(&text).unwrap_or_default();
+        let mut raw = raw::Config::default();
+        for name in ["display", "usb", "gallery", "vision"] {
+            let candidate = table.get(name).and_then(|v| raw.with_table(name, v.clone()));
+            if let Some(c) = candidate.filter(|c| Config::from_raw(c).is_ok()) {
+                raw = c;
+            }
+        }
+        Config::from_raw(&raw).unwrap_or_default()
+    }
+
+    /// Checks a raw config: typed settings, or every problem with its key path.
+    pub fn from_raw(raw: &raw::Config) -> Result<Config, Vec<Problem>> {
+        let mut p = Checker(Vec::new());
+        let camera = camera(&raw.camera, &mut p);
+        let vision = vision(&raw.vision, &mut p);
+        let g = &raw.gallery;
+        p.check(!g.dir.is_empty(), "gallery.dir", || "must not be empty".into());
+        p.check(g.also_like <= 2, "gallery.also_like", || format!("{} is not in 0..=2", g.also_like));
+        p.check((0.0..=1.0).contains(&g.gender_cue), "gallery.gender_cue", || format!("{} is not in 0..=1", g.gender_cue));
+        let gallery = GallerySettings {
+            dir: PathBuf::from(&g.dir),
+            also_like: g.also_like,
+            matching: matcher::Settings { mode: g.matcher, gender_cue: g.gender_cue },
+        };
+        booth(&raw.booth, &mut p);
+        let display = display(&raw.display, &mut p);
+        let lang = raw.texts.language.as_str();
+        p.check(lang == "en" || lang == "nl" || raw.texts.custom.contains_key(lang), "texts.language", || {
+            format!("{lang:?} is neither \"en\", \"nl\" nor defined under [texts.custom.{lang}]")
+        });
+        let texts = match lang {
+            "nl" => Texts::dutch(),
+            other => raw.texts.custom.get(other).cloned().unwrap_or_else(Texts::english),
+        };
+        p.check(!raw.state.dir.is_empty(), "state.dir", || "must not be empty".into());
+        let usb = usb(&raw.usb, &mut p);
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(Config { camera, vision, gallery, booth: raw.booth.clone(), display, texts, state_dir: PathBuf::from(&raw.state.dir), usb })
+    }
+}
+
+fn camera(c: &raw::Camera, p: &mut Checker) -> CameraSettings {
+    p.check((16..=4096).contains(&c.width), "camera.width", || format!("{} is not in 16..=4096", c.width));
+    p.check((16..=4096).contains(&c.height), "camera.height", || format!("{} is not in 16..=4096", c.height));
+    p.check((1..=120).contains(&c.fps), "camera.fps", || format!("{} is not in 1..=120", c.fps));
+    p.check(c.replay_fps > 0.0 && c.replay_fps <= 120.0, "camera.replay_fps", || format!("{} is not in (0, 120]", c.replay_fps));
+    let timeout = p.seconds("camera.timeout_seconds", c.timeout_seconds);
+    let source = match c.source {
+        raw::CameraKind::V4l2 => CameraSource::V4l2 { device: path(&c.device), size: Size::new(c.width, c.height), fps: c.fps },
+        raw::CameraKind::Replay => {
+            p.check(!c.replay.is_empty(), "camera.replay", || "a folder or list file is needed when camera.source = \"replay\"".into());
+            CameraSource::Replay { path: PathBuf::from(&c.replay), fps: c.replay_fps, looping: c.replay_loop }
+        }
+    };
+    CameraSettings { source, mirror: c.mirror, timeout }
+}
+
+fn vision(v: &raw::Vision, p: &mut Checker) -> VisionOptions {
+    let mut options = VisionOptions {
+        models: path(&v.models),
+        embedder: (!v.embedder.is_empty()).then(|| v.embedder.clone()),
+        threads: v.threads,
+        ..Default::default()
+    };
+    match v.detector_input.parse::<Size>() {
+        Ok(s) => {
+            let ok = s.width >= 32 && s.height >= 32 && s.width % 32 == 0 && s.height % 32 == 0 && s.width <= 4096 && s.height <= 4096;
+            p.check(ok, "vision.detector_input", || format!("{s}: width and height must be multiples of 32 from 32 to 4096"));
+            options.detect.input = s.pair();
+        }
+        Err(e) => p.check(false, "vision.detector_input", || e.to_string()),
+    }
+    p.check((1..=8).contains(&v.threads), "vision.threads", || format!("{} is not in 1..=8", v.threads));
+    p.check(v.min_score > 0.0 && v.min_score < 1.0, "vision.min_score", || format!("{} is not in (0, 1)", v.min_score));
+    options.detect.score_threshold = v.min_score;
+    options
+}
+
+fn booth(b: &BoothSettings, p: &mut Checker) {
+    for (key, value) in [
+        ("booth.showcase_seconds", b.showcase_seconds),
+        ("booth.matching_timeout_seconds", b.matching_timeout_seconds),
+        ("booth.face_lost_seconds", b.face_lost_seconds),
+        ("booth.result_min_seconds", b.result_min_seconds),
+        ("booth.result_max_seconds", b.result_max_seconds),
+    ] {
+        p.seconds(key, value);
+    }
+    p.check(b.cooldown_seconds >= 0.0 && b.cooldown_seconds < 1e6, "booth.cooldown_seconds", || "must not be negative".into());
+    p.check(b.result_max_seconds >= b.result_min_seconds, "booth.result_max_seconds", || {
+        "must be at least booth.result_min_seconds".into()
+    });
+    p.check(b.min_eye_fraction > 0.0 && b.min_eye_fraction < 0.5, "booth.min_eye_fraction", || {
+        format!("{} is not in (0, 0.5)", b.min_eye_fraction)
+    });
+    p.check(b.max_yaw > 0.0 && b.max_yaw <= 0.5, "booth.max_yaw", || format!("{} is not in (0, 0.5]", b.max_yaw));
+    p.check(b.max_roll_degrees > 0.0 && b.max_roll_degrees <= 45.0, "booth.max_roll_degrees", || {
+        format!("{} is not in (0, 45]", b.max_roll_degrees)
+    });
+    p.check(b.min_sharpness >= 0.0, "booth.min_sharpness", || "must not be negative".into());
+    p.check((1..=30).contains(&b.matching_frames), "booth.matching_frames", || format!("{} is not in 1..=30", b.matching_frames));
+}
+
+fn display(d: &raw::Display, p: &mut Checker) -> DisplaySettings {
+    p.check((240..=7680).contains(&d.width) && (240..=4320).contains(&d.height), "display.width", || {
+        format!("{}x{} is not a supported screen size (240x240 to 7680x4320)", d.width, d.height)
+    });
+    let backend = match d.backend {
+        raw::DisplayKind::Fbdev => {
+            p.check(!d.fbdev.is_empty(), "display.fbdev", || "must name a framebuffer device".into());
+            Backend::Fbdev { device: PathBuf::from(&d.fbdev) }
+        }
+        raw::DisplayKind::Png => {
+            p.check(!d.png.is_empty(), "display.png", || "must name a file".into());
+            Backend::Png { file: PathBuf::from(&d.png), dir: path(&d.png_dir), size: Size::new(d.width, d.height) }
+        }
+        raw::DisplayKind::Spi => {
+            let s = &d.spi;
+            p.check(!s.spidev.is_empty(), "display.spi.spidev", || "must name a spidev device".into());
+            p.check([0, 90, 180, 270].contains(&s.rotation), "display.spi.rotation", || format!("{} is not 0, 90, 180 or 270", s.rotation));
+            p.check((64..=1024).contains(&s.width) && (64..=1024).contains(&s.height), "display.spi.width", || {
+                "panel sizes must be in 64..=1024".into()
+            });
+            let mut pin = |key: &str, pin: &raw::Pin| match pin.line() {
+                Ok(line) => line,
+                Err(e) => {
+                    p.check(false, key, || e);
+                    None
+                }
+            };
+            let reset_pin = pin("display.spi.reset_pin", &s.reset_pin);
+            let backlight_pin = pin("display.spi.backlight_pin", &s.backlight_pin);
+            Backend::Spi(SpiSettings {
+                driver: s.driver,
+                spidev: PathBuf::from(&s.spidev),
+                gpiochip: PathBuf::from(&s.gpiochip),
+                dc_pin: s.dc_pin,
+                reset_pin,
+                backlight_pin,
+                width: s.width,
+                height: s.height,
+                rotation: s.rotation,
+                speed_hz: s.speed_hz,
+                invert: s.invert,
+            })
+        }
+    };
+    DisplaySettings { backend, font: PathBuf::from(&d.font), font_bold: PathBuf::from(&d.font_bold) }
+}
+
+fn usb(u: &raw::Usb, p: &mut Checker) -> UsbSettings {
+    let poll = p.seconds("usb.poll_seconds", u.poll_seconds);
+    let result = p.seconds("usb.result_seconds", u.result_seconds);
+    p.check((0.0..=60.0).contains(&u.settle_seconds), "usb.settle_seconds", || format!("{} is not in 0..=60", u.settle_seconds));
+    p.check((1..=4096).contains(&u.max_file_mb), "usb.max_file_mb", || format!("{} is not in 1..=4096", u.max_file_mb));
+    p.check(u.max_total_mb >= u.max_file_mb && u.max_total_mb <= 65536, "usb.max_total_mb", || {
+        "must be at least usb.max_file_mb and at most 65536".into()
+    });
+    p.check(u.max_files >= 1, "usb.max_files", || "must be at least 1".into());
+    p.check(u.max_megapixels > 0.0 && u.max_megapixels <= 200.0, "usb.max_megapixels", || {
+        format!("{} is not in (0, 200]", u.max_megapixels)
+    });
+    p.check(!u.enabled || !u.mount_roots.is_empty(), "usb.mount_roots", || "at least one directory is needed while usb.enabled".into());
+    UsbSettings {
+        enabled: u.enabled,
+        mount_roots: u.mount_roots.iter().map(PathBuf::from).collect(),
+        trusted_keys: PathBuf::from(&u.trusted_keys),
+        poll,
+        settle: Duration::from_secs_f32(u.settle_seconds.clamp(0.0, 60.0)),
+        result,
+        max_file_bytes: u.max_file_mb.min(4096) << 20,
+        max_total_bytes: u.max_total_mb.min(65536) << 20,
+        max_files: u.max_files,
+        max_pixels: (u.max_megapixels.clamp(0.0, 200.0) * 1e6) as u64,
+        report_spool: PathBuf::from(&u.report_spool),
+    }
+}
+
+/// Every problem in a config text: parse errors (an unknown key, a wrong type) are collected one
+/// by one, setting the offending line aside each time, then the rest is checked, so one run
+/// names every mistake. Empty when the config is usable.
+pub fn check(text: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for _ in 0..50 {
+        match raw::Config::parse(&lines.join("\n")) {
+            Ok(raw) => {
+                if let Err(p) = Config::from_raw(&raw) {
+                    problems.extend(p);
+                }
+                return problems;
+            }
+            Err(p) => {
+                let line = p.line;
+                problems.push(p);
+                // Set the offending line aside and look further (syntax errors stop here).
+                match line {
+                    Some(n) if n >= 1 && n <= lines.len() && lines[n - 1].contains('=') => lines[n - 1] = String::new(),
+                    _ => return problems,
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(problems: &[Problem]) -> Vec<&str> {
+        problems.iter().map(|p| p.key.as_str()).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::from_raw(&raw::Config::default()).err(), None);
+    }
+
+    #[test]
+    fn the_shipped_example_parses_validates_and_states_the_defaults() {
+        let text = include_str!("../../config/rolemirror.toml");
+        let c = raw::Config::parse(text).expect("example parses");
+        assert_eq!(check(text), vec![]);
+        // Every key in the example carries its default value, so the file documents them.
+        let mut want = raw::Config::default();
+        want.display.backend = c.display.backend;
+        assert_eq!(c, want);
+    }
+
+    #[test]
+    fn typed_settings_from_the_defaults() {
+        let c = Config::default();
+        assert_eq!(c.camera.source, CameraSource::V4l2 { device: None, size: Size::new(640, 480), fps: 15 });
+        assert_eq!(c.vision.detect.input, (640, 480));
+        assert_eq!(c.vision.models, None);
+        assert_eq!(c.gallery.dir, PathBuf::from("/var/lib/rolemirror/gallery"));
+        assert_eq!(c.usb.max_file_bytes, 20 << 20);
+        assert_eq!(c.usb.poll, Duration::from_secs(2));
+        assert_eq!(c.display.backend, Backend::Fbdev { device: PathBuf::from("/dev/fb0") });
+    }
+
+    #[test]
+    fn three_mistakes_are_all_named_with_key_paths() {
+        let text = "[camera]\nfps = 0\n[booth]\nresult_min_seconds = -1\n[texts]\nlanguage = \"fr\"\n";
+        let p = check(text);
+        for key in ["camera.fps", "booth.result_min_seconds", "texts.language"] {
+            assert!(keys(&p).contains(&key), "{key} missing from {p:?}");
+        }
+    }
+
+    #[test]
+    fn check_collects_parse_errors_and_validation_problems_together() {
+        let text = "[camera]\nfps = 0\nwidht = 640\n[booth]\nmatching_frames = \"five\"\nresult_min_seconds = -1\n";
+        let p = check(text);
+        for key in ["camera.widht", "booth.matching_frames", "camera.fps", "booth.result_min_seconds"] {
+            assert!(keys(&p).contains(&key), "{key} missing from {p:?}");
+        }
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert_eq!(check("[camera\n").len(), 1, "a syntax error is reported once");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused_with_their_line() {
+        let e = raw::Config::parse("[camera]\nwidht = 640\n").expect_err("unknown key");
+        assert!(e.to_string().starts_with("camera.widht (line 2)"), "{e}");
+        let e = raw::Config::parse("[booth]\nmatching_frames = \"five\"\n").expect_err("wrong type");
+        assert!(e.to_string().starts_with("booth.matching_frames (line 2)"), "{e}");
+    }
+
+    #[test]
+    fn sizes_paths_and_pins_become_typed_values() {
+        let text = "[camera]\nsource = \"replay\"\nreplay = \"/frames\"\n[vision]\ndetector_input = \"384x288\"\nmodels = \"/m\"\n\
+                    [display]\nbackend = \"spi\"\n[display.spi]\nreset_pin = \"none\"\nbacklight_pin = -1\n";
+        let c = Config::from_text(text).expect("valid");
+        assert_eq!(c.camera.source, CameraSource::Replay { path: PathBuf::from("/frames"), fps: 5.0, looping: true });
+        assert_eq!(c.vision.detect.input, (384, 288));
+        assert_eq!(c.vision.models, Some(PathBuf::from("/m")));
+        let Backend::Spi(spi) = c.display.backend else { panic!("spi backend") };
+        assert_eq!((spi.dc_pin, spi.reset_pin, spi.backlight_pin), (25, None, None));
+        let p = check("[vision]\ndetector_input = \"640\"\n[display.spi]\nreset_pin = -7\n[camera]\nsource = \"replay\"\n");
+        assert_eq!(keys(&p), vec!["camera.replay", "vision.detector_input"], "{p:?}");
+        let p = check("[display]\nbackend = \"spi\"\n[display.spi]\nreset_pin = -7\nbacklight_pin = \"gpio18\"\n");
+        assert_eq!(keys(&p), vec!["display.spi.reset_pin", "display.spi.backlight_pin"], "{p:?}");
+    }
+
+    #[test]
+    fn languages() {
+        let texts = |t: &str| Config::from_text(t).map(|c| c.texts.invite);
+        assert_eq!(texts(""), Ok(Texts::english().invite));
+        assert_eq!(texts("[texts]\nlanguage = \"nl\"\n"), Ok("Kom voor de spiegel staan".into()));
+        assert!(texts("[texts]\nlanguage = \"fy\"\n").is_err());
+        assert_eq!(
+            texts("[texts]\nlanguage = \"fy\"\n[texts.custom.fy]\ninvite = \"Kom foar de spegel\"\n"),
+            Ok("Kom foar de spegel".into())
+        );
+    }
+
+    #[test]
+    fn lenient_keeps_the_usable_tables_of_a_broken_file() {
+        let dir = std::env::temp_dir().join(format!("rm-config-lenient-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("broken.toml");
+        std::fs::write(&file, "[camera]\nfps = 0\n[display]\nbackend = \"png\"\npng = \"/tmp/x.png\"\n[usb]\nmax_files = 0\n")
+            .expect("write");
+        let c = Config::lenient(&file);
+        assert_eq!(c.display.backend, Backend::Png { file: PathBuf::from("/tmp/x.png"), dir: None, size: Size::new(1920, 1080) });
+        assert_eq!(c.usb.max_files, 2000, "an unusable [usb] falls back to the defaults");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

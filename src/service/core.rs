@@ -1,0 +1,328 @@
+//! The running booth's decisions, without I/O: what the screen shows, which event lines are
+//! written, when systemd's watchdog is fed and when the counters are saved — from the camera's
+//! status, analysed frames, USB updates and the time. The event loop ([`super::running`]) turns
+//! threads, channels and signals into calls here and carries out the returned [`Action`]s; the
+//! tests below drive it on a fake clock.
+
+use std::sync::Arc;
+
+use super::counters::Counters;
+use crate::booth::machine::{BoothEvent, Phase};
+use crate::booth::{Booth, Observation};
+use crate::camera::CameraStatus;
+use crate::display::scene::Scene;
+use crate::events::Event;
+use crate::gallery::Gallery;
+
+/// What the event loop should do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Draw this scene.
+    Show(Scene),
+    /// Write this event line.
+    Emit(Event),
+    /// Tell systemd's watchdog the booth is alive.
+    Watchdog,
+    /// Write the counters to the state directory.
+    SaveCounters,
+}
+
+/// The vision worker must have looped within this many seconds for the watchdog to be fed (it
+/// loops at least every 250 ms, with or without frames).
+pub const HEARTBEAT_TIMEOUT: f64 = 5.0;
+/// The counters are written at most this often (seconds), and at shutdown.
+pub const SAVE_EVERY: f64 = 60.0;
+
+/// Today's local date (`YYYY-MM-DD`), for the per-day counters: the wall clock, which may step
+/// (a Pi without a real-time clock sets its time when the network comes); the timers never use it.
+pub type Today = Box<dyn Fn() -> String + Send>;
+
+/// The running booth's state besides the state machine.
+pub struct Core {
+    booth: Booth,
+    gallery: Arc<Gallery>,
+    counters: Counters,
+    today: Today,
+    /// The current visitor has been shown a role model.
+    visit_matched: bool,
+    camera_ok: bool,
+    /// A camera loss was reported while no camera had ever connected (reported once).
+    lost_reported: bool,
+    /// The scene last shown, by name and showcased role model (the same screen is not redrawn).
+    shown: Option<(&'static str, Option<usize>)>,
+    saved_at: f64,
+    /// A USB update (or its outcome) is on screen: the booth's own screens and frames wait.
+    updating: bool,
+}
+
+impl Core {
+    /// A core at `now`, and its first action: the "camera not connected" screen until the
+    /// camera delivers.
+    pub fn new(booth: Booth, gallery: Arc<Gallery>, counters: Counters, today: Today, now: f64) -> (Core, Vec<Action>) {
+        let core = Core {
+            booth,
+            gallery,
+            counters,
+            today,
+            visit_matched: false,
+            camera_ok: false,
+            lost_reported: false,
+            shown: None,
+            saved_at: now,
+            updating: false,
+        };
+        (core, vec![Action::Show(Scene::CameraLost)])
+    }
+
+    /// The counters (to save them).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The camera connected or went away.
+    pub fn camera(&mut self, now: f64, status: &CameraStatus) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match status {
+            CameraStatus::Connected(what) => {
+                self.camera_ok = true;
+                actions.push(Action::Emit(Event::new("camera_connected", vec![("camera", what.clone())])));
+            }
+            CameraStatus::Lost(why) => {
+                if self.camera_ok || !self.lost_reported {
+                    actions.push(Action::Emit(Event::new("camera_lost", vec![("reason", why.clone())])));
+                    self.lost_reported = true;
+                }
+                self.camera_ok = false;
+                self.booth.reset(now);
+            }
+            // The replay ended: the event loop stops.
+            CameraStatus::Ended => {}
+        }
+        actions.extend(self.refresh(now, true));
+        actions
+    }
+
+    /// One analysed frame from the vision worker.
+    pub fn observation(&mut self, now: f64, obs: &Observation) -> Vec<Action> {
+        if self.updating {
+            return Vec::new();
+        }
+        let mut actions = Vec::new();
+        for ev in self.booth.observe(now, obs, &self.gallery) {
+            match ev {
+                BoothEvent::VisitorArrived => {
+                    self.visit_matched = false;
+                    self.counters.visitor(&(self.today)());
+                }
+                BoothEvent::Matched(r) => {
+                    self.visit_matched = true;
+                    let rm = &self.gallery.role_models[r.index];
+                    self.counters.matched(&rm.id, &(self.today)());
+                    let mut fields = vec![("role_model", rm.id.clone()), ("similarity", format!("{:.4}", r.similarity))];
+                    if let Some(label) = &obs.label {
+                        fields.insert(0, ("visitor", label.clone()));
+                    }
+                    actions.push(Action::Emit(Event::new("match", fields)));
+                }
+                BoothEvent::VisitorLeft => self.left(),
+            }
+        }
+        // Replayed files (demo data, tests) name the frames that showed nobody.
+        if let (None, Some(label), Phase::Attract { .. }) = (&obs.face, &obs.label, self.booth.phase()) {
+            actions.push(Action::Emit(Event::new("no_face", vec![("visitor", label.clone())])));
+        }
+        actions.extend(self.refresh(now, true));
+        actions
+    }
+
+    /// Time passes (the event loop ticks every 100 ms). `heartbeat` is when the vision worker
+    /// last looped, on the same clock.
+    pub fn tick(&mut self, now: f64, heartbeat: f64) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for ev in self.booth.tick(now) {
+            if ev == BoothEvent::VisitorLeft {
+                self.left();
+            }
+        }
+        if now - heartbeat < HEARTBEAT_TIMEOUT {
+            actions.push(Action::Watchdog);
+        }
+        if now - self.saved_at >= SAVE_EVERY {
+            self.saved_at = now;
+            actions.push(Action::SaveCounters);
+        }
+        actions.extend(self.refresh(now, false));
+        actions
+    }
+
+    /// A USB update shows its progress or outcome: it has the screen until [`Core::update_finished`].
+    pub fn update(&mut self, scene: Scene) -> Vec<Action> {
+        self.updating = true;
+        self.shown = Some((scene.name(), None));
+        vec![Action::Show(scene)]
+    }
+
+    /// The update's outcome was shown (nothing to reload): a fresh start for whoever stands there.
+    pub fn update_finished(&mut self, now: f64) -> Vec<Action> {
+        self.updating = false;
+        self.shown = None;
+        self.booth.reset(now);
+        self.refresh(now, true).into_iter().collect()
+    }
+
+    /// A visitor left; one who was never matched is counted as such (once per visit).
+    fn left(&mut self) {
+        if !std::mem::replace(&mut self.visit_matched, true) {
+            self.counters.no_match(&(self.today)());
+        }
+    }
+
+    /// The booth's scene, when it is not already on screen (the mirror view is redrawn for every
+    /// new frame).
+    fn refresh(&mut self, now: f64, new_frame: bool) -> Option<Action> {
+        if self.updating {
+            return None;
+        }
+        let scene = if self.camera_ok { self.booth.scene(now) } else { Scene::CameraLost };
+        let showcase = if let Scene::Attract { showcase } = &scene { *showcase } else { None };
+        let key = (scene.name(), showcase);
+        let live = matches!(scene, Scene::Live { .. });
+        if (live && new_frame) || self.shown != Some(key) {
+            self.shown = Some(key);
+            return Some(Action::Show(scene));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::booth::machine::FaceObs;
+    use crate::config::BoothSettings;
+    use crate::vision::embed::FaceCode;
+    use crate::vision::RgbImage;
+
+    fn core() -> Core {
+        let gallery =
+            Arc::new(Gallery::synthetic(&[("ann", vec![1.0, 0.0, 0.0]), ("bo", vec![0.0, 1.0, 0.0]), ("cy", vec![0.0, 0.0, 1.0])]));
+        let settings = BoothSettings { matching_frames: 2, ..BoothSettings::default() };
+        let booth = Booth::new(settings, 1, gallery.role_models.len(), 0.0);
+        let (core, first) = Core::new(booth, gallery, Counters::default(), Box::new(|| "2026-11-30".to_string()), 0.0);
+        assert_eq!(first, vec![Action::Show(Scene::CameraLost)]);
+        core
+    }
+
+    fn frame(label: Option<&str>, face: Option<[f32; 3]>) -> Observation {
+        let face = face.map(|v| FaceObs {
+            bbox: [100.0, 80.0, 120.0, 150.0],
+            eye_fraction: 0.1,
+            frontal: true,
+            sharp: true,
+            embedding: Some(FaceCode { identity: v.to_vec(), appearance: None }),
+        });
+        Observation { shown: Arc::new(RgbImage::new(4, 4)), face, label: label.map(str::to_string) }
+    }
+
+    fn events(actions: &[Action]) -> Vec<String> {
+        actions.iter().filter_map(|a| if let Action::Emit(e) = a { Some(e.line()) } else { None }).collect()
+    }
+
+    fn scenes(actions: &[Action]) -> Vec<&'static str> {
+        actions.iter().filter_map(|a| if let Action::Show(s) = a { Some(s.name()) } else { None }).collect()
+    }
+
+    #[test]
+    fn a_visit_on_a_fake_clock_events_scenes_and_counters() {
+        let mut c = core();
+        let a = c.camera(0.5, &CameraStatus::Connected("replay".into()));
+        assert_eq!(events(&a), vec!["event=camera_connected camera=replay"]);
+        assert_eq!(scenes(&a), vec!["attract"]);
+        // The empty room: no event, attract stays and is not redrawn.
+        let a = c.observation(0.6, &frame(None, None));
+        assert!(a.is_empty(), "{a:?}");
+        // A replayed file with nobody on it is named.
+        assert_eq!(events(&c.observation(0.7, &frame(Some("room.jpg"), None))), vec!["event=no_face visitor=room.jpg"]);
+        // A visitor: two good frames (matching_frames = 2) give the match with the right role model.
+        let a = c.observation(1.0, &frame(Some("v.jpg"), Some([0.1, 1.0, 0.0])));
+        assert_eq!(scenes(&a), vec!["matching"]);
+        let a = c.observation(1.2, &frame(Some("v.jpg"), Some([0.0, 1.0, 0.1])));
+        assert_eq!(events(&a), vec!["event=match visitor=v.jpg role_model=bo similarity=0.9975"]);
+        assert_eq!(scenes(&a), vec!["result"]);
+        // The result stays while the visitor stays; it is not redrawn every tick.
+        assert!(scenes(&c.tick(5.0, 5.0)).is_empty());
+        // The visitor leaves (the camera sees nobody): after the minimum time, thanks, then attract.
+        assert!(scenes(&c.observation(5.1, &frame(None, None))).is_empty());
+        assert_eq!(scenes(&c.tick(9.5, 9.5)), vec!["thanks"]);
+        assert_eq!(scenes(&c.tick(13.0, 13.0)), vec!["attract"]);
+        assert_eq!((c.counters().visitors, c.counters().matches.get("bo").copied()), (1, Some(1)));
+        assert_eq!(c.counters().days["2026-11-30"], crate::service::counters::Day { visitors: 1, matches: 1, no_match: 0 });
+    }
+
+    #[test]
+    fn a_visitor_who_leaves_unmatched_is_counted_on_the_day_of_the_clock() {
+        let mut c = core();
+        let day = Arc::new(std::sync::Mutex::new("2026-11-30".to_string()));
+        let d = day.clone();
+        c.today = Box::new(move || d.lock().map(|s| s.clone()).unwrap_or_default());
+        c.camera(0.0, &CameraStatus::Connected("cam".into()));
+        c.observation(1.0, &frame(None, Some([1.0, 0.0, 0.0])));
+        // The clock steps a day forward (a Pi sets its time): the timers do not care.
+        *day.lock().expect("lock") = "2026-12-01".into();
+        c.observation(1.1, &frame(None, None));
+        assert!(c.tick(2.6, 2.6).iter().any(|a| matches!(a, Action::Show(Scene::Attract { .. }))), "the visitor left after 1.5 s");
+        let days = &c.counters().days;
+        assert_eq!(days["2026-11-30"], crate::service::counters::Day { visitors: 1, matches: 0, no_match: 0 });
+        assert_eq!(days["2026-12-01"], crate::service::counters::Day { visitors: 0, matches: 0, no_match: 1 });
+    }
+
+    #[test]
+    fn the_camera_loss_is_reported_once_and_resets_the_visit() {
+        let mut c = core();
+        assert_eq!(events(&c.camera(0.0, &CameraStatus::Lost("no device".into()))), vec!["event=camera_lost reason=\"no device\""]);
+        // Still no camera: the capture thread reports again; the log does not fill up.
+        assert!(events(&c.camera(8.0, &CameraStatus::Lost("no device".into()))).is_empty());
+        c.camera(9.0, &CameraStatus::Connected("cam".into()));
+        c.observation(9.1, &frame(None, Some([1.0, 0.0, 0.0])));
+        let a = c.camera(9.2, &CameraStatus::Lost("unplugged".into()));
+        assert_eq!(events(&a), vec!["event=camera_lost reason=unplugged"]);
+        assert_eq!(scenes(&a), vec!["camera-lost"]);
+        // Frames of a visitor that was there before the loss do not finish the old visit.
+        c.camera(10.0, &CameraStatus::Connected("cam".into()));
+        assert!(events(&c.observation(10.1, &frame(None, Some([1.0, 0.0, 0.0])))).is_empty(), "one good frame is not a match");
+    }
+
+    #[test]
+    fn the_watchdog_is_fed_only_while_the_vision_worker_loops() {
+        let mut c = core();
+        assert!(c.tick(1.0, 0.9).contains(&Action::Watchdog));
+        assert!(c.tick(4.0, 0.9).contains(&Action::Watchdog));
+        assert!(!c.tick(6.0, 0.9).contains(&Action::Watchdog), "stuck for 5.1 s");
+        assert!(c.tick(6.1, 6.0).contains(&Action::Watchdog), "looping again");
+    }
+
+    #[test]
+    fn counters_are_saved_once_a_minute() {
+        let mut c = core();
+        let saves = |c: &mut Core, t: f64| c.tick(t, t).iter().filter(|a| **a == Action::SaveCounters).count();
+        assert_eq!(saves(&mut c, 30.0), 0);
+        assert_eq!(saves(&mut c, 60.0), 1);
+        assert_eq!(saves(&mut c, 61.0), 0);
+        assert_eq!(saves(&mut c, 120.0), 1);
+    }
+
+    #[test]
+    fn an_update_holds_the_screen_and_the_booth_starts_afresh_after_it() {
+        let mut c = core();
+        c.camera(0.0, &CameraStatus::Connected("cam".into()));
+        c.observation(0.1, &frame(None, Some([1.0, 0.0, 0.0])));
+        let update = Scene::Update { title: "Updating".into(), lines: vec![], progress: Some(0.5) };
+        assert_eq!(scenes(&c.update(update)), vec!["update"]);
+        // Frames and ticks during the update change nothing on screen and match nobody.
+        assert!(c.observation(0.2, &frame(None, Some([1.0, 0.0, 0.0]))).is_empty());
+        assert!(scenes(&c.tick(0.3, 0.3)).is_empty());
+        assert_eq!(scenes(&c.update_finished(1.0)), vec!["attract"]);
+        // The visit before the update does not carry over: one frame is not a match.
+        assert!(events(&c.observation(1.1, &frame(None, Some([1.0, 0.0, 0.0])))).is_empty());
+    }
+}

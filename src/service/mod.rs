@@ -1,0 +1,144 @@
+//! `rolemirror run --config FILE`: the booth as a long-running systemd service.
+//!
+//! - This module: the outer loop — read the config, tidy an interrupted USB import, start up,
+//!   run the booth (or the service screen), reload on SIGHUP or after a USB update, stop on
+//!   SIGTERM.
+//! - [`startup`]: models, gallery and screen assets, phase by phase, feeding systemd's watchdog.
+//! - [`running`]: the running booth's threads and event loop.
+//! - [`core`]: the event loop's decisions without I/O (tested on a fake clock).
+//! - [`fallback`]: the service screen when the booth cannot run as configured.
+//! - [`counters`]: the anonymous counters in the state directory.
+
+pub mod core;
+pub mod counters;
+pub mod fallback;
+pub mod running;
+pub mod startup;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::config::Config;
+use crate::events::emit;
+use crate::usb::Updater;
+use crate::vision::Vision;
+use startup::Startup;
+
+/// How the daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM or SIGINT.
+    Stopped,
+    /// Replay without looping reached its end (tests).
+    ReplayEnded,
+}
+
+impl Exit {
+    /// The `reason` of the `shutdown` event.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Stopped => "stopped",
+            Exit::ReplayEnded => "replayended",
+        }
+    }
+}
+
+/// How one configuration's run ended.
+pub(crate) enum Outcome {
+    Exit(Exit),
+    Reload,
+}
+
+/// Tells systemd (outside systemd, without `NOTIFY_SOCKET`, this does nothing). Never waits: the
+/// datagram is sent non-blocking, and dropped when the manager's queue is full — the booth's
+/// event loop must not stall on a slow reader (the next ping follows within a second).
+pub(crate) fn notify(states: &[sd_notify::NotifyState]) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let message: String = states.iter().map(|s| format!("{s}\n")).collect();
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name),
+        None => SocketAddr::from_pathname(&path),
+    };
+    let sent = UnixDatagram::unbound().and_then(|sock| {
+        sock.set_nonblocking(true)?;
+        sock.send_to_addr(message.as_bytes(), &addr?)
+    });
+    if let Err(e) = sent {
+        log::debug!("sd_notify: {e}");
+    }
+}
+
+/// The signals the daemon reacts to, and what outlives a reload.
+pub(crate) struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+    /// SIGUSR1: look for USB sticks now (sent by the mount helper).
+    usr1: Signal,
+    /// Sticks already handled (mount point → identity), so a reload does not import again.
+    seen: HashMap<PathBuf, String>,
+}
+
+/// The USB [`Updater`] for a booth: `vision` when the booth has its models loaded, else they are
+/// loaded when an import needs them.
+fn updater(config: &Config, config_path: &Path, vision: Option<Arc<Vision>>, current: Option<Config>) -> Updater {
+    let options = config.vision.clone();
+    let source: crate::usb::VisionSource = match vision {
+        Some(v) => Arc::new(move || Ok(v.clone())),
+        None => Arc::new(move || Vision::open(&options).map(Arc::new)),
+    };
+    Updater::new(config.usb.clone(), config_path, current, &config.gallery.dir, source, config.texts.clone())
+}
+
+/// Runs the daemon until SIGTERM (or the end of a non-looping replay).
+pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(daemon(config_path))
+}
+
+async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
+    let mut sig = Signals {
+        term: signal(SignalKind::terminate())?,
+        int: signal(SignalKind::interrupt())?,
+        hup: signal(SignalKind::hangup())?,
+        usr1: signal(SignalKind::user_defined1())?,
+        seen: HashMap::new(),
+    };
+    loop {
+        let outcome = match Config::load(config_path) {
+            Ok(config) => {
+                startup::tidy_gallery_store(&config.gallery.dir);
+                match startup::load_watched(&config, &mut sig).await {
+                    Startup::Loaded(loaded) => running::booth(*loaded, config_path, &mut sig).await?,
+                    Startup::Failed(problems) => {
+                        let usb = updater(&config, config_path, None, Some(config.clone()));
+                        fallback::service(&config.display, &problems, usb, &mut sig).await?
+                    }
+                    Startup::Stopped => {
+                        emit("shutdown", &[("reason", Exit::Stopped.name().to_string())]);
+                        Outcome::Exit(Exit::Stopped)
+                    }
+                }
+            }
+            Err(e) => {
+                let problems: Vec<String> = e.problems.iter().map(|p| format!("{}: {p}", config_path.display())).collect();
+                let lenient = Config::lenient(config_path);
+                let usb = updater(&lenient, config_path, None, None);
+                fallback::service(&lenient.display, &problems, usb, &mut sig).await?
+            }
+        };
+        match outcome {
+            Outcome::Exit(exit) => return Ok(exit),
+            Outcome::Reload => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                emit("config_reloaded", &[("file", config_path.display().to_string())]);
+            }
+        }
+    }
+}

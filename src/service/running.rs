@@ -1,0 +1,152 @@
+//! The running booth: three threads and an event loop.
+//!
+//! - capture (camera → a slot of one frame; stale frames are dropped),
+//! - vision (frame → [`analyse_frame`] → observation; inference never runs on the executor),
+//! - display (scene → screen),
+//! - this event loop (tokio, one thread): observations, camera status, a 100 ms tick, signals and
+//!   USB updates go into [`Core`], whose actions it carries out — scenes to the display, event
+//!   lines to stdout, the watchdog, the counters file.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::core::{Action, Core};
+use super::counters::{self, Counters};
+use super::startup::Loaded;
+use super::{fallback, notify, updater, Exit, Outcome, Signals};
+use crate::booth::{analyse_frame, Booth, Observation};
+use crate::camera::{self, CameraStatus, FrameSlot};
+use crate::display::{self, DisplayThread};
+use crate::events::emit;
+use crate::usb::Tick as UsbTick;
+
+/// Runs the booth until SIGTERM, SIGHUP (reload), the end of a non-looping replay, or an
+/// installed USB update (reload).
+pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals) -> anyhow::Result<Outcome> {
+    let Loaded { config, vision, gallery, assets } = loaded;
+    let mut usb = updater(&config, config_path, Some(vision.clone()), Some(config.clone()));
+    let clock = Instant::now();
+    let now = move || clock.elapsed().as_secs_f64();
+
+    // Display first: READY means the screen works.
+    let display: DisplayThread = match display::start(&config.display, Duration::from_secs(10)) {
+        Ok(d) => d,
+        Err(e) => return fallback::service(&config.display, &[format!("display: {e}")], usb, sig).await,
+    };
+    log::info!("display {}x{}", display.size.0, display.size.1);
+
+    // Capture and vision threads.
+    let frames = Arc::new(FrameSlot::default());
+    let (status_tx, mut status_rx) = mpsc::channel::<CameraStatus>(8);
+    let camera_settings = config.camera.clone();
+    let capture = camera::spawn_capture(
+        move || camera::open(&camera_settings),
+        config.camera.timeout,
+        frames.clone(),
+        move |s| {
+            let _ = status_tx.blocking_send(s);
+        },
+    )?;
+    let (obs_tx, mut obs_rx) = mpsc::channel::<Observation>(2);
+    // Milliseconds since `clock` when the vision worker last looped (the watchdog's evidence).
+    let heartbeat = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (frames, vision, heartbeat, stop) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone());
+        let (settings, mirror) = (config.booth.clone(), config.camera.mirror);
+        std::thread::Builder::new().name("vision".into()).spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                heartbeat.store(clock.elapsed().as_millis() as u64, Ordering::SeqCst);
+                let Some(frame) = frames.take(Duration::from_millis(250)) else { continue };
+                match analyse_frame(&vision, &frame.image, frame.label.clone(), &settings, mirror) {
+                    Ok(obs) => {
+                        if obs_tx.blocking_send(obs).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => log::warn!("vision: {e:#}"),
+                }
+            }
+        })?
+    };
+
+    let booth = Booth::new(config.booth.clone(), config.gallery.also_like, gallery.role_models.len(), now());
+    let (mut core, first) = Core::new(booth, gallery.clone(), Counters::load(&config.state_dir), Box::new(counters::today), now());
+    let perform = |actions: Vec<Action>, core: &Core| {
+        for action in actions {
+            match action {
+                Action::Show(scene) => display.show(scene, &assets),
+                Action::Emit(event) => event.emit(),
+                Action::Watchdog => notify(&[sd_notify::NotifyState::Watchdog]),
+                Action::SaveCounters => core.counters().save(&config.state_dir),
+            }
+        }
+    };
+    perform(first, &core);
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
+    emit("ready", &[("role_models", gallery.role_models.len().to_string()), ("embedder", vision.embedder_id.id.clone())]);
+
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let outcome = loop {
+        let actions = tokio::select! {
+            _ = sig.term.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = sig.int.recv() => break Outcome::Exit(Exit::Stopped),
+            _ = sig.hup.recv() => break Outcome::Reload,
+            _ = sig.usr1.recv() => usb.poll(&mut sig.seen, true).map(|scene| core.update(scene)).unwrap_or_default(),
+            Some(scene) = usb.next(), if usb.importing() => core.update(scene),
+            Some(status) = status_rx.recv() => {
+                if status == CameraStatus::Ended {
+                    break Outcome::Exit(Exit::ReplayEnded);
+                }
+                core.camera(now(), &status)
+            }
+            Some(obs) = obs_rx.recv() => core.observation(now(), &obs),
+            _ = tick.tick() => {
+                let beat = heartbeat.load(Ordering::SeqCst) as f64 / 1000.0;
+                let mut actions = core.tick(now(), beat);
+                match usb.tick() {
+                    UsbTick::Finished { reload: true } => {
+                        perform(actions, &core);
+                        break Outcome::Reload;
+                    }
+                    UsbTick::Finished { reload: false } => actions.extend(core.update_finished(now())),
+                    UsbTick::Busy => {}
+                    UsbTick::Idle => actions.extend(usb.poll(&mut sig.seen, false).map(|scene| core.update(scene)).unwrap_or_default()),
+                }
+                actions
+            }
+        };
+        perform(actions, &core);
+    };
+
+    // Stop: camera and vision threads first, then the screen (blanked).
+    notify(&[sd_notify::NotifyState::Stopping]);
+    stop.store(true, Ordering::SeqCst);
+    frames.close();
+    if matches!(outcome, Outcome::Exit(Exit::ReplayEnded)) {
+        // The last frame of a recording may still be in analysis: let it reach the booth.
+        let drain = async {
+            while let Some(obs) = obs_rx.recv().await {
+                perform(core.observation(now(), &obs), &core);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+    }
+    drop(obs_rx);
+    let deadline = Instant::now() + Duration::from_millis(1200);
+    for h in [worker, capture] {
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    display.stop();
+    core.counters().save(&config.state_dir);
+    if let Outcome::Exit(exit) = &outcome {
+        emit("shutdown", &[("reason", exit.name().to_string())]);
+    }
+    Ok(outcome)
+}
