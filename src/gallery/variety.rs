@@ -132,21 +132,32 @@ impl Variety {
     /// Role model `index`'s penalty as a fraction of the margin: its count over twice its peers'
     /// mean count, at most 1 (0 before anybody was shown).
     pub fn penalty(&self, index: usize) -> f32 {
-        let Some(&count) = self.shown.get(index) else {
-            return 0.0;
-        };
-        let peer = self.peers.get(index).copied().flatten();
-        let (sum, n) = self
-            .shown
+        self.penalties().get(index).copied().unwrap_or(0.0)
+    }
+
+    /// Every role model's penalty (see [`Variety::penalty`]).
+    pub fn penalties(&self) -> Vec<f32> {
+        let sets = self.peers.iter().flatten().max().map_or(0, |m| m + 1);
+        let (mut sum, mut n) = (vec![0u64; sets], vec![0u64; sets]);
+        for (c, p) in self.shown.iter().zip(&self.peers) {
+            if let Some(p) = p {
+                sum[*p] = sum[*p].saturating_add(*c);
+                n[*p] += 1;
+            }
+        }
+        let all: u64 = self.shown.iter().fold(0u64, |s, c| s.saturating_add(*c));
+        let everybody = (all, self.shown.len() as u64);
+        self.shown
             .iter()
             .zip(&self.peers)
-            .filter(|(_, p)| peer.is_none() || **p == peer)
-            .fold((0u64, 0u64), |(s, n), (c, _)| (s.saturating_add(*c), n + 1));
-        if sum == 0 || n == 0 {
-            return 0.0;
-        }
-        let mean = sum as f64 / n as f64;
-        (count as f64 / (2.0 * mean)).min(1.0) as f32
+            .map(|(&count, peer)| {
+                let (s, k) = peer.map_or(everybody, |p| (sum[p], n[p]));
+                if s == 0 || k == 0 {
+                    return 0.0;
+                }
+                (count as f64 / (2.0 * s as f64 / k as f64)).min(1.0) as f32
+            })
+            .collect()
     }
 
     /// Do role models `a` and `b` share a declared gender and group?
@@ -158,49 +169,43 @@ impl Variety {
     /// docs), the rest by score; ties by id. Does not remember anything: see [`Variety::choose`].
     /// With the policy off, or a memory made for another number of role models, this is
     /// [`matcher::rank`].
-    pub fn rank(
-        &self,
-        query: &FaceCode,
-        candidates: &[Candidate],
-        hubs: &Hubs,
-        settings: Settings,
-        k: usize,
-    ) -> Vec<Ranked> {
-        if !self.settings.enabled
-            || self.shown.len() != candidates.len()
-            || candidates.len() < 2
-            || k == 0
-        {
-            return matcher::rank(query, candidates, hubs, settings, k);
-        }
+    pub fn rank(&self, query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings, k: usize) -> Vec<Ranked> {
         let scored = matcher::score_all(query, candidates, hubs, settings);
         let order = scored.order(candidates);
-        let best = order[0];
+        let pick = self.pick(&scored, &order);
+        std::iter::once(pick)
+            .chain(order.into_iter().filter(|&i| i != pick))
+            .take(k.min(candidates.len()))
+            .map(|index| Ranked { index, similarity: scored.similarity[index] })
+            .collect()
+    }
+
+    /// The main match for one visitor's scores (`order`: [`matcher::Scored::order`]); the best
+    /// by score when the policy is off or this memory was made for another number of role
+    /// models. Does not remember anything.
+    pub fn pick(&self, scored: &matcher::Scored, order: &[usize]) -> usize {
+        let Some(&best) = order.first() else { return 0 };
+        if !self.settings.enabled || self.shown.len() != scored.score.len() || order.len() < 2 {
+            return best;
+        }
         let margin = self.settings.margin.clamp(0.0, 100.0) * matcher::score_per_point(scored.mode);
         let guard = scored.appearance.as_deref().unwrap_or(&scored.identity);
         let allowed = |j: usize| {
-            j == best
-                || (scored.score[j].is_finite()
-                    && scored.identity[j] >= scored.identity[best] - IDENTITY_GUARD
-                    && (self.same_peers(j, best) || guard[j] >= guard[best]))
+            scored.score[j].is_finite()
+                && scored.identity[j] >= scored.identity[best] - IDENTITY_GUARD
+                && (self.same_peers(j, best) || guard[j] >= guard[best])
         };
+        let penalty = self.penalties();
         let mut pick = best;
-        let mut pick_score = scored.score[best] - margin * self.penalty(best);
+        let mut pick_score = scored.score[best] - margin * penalty[best];
         for &j in &order[1..] {
-            let adjusted = scored.score[j] - margin * self.penalty(j);
+            let adjusted = scored.score[j] - margin * penalty[j];
             if adjusted > pick_score && allowed(j) {
                 pick = j;
                 pick_score = adjusted;
             }
         }
-        std::iter::once(pick)
-            .chain(order.into_iter().filter(|&i| i != pick))
-            .take(k)
-            .map(|index| Ranked {
-                index,
-                similarity: scored.similarity[index],
-            })
-            .collect()
+        pick
     }
 
     /// [`Variety::rank`], remembering the main match as shown.
