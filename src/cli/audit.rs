@@ -32,6 +32,18 @@ pub struct AuditOptions {
     pub json: bool,
 }
 
+/// What `gallery check` and `gallery build` say about hub photos: the photos alone do not tell
+/// (measured: no photo measure predicts it, see `docs/matching-exposure.md`), so they point to
+/// the audit with a reference folder.
+pub fn exposure_note(dir: &Path) -> String {
+    format!(
+        "  exposure: which photos the booth would show too often (hubs) cannot be told from the photos themselves \
+         (sharpness, pose, light, size and colour do not predict it); run `rolemirror gallery audit {} --reference FOLDER` \
+         with faces like your visitors (5 or more per role model) to see likely hubs and what to do about them",
+        dir.display()
+    )
+}
+
 /// Fewer reference faces per role model than this and the shares are rough.
 const FACES_PER_ROLE_MODEL: usize = 5;
 /// Deepest folder level searched for reference photos.
