@@ -262,10 +262,15 @@ pub fn group_name(gender: u8, race: u8) -> String {
     format!("{g}, {r}")
 }
 
+/// File names with their labels.
+pub type Labelled = Vec<(String, UtkLabel)>;
+
 /// The protocol's split: per (gender, race) group, files sorted by md5 of the name; the first 15
 /// are role models, the next 60 visitors. Adults 18-60, races 0-3.
-pub fn utk_split(names: &[String]) -> (Vec<(String, UtkLabel)>, Vec<(String, UtkLabel)>) {
-    let mut groups: BTreeMap<(u8, u8), Vec<(String, String, UtkLabel)>> = BTreeMap::new();
+pub fn utk_split(names: &[String]) -> (Labelled, Labelled) {
+    // Per group: (md5 of the name, name, label).
+    type Keyed = Vec<(String, String, UtkLabel)>;
+    let mut groups: BTreeMap<(u8, u8), Keyed> = BTreeMap::new();
     for n in names {
         if let Some(l) = parse_utk(n) {
             if (18..=60).contains(&l.age) && l.race <= 3 {
