@@ -423,7 +423,8 @@ pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool)
         bail!("{}: no UTKFace files (AGE_GENDER_RACE_DATE.jpg.chip.jpg) for the protocol", utk_dir.display());
     }
     let paths = |v: &[(String, UtkLabel)]| v.iter().map(|(n, _)| utk_dir.join(n)).collect::<Vec<_>>();
-    let attach = |v: &[(String, UtkLabel)], e: Vec<Option<FaceCode>>| v.iter().cloned().zip(e).map(|((n, l), e)| (n, l, e)).collect::<Vec<_>>();
+    let attach =
+        |v: &[(String, UtkLabel)], e: Vec<Option<FaceCode>>| v.iter().cloned().zip(e).map(|((n, l), e)| (n, l, e)).collect::<Vec<_>>();
     let gallery = attach(&gal, embed_many(vision, &paths(&gal), FacePolicy::Largest, 50, jobs));
     let visitors = attach(&vis, embed_many(vision, &paths(&vis), FacePolicy::Largest, 50, jobs));
     let population = if population {
@@ -435,11 +436,16 @@ pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool)
             .filter(|(n, l)| (18..=60).contains(&l.age) && l.race <= 3 && !in_gallery.contains(n.as_str()))
             .collect();
         let todo: Vec<(String, UtkLabel)> = rest.iter().filter(|(n, _)| !known.contains_key(n.as_str())).cloned().collect();
-        let mut fresh: HashMap<String, Option<FaceCode>> = todo.iter().map(|(n, _)| n.clone()).zip(embed_many(vision, &paths(&todo), FacePolicy::Largest, 50, jobs)).collect();
-        Some(rest.into_iter().map(|(n, l)| {
-            let e = known.get(n.as_str()).map(|e| (*e).clone()).or_else(|| fresh.remove(&n)).flatten();
-            (n, l, e)
-        }).collect())
+        let mut fresh: HashMap<String, Option<FaceCode>> =
+            todo.iter().map(|(n, _)| n.clone()).zip(embed_many(vision, &paths(&todo), FacePolicy::Largest, 50, jobs)).collect();
+        Some(
+            rest.into_iter()
+                .map(|(n, l)| {
+                    let e = known.get(n.as_str()).map(|e| (*e).clone()).or_else(|| fresh.remove(&n)).flatten();
+                    (n, l, e)
+                })
+                .collect(),
+        )
     } else {
         None
     };
@@ -451,7 +457,13 @@ pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool)
 /// all 120 had filled in `[role_model.declared]` with consent): the gender cue reads the
 /// gender, the variety policy and the within-group exposure read both (which role models share
 /// the exposure); the visitors' labels are only used for scoring.
-pub fn eval_relatability_with(vision: &Vision, utk_dir: &Path, jobs: usize, settings: Settings, opts: &RelatabilityOptions) -> anyhow::Result<RelatabilityReport> {
+pub fn eval_relatability_with(
+    vision: &Vision,
+    utk_dir: &Path,
+    jobs: usize,
+    settings: Settings,
+    opts: &RelatabilityOptions,
+) -> anyhow::Result<RelatabilityReport> {
     let faces = embed_utk(vision, utk_dir, jobs, opts.population)?;
     Ok(relatability_from(&faces, &vision.embedder_id, settings, opts))
 }
@@ -465,7 +477,15 @@ pub fn utk_gallery(faces: &UtkFaces, embedder: &vision::EmbedderId) -> (Gallery,
         let Some(embedding) = emb else { continue };
         let id = format!("utk-{}", role_models.len());
         labels.insert(id.clone(), *label);
-        photos.push(PhotoEntry { role_model: id.clone(), file: name.clone(), sha256: String::new(), eye_distance: 0.0, face: None, embedding: embedding.identity.clone(), appearance: embedding.appearance.clone() });
+        photos.push(PhotoEntry {
+            role_model: id.clone(),
+            file: name.clone(),
+            sha256: String::new(),
+            eye_distance: 0.0,
+            face: None,
+            embedding: embedding.identity.clone(),
+            appearance: embedding.appearance.clone(),
+        });
         let group = ["white", "black", "asian", "indian", "other"].get(label.race as usize).copied().unwrap_or("other");
         role_models.push(RoleModel {
             id,
@@ -475,16 +495,33 @@ pub fn utk_gallery(faces: &UtkFaces, embedder: &vision::EmbedderId) -> (Gallery,
             quote: String::new(),
             story_url: "https://example.org/".into(),
             photos: vec![name.clone()],
-            declared: Some(Declared { consent: true, gender: Some(if label.gender == 0 { "man" } else { "woman" }.into()), group: Some(group.into()), ..Default::default() }),
+            declared: Some(Declared {
+                consent: true,
+                gender: Some(if label.gender == 0 { "man" } else { "woman" }.into()),
+                group: Some(group.into()),
+                ..Default::default()
+            }),
         });
     }
-    let index = Index { format: crate::gallery::index::FORMAT, embedder: embedder.clone(), manifest_sha256: String::new(), photos, rejected: vec![] };
+    let index = Index {
+        format: crate::gallery::index::FORMAT,
+        embedder: embedder.clone(),
+        manifest_sha256: String::new(),
+        photos,
+        rejected: vec![],
+    };
     (Gallery::from_parts(Path::new("."), GalleryManifest { role_models }, index), labels)
 }
 
 /// Per-visitor outcome: (visitor label, top role model's label, "both" in the card).
 fn outcome(l: UtkLabel, top: UtkLabel, card_both: bool) -> [usize; 5] {
-    [1, usize::from(top.gender == l.gender), usize::from(top.race == l.race), usize::from(top.gender == l.gender && top.race == l.race), usize::from(card_both)]
+    [
+        1,
+        usize::from(top.gender == l.gender),
+        usize::from(top.race == l.race),
+        usize::from(top.gender == l.gender && top.race == l.race),
+        usize::from(card_both),
+    ]
 }
 
 /// (gender, group, both, top-3 both, worst group's both and its name, per group) from per-visitor
@@ -499,14 +536,35 @@ fn summarize(per: &BTreeMap<(u8, u8), [usize; 5]>) -> ([f64; 4], f64, String, BT
     let frac = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let per_group: BTreeMap<String, GroupStats> = per
         .iter()
-        .map(|((g, r), c)| (group_name(*g, *r), GroupStats { visitors: c[0], gender: frac(c[1], c[0]), group: frac(c[2], c[0]), both: frac(c[3], c[0]), top3_both: frac(c[4], c[0]) }))
+        .map(|((g, r), c)| {
+            (
+                group_name(*g, *r),
+                GroupStats {
+                    visitors: c[0],
+                    gender: frac(c[1], c[0]),
+                    group: frac(c[2], c[0]),
+                    both: frac(c[3], c[0]),
+                    top3_both: frac(c[4], c[0]),
+                },
+            )
+        })
         .collect();
     let (worst_group, worst) = per_group.iter().map(|(k, s)| (k.clone(), s.both)).min_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or_default();
-    ([frac(total[1], total[0]), frac(total[2], total[0]), frac(total[3], total[0]), frac(total[4], total[0])], worst, worst_group, per_group)
+    (
+        [frac(total[1], total[0]), frac(total[2], total[0]), frac(total[3], total[0]), frac(total[4], total[0])],
+        worst,
+        worst_group,
+        per_group,
+    )
 }
 
 /// The report from embedded faces (see [`eval_relatability_with`]).
-pub fn relatability_from(faces: &UtkFaces, embedder: &vision::EmbedderId, settings: Settings, opts: &RelatabilityOptions) -> RelatabilityReport {
+pub fn relatability_from(
+    faces: &UtkFaces,
+    embedder: &vision::EmbedderId,
+    settings: Settings,
+    opts: &RelatabilityOptions,
+) -> RelatabilityReport {
     let (gallery, labels) = utk_gallery(faces, embedder);
     let gallery = gallery.with_settings(settings);
     let label_of = |index: usize| labels[&gallery.role_models[index].id];
@@ -584,9 +642,20 @@ pub fn relatability_from(faces: &UtkFaces, embedder: &vision::EmbedderId, settin
         let never_in_groups_with_5_expected = audit.groups.iter().filter(pairs).map(|g| g.never).sum();
         let never_in_groups_with_5_expected_with_variety = audit.variety.as_ref().map(|_| {
             // Groups with >= 5 expected matches per role model with variety (mean over orders).
-            audit.groups.iter().filter(|g| g.kind == "gender / group").filter_map(|g| g.with_variety.as_ref().filter(|v| v.matches.mean / g.role_models.max(1) as f64 >= 5.0)).map(|v| v.never.mean).sum()
+            audit
+                .groups
+                .iter()
+                .filter(|g| g.kind == "gender / group")
+                .filter_map(|g| g.with_variety.as_ref().filter(|v| v.matches.mean / g.role_models.max(1) as f64 >= 5.0))
+                .map(|v| v.never.mean)
+                .sum()
         });
-        PopulationExposure { faces_without_face: pop.len() - codes.len(), audit, never_in_groups_with_5_expected, never_in_groups_with_5_expected_with_variety }
+        PopulationExposure {
+            faces_without_face: pop.len() - codes.len(),
+            audit,
+            never_in_groups_with_5_expected,
+            never_in_groups_with_5_expected_with_variety,
+        }
     });
 
     let n_rm = gallery.role_models.len().max(1);

@@ -244,7 +244,13 @@ fn write_groups_and_hubs(out: &mut impl Write, a: &Audit, reference: bool) -> st
             "\nwith the booth's variety policy (margin {} points; the reference faces met in {} shuffled orders, mean±sd):",
             v.margin_points, v.seeds
         )?;
-        writeln!(out, "  most shown / mean {}, never shown {} %, worst declared group {}", spread(&v.max_share_over_mean, 2), spread(&audit::Spread { mean: v.never_shown.mean * 100.0, sd: v.never_shown.sd * 100.0 }, 1), spread(&v.worst_group_max_over_mean, 2))?;
+        writeln!(
+            out,
+            "  most shown / mean {}, never shown {} %, worst declared group {}",
+            spread(&v.max_share_over_mean, 2),
+            spread(&audit::Spread { mean: v.never_shown.mean * 100.0, sd: v.never_shown.sd * 100.0 }, 1),
+            spread(&v.worst_group_max_over_mean, 2)
+        )?;
         writeln!(out, "  the main match was another look-alike than the best by score for {} of the faces ({:.1} look-alike points lower on median); the best stays on the card", pct(v.replaced), v.points_lost_median)?;
     }
     if !a.groups.is_empty() {
@@ -265,7 +271,8 @@ fn write_groups_and_hubs(out: &mut impl Write, a: &Audit, reference: bool) -> st
         )?;
         for g in &a.groups {
             let label = if g.kind == "gender / group" { g.value.clone() } else { format!("{}: {}", g.kind, g.value) };
-            let with = g.with_variety.as_ref().map(|w| format!("   {}, {}", spread(&w.max_over_mean, 2), spread(&w.never, 1))).unwrap_or_default();
+            let with =
+                g.with_variety.as_ref().map(|w| format!("   {}, {}", spread(&w.max_over_mean, 2), spread(&w.never, 1))).unwrap_or_default();
             writeln!(
                 out,
                 "  {label:<30} {:>3} {:>7} {:>6.1}  {:<24} {:>5} {:>4} {:>6.2}{with}",
@@ -283,7 +290,9 @@ fn write_groups_and_hubs(out: &mut impl Write, a: &Audit, reference: bool) -> st
         .exposure
         .iter()
         .filter(|e| e.likely_hub)
-        .map(|e| format!("{} x{:.1}{}", e.id, e.expected_share_over_peer_mean, e.peers.as_ref().map(|p| format!(" ({p})")).unwrap_or_default()))
+        .map(|e| {
+            format!("{} x{:.1}{}", e.id, e.expected_share_over_peer_mean, e.peers.as_ref().map(|p| format!(" ({p})")).unwrap_or_default())
+        })
         .collect();
     writeln!(
         out,
@@ -469,14 +478,19 @@ fn groups_panel(c: &mut Canvas, a: &Audit, fonts: &Fonts, top: i32) {
         draw_line(c, &style, t, x, y)
     };
     let pairs = a.groups.iter().any(|g| g.kind == "gender / group");
-    let rows: Vec<&audit::GroupExposure> = a.groups.iter().filter(|g| g.role_models >= 2 && (g.kind == "gender / group" || !pairs)).take(10).collect();
+    let rows: Vec<&audit::GroupExposure> =
+        a.groups.iter().filter(|g| g.role_models >= 2 && (g.kind == "gender / group" || !pairs)).take(10).collect();
     text(c, true, 19.0, INK, "Within each declared group: the most-shown role model over the group's mean", 40, top);
     if rows.is_empty() {
         text(c, false, 17.0, INK, "No declared group with two or more role models.", 40, top + 36);
         return;
     }
     let (label_w, left, right) = (300, 360i32, CHART_SIZE.0 as i32 - 120);
-    let xmax = rows.iter().map(|g| g.max_over_mean.max(g.with_variety.as_ref().map_or(0.0, |v| v.max_over_mean.mean))).fold(DOMINANT + 1.0, f64::max).ceil();
+    let xmax = rows
+        .iter()
+        .map(|g| g.max_over_mean.max(g.with_variety.as_ref().map_or(0.0, |v| v.max_over_mean.mean)))
+        .fold(DOMINANT + 1.0, f64::max)
+        .ceil();
     let x_of = |v: f64| left + ((v / xmax) * f64::from(right - left)).round() as i32;
     let mut x = 40;
     for (color, label) in [(EVEN, "plain ranking"), (VARIETY_C, "with the variety policy (mean over orders)"), (INK, "| chance level")] {

@@ -52,7 +52,15 @@ pub fn relatability(common: &Common, utk: &Path, jobs: usize, json: bool, out: &
 
 /// `eval relatability` with the variety and population options, and optionally the large
 /// population's audit chart (or the visitors', without the population) as a PNG file.
-pub fn relatability_with(common: &Common, utk: &Path, jobs: usize, json: bool, png: Option<&Path>, opts: &eval::RelatabilityOptions, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub fn relatability_with(
+    common: &Common,
+    utk: &Path,
+    jobs: usize,
+    json: bool,
+    png: Option<&Path>,
+    opts: &eval::RelatabilityOptions,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
     let fonts = match png.map(|_| {
         let d = crate::config::DisplayConfig::default();
         Fonts::load(Path::new(&d.font), Path::new(&d.font_bold))
@@ -117,12 +125,32 @@ fn write_text(out: &mut impl Write, r: &eval::RelatabilityReport, utk: &Path) ->
     writeln!(out, "  ... the visitor's ethnicity group                  {}{}", pct(r.group), col(&|v| spct(&v.group)))?;
     writeln!(out, "  ... both                                           {}{}", pct(r.both), col(&|v| spct(&v.both)))?;
     writeln!(out, "  both, somewhere in the top 3                       {}{}", pct(r.top3_both), col(&|v| spct(&v.top3_both)))?;
-    writeln!(out, "  worst group, both                                  {} ({}){}", pct(r.worst_group_both), r.worst_group, col(&|v| spct(&v.worst_group_both)))?;
-    writeln!(out, "  most-shown role model's share / mean share         {:.2}{}", r.max_share_over_mean, col(&|v| format!("{:.2}±{:.2}", v.max_share_over_mean.mean, v.max_share_over_mean.sd)))?;
+    writeln!(
+        out,
+        "  worst group, both                                  {} ({}){}",
+        pct(r.worst_group_both),
+        r.worst_group,
+        col(&|v| spct(&v.worst_group_both))
+    )?;
+    writeln!(
+        out,
+        "  most-shown role model's share / mean share         {:.2}{}",
+        r.max_share_over_mean,
+        col(&|v| format!("{:.2}±{:.2}", v.max_share_over_mean.mean, v.max_share_over_mean.sd))
+    )?;
     writeln!(out, "  role models never shown                            {}{}", pct(r.never_shown), col(&|v| spct(&v.never_shown)))?;
-    writeln!(out, "  (a perfectly even matcher, by chance alone: share {:.2}, never shown {})", r.chance_max_share_over_mean, pct(r.chance_never_shown))?;
+    writeln!(
+        out,
+        "  (a perfectly even matcher, by chance alone: share {:.2}, never shown {})",
+        r.chance_max_share_over_mean,
+        pct(r.chance_never_shown)
+    )?;
     if let Some(v) = v {
-        writeln!(out, "  (variety: the booth's policy, margin {} points, visitors met in {} shuffled orders, mean±sd)", v.margin_points, v.seeds)?;
+        writeln!(
+            out,
+            "  (variety: the booth's policy, margin {} points, visitors met in {} shuffled orders, mean±sd)",
+            v.margin_points, v.seeds
+        )?;
     }
     writeln!(out, "  per group: visitors, gender, group, both, top-3 both")?;
     for (g, s) in &r.per_group {
@@ -136,7 +164,11 @@ fn write_text(out: &mut impl Write, r: &eval::RelatabilityReport, utk: &Path) ->
             pct(s.top3_both)
         )?;
     }
-    writeln!(out, "  within declared groups ({} visitors): the group's most-shown role model over its mean, worst {:.2}", r.visitors, r.worst_within_group_max_over_mean)?;
+    writeln!(
+        out,
+        "  within declared groups ({} visitors): the group's most-shown role model over its mean, worst {:.2}",
+        r.visitors, r.worst_within_group_max_over_mean
+    )?;
     write_groups(out, &r.within_group)?;
     if let Some(p) = &r.population {
         let a = &p.audit;
@@ -177,7 +209,11 @@ fn write_text(out: &mut impl Write, r: &eval::RelatabilityReport, utk: &Path) ->
 }
 
 fn write_groups(out: &mut impl Write, groups: &[GroupExposure]) -> std::io::Result<()> {
-    writeln!(out, "    {:<16} {:>7} {:>6}  {:<20} {:>5} {:>6}   with variety", "gender / group", "matches", "per rm", "most shown / mean", "never", "chance")?;
+    writeln!(
+        out,
+        "    {:<16} {:>7} {:>6}  {:<20} {:>5} {:>6}   with variety",
+        "gender / group", "matches", "per rm", "most shown / mean", "never", "chance"
+    )?;
     for g in groups.iter().filter(|g| g.kind == "gender / group") {
         let with = g
             .with_variety

@@ -265,7 +265,11 @@ fn score_query(gallery: &Gallery, q: &Query) -> Option<QueryScores> {
         return None;
     }
     let t = f64::from(SOFT_POINTS * matcher::score_per_point(scored.mode));
-    let mut soft: Vec<f64> = scored.score.iter().map(|s| if s.is_finite() { ((f64::from(*s) - f64::from(scored.score[best])) / t).exp() } else { 0.0 }).collect();
+    let mut soft: Vec<f64> = scored
+        .score
+        .iter()
+        .map(|s| if s.is_finite() { ((f64::from(*s) - f64::from(scored.score[best])) / t).exp() } else { 0.0 })
+        .collect();
     let sum: f64 = soft.iter().sum();
     soft.iter_mut().for_each(|v| *v /= sum);
     Some(QueryScores { scored, order, soft })
@@ -298,7 +302,11 @@ fn over_peer_mean(values: &[f64], keys: &[Option<String>]) -> Vec<f64> {
         .map(|(v, key)| {
             let peers: Vec<f64> = values.iter().zip(keys).filter(|(_, k)| key.is_none() || *k == key).map(|(x, _)| *x).collect();
             let mean = peers.iter().sum::<f64>() / peers.len().max(1) as f64;
-            if mean > 0.0 { v / mean } else { 0.0 }
+            if mean > 0.0 {
+                v / mean
+            } else {
+                0.0
+            }
         })
         .collect()
 }
@@ -341,10 +349,7 @@ fn spread_within(counts: &[f64], members: &[usize]) -> (usize, f64, usize, usize
 /// both, gender and group) with at least two role models.
 fn worst_of(sets: &[(&'static str, String, Vec<usize>)], counts: &[f64]) -> f64 {
     let pairs = sets.iter().any(|s| s.0 == "gender / group");
-    sets.iter()
-        .filter(|s| s.2.len() >= 2 && (s.0 == "gender / group" || !pairs))
-        .map(|s| spread_within(counts, &s.2).1)
-        .fold(0.0, f64::max)
+    sets.iter().filter(|s| s.2.len() >= 2 && (s.0 == "gender / group" || !pairs)).map(|s| spread_within(counts, &s.2).1).fold(0.0, f64::max)
 }
 
 /// A fixed-seed xorshift generator (repeatable simulations without a dependency).
@@ -379,7 +384,12 @@ pub fn visitor_order(n: usize, seed: u64) -> Vec<usize> {
 /// The main match each visitor gets from a booth with a fresh [`Variety`] memory when the
 /// visitors come in `order`, with (replaced, look-alike points lost) per visitor. `scores[v]`
 /// is visitor v's scores and order.
-pub fn simulate_variety(gallery: &Gallery, settings: VarietySettings, scores: &[(&matcher::Scored, &[usize])], order: &[usize]) -> Vec<(usize, bool, f64)> {
+pub fn simulate_variety(
+    gallery: &Gallery,
+    settings: VarietySettings,
+    scores: &[(&matcher::Scored, &[usize])],
+    order: &[usize],
+) -> Vec<(usize, bool, f64)> {
     let mut variety = Variety::for_gallery(gallery, settings);
     let mut out = vec![(0, false, 0.0); scores.len()];
     for &v in order {
@@ -686,7 +696,12 @@ mod tests {
         // look most like a (a hair closer than b); c and d (man / y) are far away.
         let wx = || declared("woman", Some("x"), &[]);
         let my = || declared("man", Some("y"), &[]);
-        let g = gallery(&[("a", [1.0, 0.02, 0.0], wx()), ("b", [1.0, -0.02, 0.05], wx()), ("c", [0.0, 1.0, 0.0], my()), ("d", [0.0, 0.0, 1.0], my())]);
+        let g = gallery(&[
+            ("a", [1.0, 0.02, 0.0], wx()),
+            ("b", [1.0, -0.02, 0.05], wx()),
+            ("c", [0.0, 1.0, 0.0], my()),
+            ("d", [0.0, 0.0, 1.0], my()),
+        ]);
         let near_a = code(&[1.0, 0.02, 0.0]);
         let qs: Vec<Query> = (0..20).map(|_| Query { face: &near_a, exclude: None }).collect();
         let plain = audit(&g, &qs);

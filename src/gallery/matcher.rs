@@ -255,7 +255,9 @@ pub fn score_all(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settin
     let mode = effective_mode(query, candidates, hubs, settings.mode);
     let identity: Vec<f32> = candidates.iter().map(|c| cosine(&query.identity, &c.vector)).collect();
     let appearance: Option<Vec<f32>> = match (mode, query.appearance.as_deref()) {
-        (Mode::Perceived, Some(qa)) => Some(candidates.iter().map(|c| c.appearance.as_deref().map_or(f32::NAN, |ca| cosine(qa, ca))).collect()),
+        (Mode::Perceived, Some(qa)) => {
+            Some(candidates.iter().map(|c| c.appearance.as_deref().map_or(f32::NAN, |ca| cosine(qa, ca))).collect())
+        }
         _ => None,
     };
     let sims: Vec<f32> = match &appearance {

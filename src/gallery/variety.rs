@@ -51,19 +51,13 @@ pub struct VarietySettings {
 
 impl Default for VarietySettings {
     fn default() -> Self {
-        VarietySettings {
-            enabled: true,
-            margin: DEFAULT_MARGIN,
-        }
+        VarietySettings { enabled: true, margin: DEFAULT_MARGIN }
     }
 }
 
 impl VarietySettings {
     /// The policy switched off.
-    pub const OFF: VarietySettings = VarietySettings {
-        enabled: false,
-        margin: DEFAULT_MARGIN,
-    };
+    pub const OFF: VarietySettings = VarietySettings { enabled: false, margin: DEFAULT_MARGIN };
 }
 
 /// The policy's memory for one gallery: how often each role model was shown (see the module
@@ -100,11 +94,7 @@ fn peer_sets(role_models: &[RoleModel]) -> Vec<Option<usize>> {
 impl Variety {
     /// Empty memory for these role models (in the gallery's order).
     pub fn new(role_models: &[RoleModel], settings: VarietySettings) -> Variety {
-        Variety {
-            settings,
-            shown: vec![0; role_models.len()],
-            peers: peer_sets(role_models),
-        }
+        Variety { settings, shown: vec![0; role_models.len()], peers: peer_sets(role_models) }
     }
 
     /// Empty memory for `gallery`'s role models.
@@ -209,14 +199,7 @@ impl Variety {
     }
 
     /// [`Variety::rank`], remembering the main match as shown.
-    pub fn choose(
-        &mut self,
-        query: &FaceCode,
-        candidates: &[Candidate],
-        hubs: &Hubs,
-        settings: Settings,
-        k: usize,
-    ) -> Vec<Ranked> {
+    pub fn choose(&mut self, query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings, k: usize) -> Vec<Ranked> {
         let ranked = self.rank(query, candidates, hubs, settings, k);
         if self.settings.enabled {
             if let Some(first) = ranked.first() {
@@ -258,12 +241,7 @@ mod tests {
     }
 
     fn cand(id: &str, identity: &[f32], appearance: &[f32]) -> Candidate {
-        Candidate {
-            id: id.into(),
-            vector: unit(identity),
-            appearance: Some(unit(appearance)),
-            gender: None,
-        }
+        Candidate { id: id.into(), vector: unit(identity), appearance: Some(unit(appearance)), gender: None }
     }
 
     fn role_model(id: &str, declared: Option<(&str, &str)>) -> RoleModel {
@@ -275,19 +253,11 @@ mod tests {
             quote: String::new(),
             story_url: "https://example.org/".into(),
             photos: vec![],
-            declared: declared.map(|(g, grp)| Declared {
-                consent: true,
-                gender: Some(g.into()),
-                group: Some(grp.into()),
-                tags: vec![],
-            }),
+            declared: declared.map(|(g, grp)| Declared { consent: true, gender: Some(g.into()), group: Some(grp.into()), tags: vec![] }),
         }
     }
 
-    const PERCEIVED: Settings = Settings {
-        mode: Mode::Perceived,
-        gender_cue: 0.0,
-    };
+    const PERCEIVED: Settings = Settings { mode: Mode::Perceived, gender_cue: 0.0 };
 
     /// Three near-identical look-alikes a, b, c (same declared group) and a far-away d.
     fn near_ties() -> (Vec<Candidate>, Vec<RoleModel>, Hubs, FaceCode) {
@@ -297,18 +267,9 @@ mod tests {
             cand("c", &[1.0, -0.12, 0.0, 0.0], &[1.0, -0.12, 0.0]),
             cand("d", &[0.0, 0.0, 0.0, 1.0], &[0.0, 1.0, 0.0]),
         ];
-        let rms = ["a", "b", "c", "d"]
-            .iter()
-            .map(|id| role_model(id, Some(("woman", "x"))))
-            .collect();
-        let hubs = Hubs {
-            fair: vec![0.0; 4],
-            perceived: Some(vec![0.0; 4]),
-        };
-        let visitor = FaceCode {
-            identity: unit(&[1.0, 0.0, 0.0, 0.0]),
-            appearance: Some(unit(&[1.0, 0.0, 0.0])),
-        };
+        let rms = ["a", "b", "c", "d"].iter().map(|id| role_model(id, Some(("woman", "x")))).collect();
+        let hubs = Hubs { fair: vec![0.0; 4], perceived: Some(vec![0.0; 4]) };
+        let visitor = FaceCode { identity: unit(&[1.0, 0.0, 0.0, 0.0]), appearance: Some(unit(&[1.0, 0.0, 0.0])) };
         (cands, rms, hubs, visitor)
     }
 
@@ -316,54 +277,28 @@ mod tests {
     fn off_or_fresh_is_the_plain_ranking() {
         let (cands, rms, hubs, visitor) = near_ties();
         let plain = matcher::rank(&visitor, &cands, &hubs, PERCEIVED, 3);
-        assert_eq!(
-            Variety::new(&rms, VarietySettings::OFF).rank(&visitor, &cands, &hubs, PERCEIVED, 3),
-            plain
-        );
-        assert_eq!(
-            Variety::new(&rms, VarietySettings::default())
-                .rank(&visitor, &cands, &hubs, PERCEIVED, 3),
-            plain
-        );
+        assert_eq!(Variety::new(&rms, VarietySettings::OFF).rank(&visitor, &cands, &hubs, PERCEIVED, 3), plain);
+        assert_eq!(Variety::new(&rms, VarietySettings::default()).rank(&visitor, &cands, &hubs, PERCEIVED, 3), plain);
         // A memory for another gallery size falls back to the plain ranking too.
-        assert_eq!(
-            Variety::new(&rms[..2], VarietySettings::default())
-                .rank(&visitor, &cands, &hubs, PERCEIVED, 3),
-            plain
-        );
+        assert_eq!(Variety::new(&rms[..2], VarietySettings::default()).rank(&visitor, &cands, &hubs, PERCEIVED, 3), plain);
     }
 
     #[test]
     fn look_alike_visitors_in_a_row_see_different_near_ties() {
         let (cands, rms, hubs, visitor) = near_ties();
         let mut v = Variety::new(&rms, VarietySettings::default());
-        let firsts: Vec<String> = (0..6)
-            .map(|_| {
-                cands[v.choose(&visitor, &cands, &hubs, PERCEIVED, 3)[0].index]
-                    .id
-                    .clone()
-            })
-            .collect();
+        let firsts: Vec<String> = (0..6).map(|_| cands[v.choose(&visitor, &cands, &hubs, PERCEIVED, 3)[0].index].id.clone()).collect();
         assert_eq!(&firsts[..3], ["a", "b", "c"], "{firsts:?}");
-        assert!(
-            !firsts.contains(&"d".to_string()),
-            "the far-away role model is never a near-tie: {firsts:?}"
-        );
+        assert!(!firsts.contains(&"d".to_string()), "the far-away role model is never a near-tie: {firsts:?}");
         assert_eq!(v.shown(), &[2, 2, 2, 0]);
         // The card keeps the best match by score when it is not the main one.
         let mut fresh = Variety::new(&rms, VarietySettings::default());
         fresh.record(0);
         let card = fresh.rank(&visitor, &cands, &hubs, PERCEIVED, 3);
-        assert_eq!(
-            card.iter()
-                .map(|r| cands[r.index].id.as_str())
-                .collect::<Vec<_>>(),
-            ["b", "a", "c"]
-        );
+        assert_eq!(card.iter().map(|r| cands[r.index].id.as_str()).collect::<Vec<_>>(), ["b", "a", "c"]);
         // Without the policy every one of them sees "a".
         let mut off = Variety::new(&rms, VarietySettings::OFF);
-        assert!((0..6)
-            .all(|_| cands[off.choose(&visitor, &cands, &hubs, PERCEIVED, 1)[0].index].id == "a"));
+        assert!((0..6).all(|_| cands[off.choose(&visitor, &cands, &hubs, PERCEIVED, 1)[0].index].id == "a"));
         assert_eq!(off.shown(), &[0, 0, 0, 0], "off remembers nothing");
     }
 
@@ -373,18 +308,9 @@ mod tests {
         // this); "d" was shown a thousand times, the others never: "d" still comes first, with
         // the largest margin allowed.
         let (cands, rms, hubs, _) = near_ties();
-        let visitor = FaceCode {
-            identity: cands[3].vector.clone(),
-            appearance: cands[3].appearance.clone(),
-        };
+        let visitor = FaceCode { identity: cands[3].vector.clone(), appearance: cands[3].appearance.clone() };
         for margin in [DEFAULT_MARGIN, 100.0] {
-            let mut v = Variety::new(
-                &rms,
-                VarietySettings {
-                    enabled: true,
-                    margin,
-                },
-            );
+            let mut v = Variety::new(&rms, VarietySettings { enabled: true, margin });
             for _ in 0..1000 {
                 v.record(3);
             }
@@ -394,29 +320,11 @@ mod tests {
         }
         // The identity guard alone: a rival ahead on score after the penalty but 0.2 lower in
         // identity cosine is not allowed to replace the best.
-        let c2 = vec![
-            cand("same", &[1.0, 0.0], &[1.0, 0.0]),
-            cand("rival", &[0.8, 0.6], &[1.0, 0.0]),
-        ];
-        let rms2 = vec![
-            role_model("same", Some(("man", "y"))),
-            role_model("rival", Some(("man", "y"))),
-        ];
-        let hubs2 = Hubs {
-            fair: vec![0.0; 2],
-            perceived: Some(vec![0.0; 2]),
-        };
-        let q = FaceCode {
-            identity: unit(&[1.0, 0.0]),
-            appearance: Some(unit(&[1.0, 0.0])),
-        };
-        let mut v = Variety::new(
-            &rms2,
-            VarietySettings {
-                enabled: true,
-                margin: 100.0,
-            },
-        );
+        let c2 = vec![cand("same", &[1.0, 0.0], &[1.0, 0.0]), cand("rival", &[0.8, 0.6], &[1.0, 0.0])];
+        let rms2 = vec![role_model("same", Some(("man", "y"))), role_model("rival", Some(("man", "y")))];
+        let hubs2 = Hubs { fair: vec![0.0; 2], perceived: Some(vec![0.0; 2]) };
+        let q = FaceCode { identity: unit(&[1.0, 0.0]), appearance: Some(unit(&[1.0, 0.0])) };
+        let mut v = Variety::new(&rms2, VarietySettings { enabled: true, margin: 100.0 });
         for _ in 0..50 {
             v.record(0);
         }
@@ -436,18 +344,12 @@ mod tests {
         let r = v.rank(&visitor, &cands, &hubs, PERCEIVED, 4);
         assert_eq!(cands[r[0].index].id, "c", "{r:?}");
         // Undeclared role models share no group: the appearance guard applies between them.
-        let undeclared: Vec<RoleModel> = ["a", "b", "c", "d"]
-            .iter()
-            .map(|id| role_model(id, None))
-            .collect();
+        let undeclared: Vec<RoleModel> = ["a", "b", "c", "d"].iter().map(|id| role_model(id, None)).collect();
         let mut v = Variety::new(&undeclared, VarietySettings::default());
         for _ in 0..10 {
             v.record(0);
         }
-        assert_eq!(
-            cands[v.rank(&visitor, &cands, &hubs, PERCEIVED, 4)[0].index].id,
-            "a"
-        );
+        assert_eq!(cands[v.rank(&visitor, &cands, &hubs, PERCEIVED, 4)[0].index].id, "a");
     }
 
     #[test]

@@ -122,7 +122,17 @@ fn gallery_audit_shows_exposure_coverage_and_a_chart() {
     let out = rolemirror(&["gallery", "audit", s(&g)]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["each matched against the other role models", "12 faces matched", "by chance alone", "woman", "not declared: 3", "thin: tag \"lgbtq+\"", "exposure within declared groups", "likely hubs", "weak hint"] {
+    for want in [
+        "each matched against the other role models",
+        "12 faces matched",
+        "by chance alone",
+        "woman",
+        "not declared: 3",
+        "thin: tag \"lgbtq+\"",
+        "exposure within declared groups",
+        "likely hubs",
+        "weak hint",
+    ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
 }
@@ -183,8 +193,13 @@ fn relatability_on_the_dev_split_with_the_booth_matcher() {
     let pop = &v["population"];
     let audit = &pop["audit"];
     assert!(audit["faces"].as_u64() >= Some(1800), "{}", audit["faces"]);
-    assert!(audit["worst_group_max_over_mean"].as_f64() > Some(3.0), "the plain ranking's worst group: {}", audit["worst_group_max_over_mean"]);
-    let pairs: Vec<&serde_json::Value> = audit["groups"].as_array().expect("groups").iter().filter(|g| g["kind"] == "gender / group").collect();
+    assert!(
+        audit["worst_group_max_over_mean"].as_f64() > Some(3.0),
+        "the plain ranking's worst group: {}",
+        audit["worst_group_max_over_mean"]
+    );
+    let pairs: Vec<&serde_json::Value> =
+        audit["groups"].as_array().expect("groups").iter().filter(|g| g["kind"] == "gender / group").collect();
     assert_eq!(pairs.len(), 8);
     for g in &pairs {
         let w = g["with_variety"]["max_over_mean"]["mean"].as_f64().expect("with variety");
@@ -197,7 +212,8 @@ fn relatability_on_the_dev_split_with_the_booth_matcher() {
     let vision = default_vision();
     let faces = rolemirror::eval::embed_utk(vision, &shared().join("data/utk-dev"), 2, false).expect("embeds");
     let opts = rolemirror::eval::RelatabilityOptions { population: false, seeds: 2, ..Default::default() };
-    let plain = rolemirror::eval::relatability_from(&faces, &vision.embedder_id, Settings { mode: Mode::Resemblance, gender_cue: 0.0 }, &opts);
+    let plain =
+        rolemirror::eval::relatability_from(&faces, &vision.embedder_id, Settings { mode: Mode::Resemblance, gender_cue: 0.0 }, &opts);
     assert_eq!(plain.visitors, 431);
     assert!(plain.population.is_none());
     assert!(f(&v, "group") - plain.group >= 0.10, "perceived {v}\nresemblance {plain:?}");
@@ -213,9 +229,11 @@ fn variety_keeps_the_demo_matches() {
     let vision = default_vision();
     let (gallery, _) = Gallery::open_or_build(&tmp.path().join("gallery"), vision, |_, _| {}).expect("gallery");
     let data = rolemirror::demo::DemoData::builtin().expect("demo list");
-    let paths: Vec<std::path::PathBuf> = data.visitors.iter().map(|v| tmp.path().join("visitors").join(rolemirror::demo::flat_name(&v.photo))).collect();
+    let paths: Vec<std::path::PathBuf> =
+        data.visitors.iter().map(|v| tmp.path().join("visitors").join(rolemirror::demo::flat_name(&v.photo))).collect();
     let codes = rolemirror::eval::embed_many(vision, &paths, rolemirror::eval::FacePolicy::Largest, 0, 2);
-    let visitors: Vec<(Option<&str>, &FaceCode)> = data.visitors.iter().zip(&codes).filter_map(|(v, c)| Some((v.expect.as_deref(), c.as_ref()?))).collect();
+    let visitors: Vec<(Option<&str>, &FaceCode)> =
+        data.visitors.iter().zip(&codes).filter_map(|(v, c)| Some((v.expect.as_deref(), c.as_ref()?))).collect();
     let expected = visitors.iter().filter(|(e, _)| e.is_some()).count();
     assert_eq!(expected, 12, "the demo's twelve in-gallery visitors have a face");
     assert!(visitors.len() > expected, "and strangers come too");
