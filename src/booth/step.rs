@@ -10,6 +10,7 @@ use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
 use crate::display::scene::{Guidance, Scene};
 use crate::gallery::matcher::display_percent;
+use crate::gallery::variety::{Variety, VarietySettings};
 use crate::gallery::Gallery;
 use crate::vision::{RgbImage, Vision};
 
@@ -55,20 +56,30 @@ pub struct Booth {
     /// Role models in the gallery (for the showcase).
     role_models: usize,
     latest: Option<Arc<RgbImage>>,
+    /// How often each role model was shown this run (the variety policy's only memory).
+    variety: Variety,
 }
 
 impl Booth {
-    /// A booth in Attract at `now`, for a gallery of `role_models`.
-    pub fn new(settings: BoothSettings, also_like: usize, role_models: usize, now: f64) -> Booth {
-        Booth { machine: Machine::new(settings.clone(), now), settings, also_like, role_models, latest: None }
+    /// A booth in Attract at `now`, for `gallery`, with the `variety` policy.
+    pub fn new(settings: BoothSettings, also_like: usize, variety: VarietySettings, gallery: &Gallery, now: f64) -> Booth {
+        Booth {
+            machine: Machine::new(settings.clone(), now),
+            settings,
+            also_like,
+            role_models: gallery.role_models.len(),
+            latest: None,
+            variety: Variety::for_gallery(gallery, variety),
+        }
     }
 
     /// Takes one analysed frame at `now`; when a match is due, ranks the gallery's role models
-    /// (by index, best first) for the averaged face.
+    /// (by index, best first) for the averaged face, the main match chosen by the variety policy.
     pub fn observe(&mut self, now: f64, obs: &Observation, gallery: &Gallery) -> Vec<BoothEvent> {
         self.latest = Some(obs.shown.clone());
         let k = 1 + self.also_like;
-        self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank(code, k))
+        let variety = &mut self.variety;
+        self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety))
     }
 
     /// Advances time without a frame (timeouts).
@@ -131,7 +142,14 @@ mod tests {
     }
 
     fn booth() -> Booth {
-        Booth::new(BoothSettings { matching_frames: 1, showcase_seconds: 2.0, ..BoothSettings::default() }, 1, 3, 0.0)
+        let gallery = Gallery::synthetic(&[("a", vec![1.0, 0.0]), ("b", vec![0.0, 1.0]), ("c", vec![1.0, 1.0])]);
+        Booth::new(
+            BoothSettings { matching_frames: 1, showcase_seconds: 2.0, ..BoothSettings::default() },
+            1,
+            VarietySettings::default(),
+            &gallery,
+            0.0,
+        )
     }
 
     #[test]
@@ -140,7 +158,7 @@ mod tests {
         let shown: Vec<Option<usize>> =
             [0.0, 1.9, 2.0, 4.1, 6.0].iter().map(|t| if let Scene::Attract { showcase } = b.scene(*t) { showcase } else { None }).collect();
         assert_eq!(shown, vec![Some(0), Some(0), Some(1), Some(2), Some(0)]);
-        let empty = Booth::new(BoothSettings::default(), 2, 0, 0.0);
+        let empty = Booth::new(BoothSettings::default(), 2, VarietySettings::default(), &Gallery::synthetic(&[]), 0.0);
         assert_eq!(empty.scene(100.0), Scene::Attract { showcase: None });
     }
 

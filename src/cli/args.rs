@@ -6,6 +6,28 @@ use clap::{Parser, Subcommand};
 
 use crate::util::Size;
 
+/// How `gallery audit` and `eval relatability` simulate the booth's variety policy.
+#[derive(clap::Args, Debug, Clone)]
+pub struct VarietyArgs {
+    /// Do not simulate the variety policy (rank every face by score alone).
+    #[arg(long)]
+    pub no_variety: bool,
+    /// Variety's largest penalty in look-alike points (default: the config's, else 30).
+    #[arg(long, value_name = "POINTS", value_parser = parse_margin)]
+    pub variety_margin: Option<f32>,
+    /// Shuffled orders in which the faces meet the booth (mean and spread over them).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub seeds: usize,
+}
+
+/// Parses a margin in 0..=100 (`--variety-margin`).
+pub fn parse_margin(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(w) if (0.0..=100.0).contains(&w) => Ok(w),
+        _ => Err(format!("{s:?}: expected a number from 0 to 100")),
+    }
+}
+
 /// Parses a weight in 0..=1 (`--gender-cue`).
 pub fn parse_weight(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
@@ -162,6 +184,8 @@ pub enum GalleryAction {
         jobs: usize,
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        variety: VarietyArgs,
     },
     /// Make the gallery installed before the last USB update active again.
     Rollback {
@@ -234,6 +258,14 @@ pub enum EvalAction {
         jobs: usize,
         #[arg(long)]
         json: bool,
+        /// Only the protocol's 431 visitors, not the large population of the folder's other faces.
+        #[arg(long)]
+        no_population: bool,
+        /// Also draw the large population's exposure chart into this PNG file.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        #[command(flatten)]
+        variety: VarietyArgs,
     },
 }
 

@@ -68,5 +68,8 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
     if !without.is_empty() {
         writeln!(out, "  role models with no usable photo (not shown): {}", without.join(", "))?;
     }
+    if accepted_models >= 2 {
+        writeln!(out, "{}", super::audit::exposure_note(dir))?;
+    }
     Ok(if stats.rejected > 0 { ExitCode::InputFailed } else { ExitCode::Ok })
 }

@@ -109,7 +109,7 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
         Command::Gallery { action } => match action {
             GalleryAction::Build { dir } => gallery::build(common, dir, true, out),
             GalleryAction::Check { dir } => gallery::build(common, dir, false, out),
-            GalleryAction::Audit { dir, reference, pad, config, png, jobs, json } => {
+            GalleryAction::Audit { dir, reference, pad, config, png, jobs, json, variety } => {
                 let opts = audit::AuditOptions {
                     dir: dir.clone(),
                     reference: reference.clone(),
@@ -118,6 +118,9 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
                     png: png.clone(),
                     jobs: *jobs,
                     json: *json,
+                    no_variety: variety.no_variety,
+                    variety_margin: variety.variety_margin,
+                    seeds: variety.seeds,
                 };
                 audit::run(common, &opts, out)
             }
@@ -139,7 +142,13 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
         }
         Command::Eval { action } => match action {
             EvalAction::Pairs { pairs, tune, root, jobs, json } => eval::pairs(common, pairs, tune.as_deref(), root, *jobs, *json, out),
-            EvalAction::Relatability { utk, jobs, json } => eval::relatability(common, utk, *jobs, *json, out),
+            EvalAction::Relatability { utk, jobs, json, no_population, png, variety } => {
+                let mut settings = crate::gallery::variety::VarietySettings::default();
+                settings.enabled = !variety.no_variety;
+                settings.margin = variety.variety_margin.unwrap_or(settings.margin);
+                let opts = crate::eval::RelatabilityOptions { variety: settings, seeds: variety.seeds.max(1), population: !no_population };
+                eval::relatability(common, utk, *jobs, *json, png.as_deref(), &opts, out)
+            }
         },
         Command::Demo { action: None, data, out: dir, size } => booth::demo(common, data, dir, *size, out),
         Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => booth::demo_fetch(data_mirror, dir, out),

@@ -19,6 +19,7 @@ pub use raw::{BoothSettings, SpiDriver};
 pub use texts::Texts;
 
 use crate::gallery::matcher;
+use crate::gallery::variety::VarietySettings;
 use crate::util::Size;
 use crate::vision::VisionOptions;
 
@@ -84,6 +85,8 @@ pub struct GallerySettings {
     /// Further look-alikes on the result card (0..=2).
     pub also_like: usize,
     pub matching: matcher::Settings,
+    /// The booth's variety policy.
+    pub variety: VarietySettings,
 }
 
 /// An SPI panel, checked.
@@ -227,10 +230,12 @@ impl Config {
         p.check(!g.dir.is_empty(), "gallery.dir", || "must not be empty".into());
         p.check(g.also_like <= 2, "gallery.also_like", || format!("{} is not in 0..=2", g.also_like));
         p.check((0.0..=1.0).contains(&g.gender_cue), "gallery.gender_cue", || format!("{} is not in 0..=1", g.gender_cue));
+        p.check((0.0..=100.0).contains(&g.variety_margin), "gallery.variety_margin", || format!("{} is not in 0..=100", g.variety_margin));
         let gallery = GallerySettings {
             dir: PathBuf::from(&g.dir),
             also_like: g.also_like,
             matching: matcher::Settings { mode: g.matcher, gender_cue: g.gender_cue },
+            variety: VarietySettings { enabled: g.variety, margin: g.variety_margin },
         };
         booth(&raw.booth, &mut p);
         let display = display(&raw.display, &mut p);

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::texts::Texts;
 use super::Problem;
 use crate::gallery::matcher::{self, Mode};
+use crate::gallery::variety;
 
 /// Where frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -97,6 +98,11 @@ pub struct Gallery {
     pub matcher: Mode,
     /// Weight of the soft gender cue from role models' declared genders (0: off).
     pub gender_cue: f32,
+    /// Variety: among near-equal look-alikes, prefer the role model shown less often so far
+    /// (in memory, per booth run; see gallery::variety).
+    pub variety: bool,
+    /// Variety's largest penalty, in look-alike percentage points (0..=100).
+    pub variety_margin: f32,
 }
 
 impl Default for Gallery {
@@ -106,6 +112,8 @@ impl Default for Gallery {
             also_like: 2,
             matcher: Mode::Perceived,
             gender_cue: matcher::DEFAULT_GENDER_CUE,
+            variety: true,
+            variety_margin: variety::DEFAULT_MARGIN,
         }
     }
 }

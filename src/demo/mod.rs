@@ -118,7 +118,7 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
         }
     }
     let settings = &config.booth;
-    let mut booth = Booth::new(settings.clone(), config.gallery.also_like, gallery.role_models.len(), 0.0);
+    let mut booth = Booth::new(settings.clone(), config.gallery.also_like, config.gallery.variety, gallery, 0.0);
     let mut now = 0.0f64;
     let mut summary = DemoSummary { visitors: 0, matches: 0 };
     for (label, frame) in &frames {

@@ -8,6 +8,24 @@
 //! population: each role model's photos are matched against everybody else (leave-one-out),
 //! a rougher estimate.
 //!
+//! Within declared groups: the same shares compared inside each declared gender, group and
+//! gender / group (a population with more White visitors should see more White role models, so
+//! the spread inside a group is what matters), with the level chance alone gives for that many
+//! matches over that many role models.
+//!
+//! Likely hubs: each role model's *expected* share, from the booth's scores softened over all
+//! role models (`exp((score - best) / T)`, T = [`SOFT_POINTS`] look-alike points) instead of
+//! counting only the top match. On the UTKFace dev split this predicts which photos a large
+//! population would over-show much better than the counts of a small reference folder do
+//! (within-group Spearman 0.57 vs 0.31 with 100 reference faces, 0.68 vs 0.55 with 431), so a
+//! role model whose expected share is at least [`LIKELY_HUB`] x its declared group's mean is
+//! named as a likely hub. Photo measures (sharpness, pose, light, size) do not predict it
+//! (`docs/matching-exposure.md`).
+//!
+//! Variety: with [`AuditSettings::variety`] on, the reference faces also meet the booth's
+//! variety policy ([`super::variety`]) in several shuffled orders, as a booth would meet them,
+//! and the exposure numbers are given again, as mean and spread over the orders.
+//!
 //! Coverage: only from the fields role models declared themselves, with consent
 //! (`[role_model.declared]` in `gallery.toml`): how many role models declared each gender,
 //! group and tag, which share of the reference faces each of those sets receives, and which
@@ -20,6 +38,7 @@ use serde::Serialize;
 
 use super::manifest::declared_key;
 use super::matcher::{self, Candidate};
+use super::variety::{Variety, VarietySettings};
 use super::Gallery;
 use crate::vision::embed::FaceCode;
 
@@ -29,6 +48,26 @@ pub const RARE: f64 = 0.25;
 pub const DOMINANT: f64 = 2.0;
 /// A declared group with fewer role models than this is called thin.
 pub const THIN_BELOW: usize = 3;
+/// Softness of the expected shares, in look-alike percentage points (chosen on the dev split:
+/// 5 to 15 points predict alike, 3 and 30 worse).
+pub const SOFT_POINTS: f32 = 8.0;
+/// An expected share at least this many times the declared group's mean names a likely hub.
+pub const LIKELY_HUB: f64 = 1.5;
+
+/// What the audit simulates besides the plain ranking.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AuditSettings {
+    /// The booth's variety policy (off: not simulated).
+    pub variety: VarietySettings,
+    /// Shuffled orders the reference faces are met in (each order's seed is its number).
+    pub seeds: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { variety: VarietySettings::default(), seeds: 10 }
+    }
+}
 
 /// One face of the reference population: its embedding and, for leave-one-out, the role model
 /// (index into `Gallery::role_models`) it must not be matched with.
@@ -48,6 +87,86 @@ pub struct Exposure {
     pub share_over_mean: f64,
     /// "never", "rare", "even" or "dominant".
     pub state: &'static str,
+    /// The declared "gender / group" (or the one declared) whose role models it is compared
+    /// with; None when it declared neither (compared with the whole gallery).
+    pub peers: Option<String>,
+    /// Its count over the mean count of its peers.
+    pub share_over_peer_mean: f64,
+    /// Its expected share (see the module docs) over the mean.
+    pub expected_share_over_mean: f64,
+    /// Its expected share over its peers' mean expected share.
+    pub expected_share_over_peer_mean: f64,
+    /// Expected share at least [`LIKELY_HUB`] x its peers' mean.
+    pub likely_hub: bool,
+    /// Mean count over the shuffled orders with the variety policy (None: not simulated).
+    pub count_with_variety: Option<f64>,
+}
+
+/// Mean and standard deviation over the shuffled orders.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub sd: f64,
+}
+
+impl Spread {
+    /// Mean and population standard deviation of `values` (0, 0 when empty).
+    pub fn of(values: &[f64]) -> Spread {
+        if values.is_empty() {
+            return Spread::default();
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        Spread { mean, sd: (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt() }
+    }
+}
+
+/// How evenly the role models of one declared value are shown, compared with each other.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupExposure {
+    /// "gender", "group" or "gender / group".
+    pub kind: &'static str,
+    pub value: String,
+    pub role_models: usize,
+    /// Reference faces whose top match declared this value.
+    pub matches: usize,
+    /// matches / role models.
+    pub expected_per_role_model: f64,
+    /// The most-shown role model of the group and its count over the group's mean count.
+    pub most_shown: String,
+    pub max_over_mean: f64,
+    pub never: usize,
+    /// Shown, but less than [`RARE`] x the group's mean.
+    pub rare: usize,
+    /// The median most-shown over the mean for a perfectly even matcher with this many matches
+    /// over this many role models.
+    pub chance_max_over_mean: f64,
+    /// The same with the variety policy, over the shuffled orders (None: not simulated).
+    pub with_variety: Option<GroupVariety>,
+}
+
+/// A group's exposure with the variety policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupVariety {
+    pub matches: Spread,
+    pub max_over_mean: Spread,
+    pub never: Spread,
+}
+
+/// The exposure numbers with the variety policy, over the shuffled orders.
+#[derive(Debug, Clone, Serialize)]
+pub struct VarietyAudit {
+    pub margin_points: f32,
+    pub seeds: usize,
+    pub max_share_over_mean: Spread,
+    pub never_shown: Spread,
+    /// The highest most-shown over mean among the declared gender / group values (gender or
+    /// group alone when nobody declared both) with at least two role models.
+    pub worst_group_max_over_mean: Spread,
+    /// Fraction of faces whose main match was not their best match by score.
+    pub replaced: f64,
+    /// For those: median look-alike points between the best match and the one shown.
+    pub points_lost_median: f64,
 }
 
 /// Coverage of one declared value.
@@ -92,36 +211,251 @@ pub struct Audit {
     pub chance_never_shown: f64,
     /// Every role model, most shown first (ties by id).
     pub exposure: Vec<Exposure>,
+    /// Exposure within each declared gender, group and gender / group.
+    pub groups: Vec<GroupExposure>,
+    /// The worst of `groups` (gender / group when declared, with at least two role models).
+    pub worst_group_max_over_mean: f64,
+    /// The same numbers with the booth's variety policy (None: not simulated, e.g. without a
+    /// reference folder).
+    pub variety: Option<VarietyAudit>,
     pub coverage: Coverage,
 }
 
-/// The top role model for `q` under the gallery's settings, leaving out `q.exclude`.
-fn top_for(gallery: &Gallery, q: &Query) -> Option<usize> {
-    let Some(skip) = q.exclude else {
-        return matcher::rank(q.face, gallery.candidates(), gallery.hubs(), gallery.settings, 1).first().map(|r| r.index);
-    };
-    let keep: Vec<usize> = (0..gallery.candidates().len()).filter(|i| *i != skip).collect();
-    let cands: Vec<Candidate> = keep.iter().map(|i| gallery.candidates()[*i].clone()).collect();
-    matcher::rank(q.face, &cands, &gallery.hubs().subset(&keep), gallery.settings, 1).first().map(|r| keep[r.index])
+/// One query's scores: every role model's score (NEG_INFINITY for the one left out), the best
+/// role model, and its soft assignment (see the module docs).
+struct QueryScores {
+    scored: matcher::Scored,
+    order: Vec<usize>,
+    soft: Vec<f64>,
 }
 
-/// Audits `gallery` against `queries` (see the module docs).
+fn score_query(gallery: &Gallery, q: &Query) -> Option<QueryScores> {
+    let cands = gallery.candidates();
+    let mut scored = match q.exclude {
+        None => matcher::score_all(q.face, cands, gallery.hubs(), gallery.settings),
+        Some(skip) => {
+            // Leave-one-out: rank the others as a gallery without `skip` would (its hubness too).
+            let keep: Vec<usize> = (0..cands.len()).filter(|i| *i != skip).collect();
+            let sub: Vec<Candidate> = keep.iter().map(|i| cands[*i].clone()).collect();
+            let s = matcher::score_all(q.face, &sub, &gallery.hubs().subset(&keep), gallery.settings);
+            let widen = |v: &[f32], fill: f32| {
+                let mut out = vec![fill; cands.len()];
+                for (k, i) in keep.iter().enumerate() {
+                    out[*i] = v[k];
+                }
+                out
+            };
+            matcher::Scored {
+                mode: s.mode,
+                score: widen(&s.score, f32::NEG_INFINITY),
+                similarity: widen(&s.similarity, f32::NAN),
+                identity: widen(&s.identity, f32::NAN),
+                appearance: s.appearance.as_deref().map(|a| widen(a, f32::NAN)),
+            }
+        }
+    };
+    if let Some(skip) = q.exclude {
+        if let Some(v) = scored.score.get_mut(skip) {
+            *v = f32::NEG_INFINITY;
+        }
+    }
+    let order = scored.order(cands);
+    let best = *order.first()?;
+    if !scored.score[best].is_finite() {
+        return None;
+    }
+    let t = f64::from(SOFT_POINTS * matcher::score_per_point(scored.mode));
+    let mut soft: Vec<f64> = scored
+        .score
+        .iter()
+        .map(|s| if s.is_finite() { ((f64::from(*s) - f64::from(scored.score[best])) / t).exp() } else { 0.0 })
+        .collect();
+    let sum: f64 = soft.iter().sum();
+    soft.iter_mut().for_each(|v| *v /= sum);
+    Some(QueryScores { scored, order, soft })
+}
+
+/// Each role model's peer key (declared "gender / group", or the one declared), as in
+/// [`super::variety`].
+fn peer_keys(gallery: &Gallery) -> Vec<Option<String>> {
+    gallery
+        .role_models
+        .iter()
+        .map(|rm| {
+            let d = rm.consented()?;
+            let v = |x: &Option<String>| x.as_deref().map(declared_key).filter(|v| !v.is_empty());
+            match (v(&d.gender), v(&d.group)) {
+                (Some(a), Some(b)) => Some(format!("{a} / {b}")),
+                (Some(a), None) | (None, Some(a)) => Some(a),
+                (None, None) => None,
+            }
+        })
+        .collect()
+}
+
+/// Each role model's value over the mean value of its peers (everybody for role models without
+/// a peer key).
+fn over_peer_mean(values: &[f64], keys: &[Option<String>]) -> Vec<f64> {
+    values
+        .iter()
+        .zip(keys)
+        .map(|(v, key)| {
+            let peers: Vec<f64> = values.iter().zip(keys).filter(|(_, k)| key.is_none() || *k == key).map(|(x, _)| *x).collect();
+            let mean = peers.iter().sum::<f64>() / peers.len().max(1) as f64;
+            if mean > 0.0 {
+                v / mean
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The declared values (kind, value, member indices) the groups are reported for.
+fn declared_sets(gallery: &Gallery) -> Vec<(&'static str, String, Vec<usize>)> {
+    let mut sets: BTreeMap<(&'static str, String), Vec<usize>> = BTreeMap::new();
+    for (i, rm) in gallery.role_models.iter().enumerate() {
+        let Some(d) = rm.consented() else { continue };
+        let v = |x: &Option<String>| x.as_deref().map(declared_key).filter(|v| !v.is_empty());
+        let (gender, group) = (v(&d.gender), v(&d.group));
+        if let Some(g) = &gender {
+            sets.entry(("gender", g.clone())).or_default().push(i);
+        }
+        if let Some(g) = &group {
+            sets.entry(("group", g.clone())).or_default().push(i);
+        }
+        if let (Some(a), Some(b)) = (&gender, &group) {
+            sets.entry(("gender / group", format!("{a} / {b}"))).or_default().push(i);
+        }
+    }
+    let order = |k: &str| ["gender / group", "gender", "group"].iter().position(|x| *x == k).unwrap_or(3);
+    let mut out: Vec<(&'static str, String, Vec<usize>)> = sets.into_iter().map(|((k, v), m)| (k, v, m)).collect();
+    out.sort_by(|a, b| order(a.0).cmp(&order(b.0)).then_with(|| a.1.cmp(&b.1)));
+    out
+}
+
+/// (most-shown index, max over mean, never, rare) of `counts` restricted to `members`.
+fn spread_within(counts: &[f64], members: &[usize]) -> (usize, f64, usize, usize) {
+    let total: f64 = members.iter().map(|i| counts[*i]).sum();
+    let mean = total / members.len().max(1) as f64;
+    let most = members.iter().copied().max_by(|a, b| counts[*a].total_cmp(&counts[*b]).then_with(|| b.cmp(a))).unwrap_or(0);
+    let max = if mean > 0.0 { counts[most] / mean } else { 0.0 };
+    let never = members.iter().filter(|i| counts[**i] == 0.0).count();
+    let rare = members.iter().filter(|i| counts[**i] > 0.0 && counts[**i] < RARE * mean).count();
+    (most, max, never, rare)
+}
+
+/// The worst max over mean among the sets reported as gender / group (or, when nobody declared
+/// both, gender and group) with at least two role models.
+fn worst_of(sets: &[(&'static str, String, Vec<usize>)], counts: &[f64]) -> f64 {
+    let pairs = sets.iter().any(|s| s.0 == "gender / group");
+    sets.iter().filter(|s| s.2.len() >= 2 && (s.0 == "gender / group" || !pairs)).map(|s| spread_within(counts, &s.2).1).fold(0.0, f64::max)
+}
+
+/// A fixed-seed xorshift generator (repeatable simulations without a dependency).
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> XorShift {
+        XorShift(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A uniformly shuffled 0..n.
+    fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+        v
+    }
+}
+
+/// The order in which seed `seed` meets `n` visitors (a fixed shuffle; seed 0 is shuffled too).
+pub fn visitor_order(n: usize, seed: u64) -> Vec<usize> {
+    XorShift::new(seed).permutation(n)
+}
+
+/// The main match each visitor gets from a booth with a fresh [`Variety`] memory when the
+/// visitors come in `order`, with (replaced, look-alike points lost) per visitor. `scores[v]`
+/// is visitor v's scores and order.
+pub fn simulate_variety(
+    gallery: &Gallery,
+    settings: VarietySettings,
+    scores: &[(&matcher::Scored, &[usize])],
+    order: &[usize],
+) -> Vec<(usize, bool, f64)> {
+    let mut variety = Variety::for_gallery(gallery, settings);
+    let mut out = vec![(0, false, 0.0); scores.len()];
+    for &v in order {
+        let (scored, ranked) = scores[v];
+        let pick = variety.pick(scored, ranked);
+        variety.record(pick);
+        let best = ranked[0];
+        let lost = f64::from((scored.score[best] - scored.score[pick]) / matcher::score_per_point(scored.mode));
+        out[v] = (pick, pick != best, lost);
+    }
+    out
+}
+
+/// Audits `gallery` against `queries` with the plain ranking only (see the module docs).
 pub fn audit(gallery: &Gallery, queries: &[Query]) -> Audit {
+    audit_with(gallery, queries, &AuditSettings { variety: VarietySettings::OFF, seeds: 0 })
+}
+
+/// Audits `gallery` against `queries` (see the module docs). The variety policy is simulated
+/// only when it is on, `seeds` > 0, and no query leaves a role model out.
+pub fn audit_with(gallery: &Gallery, queries: &[Query], settings: &AuditSettings) -> Audit {
     let n = gallery.role_models.len();
+    let scores: Vec<QueryScores> = queries.iter().filter_map(|q| score_query(gallery, q)).collect();
     let mut counts = vec![0usize; n];
-    for q in queries {
-        if let Some(i) = top_for(gallery, q) {
-            counts[i] += 1;
+    let mut expected = vec![0f64; n];
+    for s in &scores {
+        counts[s.order[0]] += 1;
+        for (e, p) in expected.iter_mut().zip(&s.soft) {
+            *e += p;
         }
     }
     let faces: usize = counts.iter().sum();
-    let ratio = |c: usize| if faces == 0 { 0.0 } else { c as f64 / faces as f64 * n as f64 };
+    let ratio = |c: f64| if faces == 0 { 0.0 } else { c / faces as f64 * n as f64 };
+    let keys = peer_keys(gallery);
+    let countf: Vec<f64> = counts.iter().map(|c| *c as f64).collect();
+    let peer_share = over_peer_mean(&countf, &keys);
+    let peer_expected = over_peer_mean(&expected, &keys);
+
+    let sets = declared_sets(gallery);
+    let simulate = settings.variety.enabled && settings.seeds > 0 && queries.iter().all(|q| q.exclude.is_none()) && !scores.is_empty();
+    let mut variety_counts: Vec<Vec<f64>> = Vec::new();
+    let (mut replaced, mut lost) = (0usize, Vec::new());
+    if simulate {
+        let pairs: Vec<(&matcher::Scored, &[usize])> = scores.iter().map(|s| (&s.scored, s.order.as_slice())).collect();
+        for seed in 0..settings.seeds {
+            let run = simulate_variety(gallery, settings.variety, &pairs, &visitor_order(pairs.len(), seed as u64));
+            let mut c = vec![0f64; n];
+            for (pick, rep, l) in run {
+                c[pick] += 1.0;
+                if rep {
+                    replaced += 1;
+                    lost.push(l);
+                }
+            }
+            variety_counts.push(c);
+        }
+    }
+    let per_seed = |f: &dyn Fn(&[f64]) -> f64| Spread::of(&variety_counts.iter().map(|c| f(c)).collect::<Vec<_>>());
+
     let mut exposure: Vec<Exposure> = gallery
         .role_models
         .iter()
-        .zip(&counts)
-        .map(|(rm, &count)| {
-            let r = ratio(count);
+        .enumerate()
+        .map(|(i, rm)| {
+            let count = counts[i];
+            let r = ratio(count as f64);
             let state = if count == 0 {
                 "never"
             } else if r < RARE {
@@ -131,10 +465,63 @@ pub fn audit(gallery: &Gallery, queries: &[Query]) -> Audit {
             } else {
                 "even"
             };
-            Exposure { id: rm.id.clone(), name: rm.name.clone(), count, share_over_mean: r, state }
+            Exposure {
+                id: rm.id.clone(),
+                name: rm.name.clone(),
+                count,
+                share_over_mean: r,
+                state,
+                peers: keys[i].clone(),
+                share_over_peer_mean: peer_share[i],
+                expected_share_over_mean: ratio(expected[i]),
+                expected_share_over_peer_mean: peer_expected[i],
+                likely_hub: faces > 0 && peer_expected[i] >= LIKELY_HUB,
+                count_with_variety: simulate.then(|| variety_counts.iter().map(|c| c[i]).sum::<f64>() / variety_counts.len() as f64),
+            }
         })
         .collect();
     exposure.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+
+    let groups: Vec<GroupExposure> = sets
+        .iter()
+        .map(|(kind, value, members)| {
+            let matches: usize = members.iter().map(|i| counts[*i]).sum();
+            let (most, max, never, rare) = spread_within(&countf, members);
+            let with_variety = simulate.then(|| GroupVariety {
+                matches: per_seed(&|c: &[f64]| members.iter().map(|i| c[*i]).sum()),
+                max_over_mean: per_seed(&|c: &[f64]| spread_within(c, members).1),
+                never: per_seed(&|c: &[f64]| spread_within(c, members).2 as f64),
+            });
+            GroupExposure {
+                kind,
+                value: value.clone(),
+                role_models: members.len(),
+                matches,
+                expected_per_role_model: matches as f64 / members.len().max(1) as f64,
+                most_shown: gallery.role_models[most].id.clone(),
+                max_over_mean: max,
+                never,
+                rare,
+                chance_max_over_mean: chance(members.len(), matches).0,
+                with_variety,
+            }
+        })
+        .collect();
+
+    let variety = simulate.then(|| {
+        let mut lost = lost.clone();
+        lost.sort_by(f64::total_cmp);
+        VarietyAudit {
+            margin_points: settings.variety.margin,
+            seeds: settings.seeds,
+            max_share_over_mean: per_seed(&|c: &[f64]| ratio(c.iter().copied().fold(0.0, f64::max))),
+            never_shown: per_seed(&|c: &[f64]| c.iter().filter(|v| **v == 0.0).count() as f64 / n.max(1) as f64),
+            worst_group_max_over_mean: per_seed(&|c: &[f64]| worst_of(&sets, c)),
+            replaced: replaced as f64 / (faces * settings.seeds).max(1) as f64,
+            points_lost_median: lost.get(lost.len() / 2).copied().unwrap_or(0.0),
+        }
+    });
+
     let coverage = coverage(gallery, &counts, faces);
     let (chance_max_share_over_mean, chance_never_shown) = chance(n, faces);
     Audit {
@@ -147,6 +534,9 @@ pub fn audit(gallery: &Gallery, queries: &[Query]) -> Audit {
         rare: exposure.iter().filter(|e| e.state == "rare").count(),
         dominant: exposure.iter().filter(|e| e.state == "dominant").count(),
         exposure,
+        worst_group_max_over_mean: worst_of(&sets, &countf),
+        groups,
+        variety,
         coverage,
     }
 }
@@ -298,6 +688,71 @@ mod tests {
         assert_eq!((a.exposure[1].id.as_str(), a.exposure[1].state), ("b", "rare"));
         assert_eq!(a.never_shown, 0.5);
         assert_eq!((a.dominant, a.rare), (1, 1));
+    }
+
+    #[test]
+    fn within_group_exposure_expected_shares_and_variety() {
+        // Two declared groups of two: a and b (woman / x) are near-identical, the visitors all
+        // look most like a (a hair closer than b); c and d (man / y) are far away.
+        let wx = || declared("woman", Some("x"), &[]);
+        let my = || declared("man", Some("y"), &[]);
+        let g = gallery(&[
+            ("a", [1.0, 0.02, 0.0], wx()),
+            ("b", [1.0, -0.02, 0.05], wx()),
+            ("c", [0.0, 1.0, 0.0], my()),
+            ("d", [0.0, 0.0, 1.0], my()),
+        ]);
+        let near_a = code(&[1.0, 0.02, 0.0]);
+        let qs: Vec<Query> = (0..20).map(|_| Query { face: &near_a, exclude: None }).collect();
+        let plain = audit(&g, &qs);
+        assert!(plain.variety.is_none());
+        let wx_group = plain.groups.iter().find(|x| x.kind == "gender / group" && x.value == "woman / x").expect("woman / x");
+        assert_eq!((wx_group.role_models, wx_group.matches, wx_group.most_shown.as_str(), wx_group.never), (2, 20, "a", 1));
+        assert!((wx_group.max_over_mean - 2.0).abs() < 1e-9, "{wx_group:?}");
+        assert!(wx_group.chance_max_over_mean >= 1.0);
+        let my_group = plain.groups.iter().find(|x| x.value == "man / y").expect("man / y");
+        assert_eq!((my_group.matches, my_group.max_over_mean), (0, 0.0));
+        assert_eq!(plain.groups.iter().filter(|x| x.kind == "gender").count(), 2);
+        assert!((plain.worst_group_max_over_mean - 2.0).abs() < 1e-9);
+        // Expected shares: a and b nearly tie, so both expect about half; the sum is the faces.
+        let a = plain.exposure.iter().find(|e| e.id == "a").expect("a");
+        let b = plain.exposure.iter().find(|e| e.id == "b").expect("b");
+        let total: f64 = plain.exposure.iter().map(|e| e.expected_share_over_mean).sum();
+        assert!((total - 4.0).abs() < 1e-6, "{total}");
+        assert!(a.expected_share_over_mean > 1.0 && b.expected_share_over_mean > 1.0, "{a:?} {b:?}");
+        assert_eq!((a.peers.as_deref(), a.share_over_peer_mean), (Some("woman / x"), 2.0));
+        // Resemblance mode with near-ties: the variety policy shares the 20 faces between a and b
+        // in every order, never with the far-away c or d.
+        let settings = AuditSettings { variety: VarietySettings::default(), seeds: 3 };
+        let v = audit_with(&g, &qs, &settings);
+        let va = v.variety.as_ref().expect("simulated");
+        assert_eq!(va.seeds, 3);
+        let with = |id: &str| v.exposure.iter().find(|e| e.id == id).and_then(|e| e.count_with_variety).expect("count");
+        assert!((with("a") + with("b") - 20.0).abs() < 1e-9 && with("c") == 0.0 && with("d") == 0.0);
+        assert!((with("a") - 10.0).abs() <= 1.0, "{}", with("a"));
+        assert!(va.replaced > 0.3 && va.replaced < 0.7, "{va:?}");
+        let wxv = v.groups.iter().find(|x| x.value == "woman / x").and_then(|x| x.with_variety.as_ref()).expect("variety");
+        assert!(wxv.max_over_mean.mean <= 1.1 && wxv.never.mean == 0.0, "{wxv:?}");
+        // The plain numbers are the same with or without the simulation.
+        assert_eq!(v.exposure.iter().map(|e| e.count).sum::<usize>(), 20);
+        assert_eq!(v.max_share_over_mean, plain.max_share_over_mean);
+        // Leave-one-out queries are not simulated.
+        let own = code(&g.index.photos[0].embedding);
+        assert!(audit_with(&g, &[Query { face: &own, exclude: Some(0) }], &settings).variety.is_none());
+    }
+
+    #[test]
+    fn visitor_orders_are_fixed_shuffles() {
+        let a = visitor_order(50, 1);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(a, visitor_order(50, 1));
+        assert_ne!(a, visitor_order(50, 2));
+        assert_ne!(visitor_order(50, 0), (0..50).collect::<Vec<_>>());
+        assert!(visitor_order(0, 3).is_empty());
+        let s = Spread::of(&[1.0, 3.0]);
+        assert_eq!((s.mean, s.sd), (2.0, 1.0));
     }
 
     #[test]

@@ -213,38 +213,86 @@ pub fn effective_mode(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, m
     }
 }
 
-/// The `k` best candidates for `query` under `settings` (`hubs` from [`Hubs::new`]), best
-/// first, ties by id. `similarity` is the identity cosine in `resemblance` and `fair` mode, the
-/// displayed blend in `perceived` mode (see the module docs).
-pub fn rank(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings, k: usize) -> Vec<Ranked> {
+/// Every candidate's ranking score and the similarities behind it, for one query (see
+/// [`score_all`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The mode really used (see [`effective_mode`]).
+    pub mode: Mode,
+    /// The ranking score (higher first; NaN scores are `-inf`).
+    pub score: Vec<f32>,
+    /// The similarity reported and shown (see the module docs).
+    pub similarity: Vec<f32>,
+    /// The identity cosine.
+    pub identity: Vec<f32>,
+    /// The appearance cosine (`perceived` mode only).
+    pub appearance: Option<Vec<f32>>,
+}
+
+impl Scored {
+    /// Candidate indices best first, ties by id.
+    pub fn order(&self, candidates: &[Candidate]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.score.len()).collect();
+        order.sort_by(|&a, &b| self.score[b].total_cmp(&self.score[a]).then_with(|| candidates[a].id.cmp(&candidates[b].id)));
+        order
+    }
+}
+
+/// How much one point of the look-alike percentage is worth in `mode`'s ranking score (the score
+/// grows by this when the similarity shown grows by one percentage point, other terms equal).
+pub fn score_per_point(mode: Mode) -> f32 {
+    let per_cosine = (PERCENT_HIGH - PERCENT_LOW) / 100.0;
+    match mode {
+        Mode::Resemblance => per_cosine,
+        Mode::Fair => 2.0 * per_cosine,
+        // score = 2 s, s = (1 + w) x mean cosine, mean cosine = PERCEIVED_FULL x percent / 100
+        Mode::Perceived => 2.0 * (1.0 + PERCEIVED_IDENTITY_WEIGHT) * PERCEIVED_FULL / 100.0,
+    }
+}
+
+/// Scores every candidate for `query` under `settings` (`hubs` from [`Hubs::new`]).
+pub fn score_all(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings) -> Scored {
     let mode = effective_mode(query, candidates, hubs, settings.mode);
-    let sims: Vec<f32> = match mode {
-        Mode::Perceived => {
-            candidates.iter().map(|c| blended(&query.identity, query.appearance.as_deref(), c).unwrap_or(f32::NAN)).collect()
+    let identity: Vec<f32> = candidates.iter().map(|c| cosine(&query.identity, &c.vector)).collect();
+    let appearance: Option<Vec<f32>> = match (mode, query.appearance.as_deref()) {
+        (Mode::Perceived, Some(qa)) => {
+            Some(candidates.iter().map(|c| c.appearance.as_deref().map_or(f32::NAN, |ca| cosine(qa, ca))).collect())
         }
-        _ => candidates.iter().map(|c| cosine(&query.identity, &c.vector)).collect(),
+        _ => None,
+    };
+    let sims: Vec<f32> = match &appearance {
+        Some(a) => a.iter().zip(&identity).map(|(a, i)| a + PERCEIVED_IDENTITY_WEIGHT * i).collect(),
+        None => identity.clone(),
     };
     let agreement = match mode {
         Mode::Fair | Mode::Perceived if settings.gender_cue > 0.0 => gender_agreement(&sims, candidates),
         _ => None,
     };
     let cue = |index: usize| agreement.as_ref().map_or(0.0, |a| settings.gender_cue * a[index]);
-    let mut scored: Vec<(f32, Ranked)> = sims
+    let (score, similarity): (Vec<f32>, Vec<f32>) = sims
         .iter()
         .enumerate()
         .map(|(index, &sim)| match mode {
-            Mode::Resemblance => (sim, Ranked { index, similarity: sim }),
-            Mode::Fair => (2.0 * sim - hubs.fair.get(index).copied().unwrap_or(0.0) + cue(index), Ranked { index, similarity: sim }),
+            Mode::Resemblance => (sim, sim),
+            Mode::Fair => (2.0 * sim - hubs.fair.get(index).copied().unwrap_or(0.0) + cue(index), sim),
             Mode::Perceived => {
                 let hub = hubs.perceived.as_ref().and_then(|h| h.get(index)).copied().unwrap_or(0.0);
-                (2.0 * sim - PERCEIVED_HUB_WEIGHT * hub + cue(index), Ranked { index, similarity: perceived_display(sim) })
+                (2.0 * sim - PERCEIVED_HUB_WEIGHT * hub + cue(index), perceived_display(sim))
             }
         })
-        .map(|(score, r)| (if score.is_nan() { f32::NEG_INFINITY } else { score }, r))
-        .collect();
-    scored.sort_by(|(sa, a), (sb, b)| sb.total_cmp(sa).then_with(|| candidates[a.index].id.cmp(&candidates[b.index].id)));
-    scored.truncate(k);
-    scored.into_iter().map(|(_, r)| r).collect()
+        .map(|(score, shown)| (if score.is_nan() { f32::NEG_INFINITY } else { score }, shown))
+        .unzip();
+    Scored { mode, score, similarity, identity, appearance }
+}
+
+/// The `k` best candidates for `query` under `settings` (`hubs` from [`Hubs::new`]), best
+/// first, ties by id. `similarity` is the identity cosine in `resemblance` and `fair` mode, the
+/// displayed blend in `perceived` mode (see the module docs).
+pub fn rank(query: &FaceCode, candidates: &[Candidate], hubs: &Hubs, settings: Settings, k: usize) -> Vec<Ranked> {
+    let scored = score_all(query, candidates, hubs, settings);
+    let mut order = scored.order(candidates);
+    order.truncate(k);
+    order.into_iter().map(|index| Ranked { index, similarity: scored.similarity[index] }).collect()
 }
 
 /// Cosine at which the display percentage is 0.

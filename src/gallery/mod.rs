@@ -8,6 +8,7 @@ pub mod audit;
 pub mod index;
 pub mod manifest;
 pub mod matcher;
+pub mod variety;
 
 use std::path::{Path, PathBuf};
 

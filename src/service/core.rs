@@ -207,7 +207,7 @@ mod tests {
         let gallery =
             Arc::new(Gallery::synthetic(&[("ann", vec![1.0, 0.0, 0.0]), ("bo", vec![0.0, 1.0, 0.0]), ("cy", vec![0.0, 0.0, 1.0])]));
         let settings = BoothSettings { matching_frames: 2, ..BoothSettings::default() };
-        let booth = Booth::new(settings, 1, gallery.role_models.len(), 0.0);
+        let booth = Booth::new(settings, 1, crate::gallery::variety::VarietySettings::OFF, &gallery, 0.0);
         let (core, first) = Core::new(booth, gallery, Counters::default(), Box::new(|| "2026-11-30".to_string()), 0.0);
         assert_eq!(first, vec![Action::Show(Scene::CameraLost)]);
         core

@@ -74,7 +74,7 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
         })?
     };
 
-    let booth = Booth::new(config.booth.clone(), config.gallery.also_like, gallery.role_models.len(), now());
+    let booth = Booth::new(config.booth.clone(), config.gallery.also_like, config.gallery.variety, &gallery, now());
     let (mut core, first) = Core::new(booth, gallery.clone(), Counters::load(&config.state_dir), Box::new(counters::today), now());
     let perform = |actions: Vec<Action>, core: &Core| {
         for action in actions {
