@@ -6,6 +6,8 @@
 //! one, renders and presents it; a scene not yet drawn is replaced by a newer one.
 
 pub mod canvas;
+#[cfg(target_os = "linux")]
+pub mod console;
 pub mod fbdev;
 pub mod png;
 pub mod render;
@@ -73,6 +75,9 @@ pub fn with_screen(cfg: &DisplayConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> R
         }
         DisplayBackend::Fbdev => {
             let mut screen = fbdev::Fbdev::open(std::path::Path::new(&cfg.fbdev)).map_err(|e| e.to_string())?;
+            // The console's text and cursor stay off the booth's screen while it draws.
+            #[cfg(target_os = "linux")]
+            let _vt = console::VtGraphics::take();
             f(&mut screen);
             Ok(())
         }
