@@ -345,6 +345,9 @@ def s_install(ctx):
     warn = [l for l in pid1.splitlines() if re.search(r"warn|unknown|ignor|deprecat|invalid|fail|not supported|unsafe", l, re.I)]
     verify = vm.sh("systemd-analyze verify /lib/systemd/system/rolemirror.service '/lib/systemd/system/rolemirror-usb@.service' 2>&1 || true").strip()
     prio = vm.sh("journalctl -b -q -p warning -u rolemirror.service -o cat || true").strip()
+    # The trusted keys are a read-only bind mount in the booth's namespace.
+    keys_ro = vm.sh("pid=$(systemctl show -p MainPID --value rolemirror); awk '$5 == \"/etc/rolemirror/trusted-keys\" {print $6}' /proc/$pid/mountinfo").strip()
+    assert keys_ro.startswith("ro"), f"/etc/rolemirror/trusted-keys in the booth's namespace: {keys_ro!r}"
     assert not warn, "systemd warnings about the units:\n" + "\n".join(warn)
     assert not verify, f"systemd-analyze verify in the guest:\n{verify}"
     ctx.notes["install"] = (ev, status)
