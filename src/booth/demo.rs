@@ -144,9 +144,11 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
                 emit("no_match", &[("visitor", label.clone()), ("advice", advice.map(advice_name).unwrap_or("hold_still").to_string())])
             }
         }
-        // The visitor leaves: result (minimum time), thanks, attract.
-        for step in [f64::from(booth.face_lost_seconds) + 0.1, f64::from(booth.result_min_seconds), f64::from(booth.cooldown_seconds) + 0.1]
-        {
+        // The visitor leaves (the camera sees the empty room): result (minimum time), thanks,
+        // attract.
+        now += 0.2;
+        machine.observe(now, None, matcher);
+        for step in [f64::from(booth.face_lost_seconds) + 0.1, f64::from(booth.result_min_seconds), f64::from(booth.cooldown_seconds) + 0.1] {
             now += step;
             machine.tick(now);
             let scene = scene_for(&machine, now, booth.showcase_seconds, gallery.role_models.len(), None, config.gallery.also_like);

@@ -60,6 +60,9 @@ pub struct Machine {
     cfg: BoothConfig,
     phase: Phase,
     last_face_at: Option<f64>,
+    /// An observation without the face came after `last_face_at`: only then can the visitor
+    /// have left (on a slow CPU the next frame may take longer than `face_lost_seconds`).
+    empty_since_face: bool,
     face_box: Option<[f32; 4]>,
     collected: Vec<FaceCode>,
 }
@@ -80,7 +83,7 @@ pub fn guidance(face: &FaceObs, cfg: &BoothConfig) -> Option<Guidance> {
 impl Machine {
     /// A machine in Attract at time `now`.
     pub fn new(cfg: BoothConfig, now: f64) -> Machine {
-        Machine { cfg, phase: Phase::Attract { since: now }, last_face_at: None, face_box: None, collected: Vec::new() }
+        Machine { cfg, phase: Phase::Attract { since: now }, last_face_at: None, empty_since_face: false, face_box: None, collected: Vec::new() }
     }
 
     /// The current phase.
@@ -115,7 +118,7 @@ impl Machine {
     }
 
     fn face_gone(&self, now: f64) -> bool {
-        self.last_face_at.is_none_or(|t| now - t > f64::from(self.cfg.face_lost_seconds))
+        self.last_face_at.is_none_or(|t| self.empty_since_face && now - t > f64::from(self.cfg.face_lost_seconds))
     }
 
     /// Advances time without a new frame (timeouts).
@@ -156,6 +159,7 @@ impl Machine {
     pub fn observe(&mut self, now: f64, face: Option<&FaceObs>, matcher: impl FnOnce(&FaceCode) -> Vec<Ranked>) -> Vec<BoothEvent> {
         let mut events = Vec::new();
         let Some(face) = face else {
+            self.empty_since_face = true;
             events.extend(self.tick(now));
             return events;
         };
@@ -163,6 +167,7 @@ impl Machine {
         let same_person = self.face_box.is_none_or(|b| iou(&b, &face.bbox) > 0.1);
         self.face_box = Some(face.bbox);
         self.last_face_at = Some(now);
+        self.empty_since_face = false;
         match &self.phase {
             Phase::Attract { .. } => {
                 self.phase = Phase::Tracking { guidance: guidance(face, &self.cfg).unwrap_or(Guidance::HoldStill) };
@@ -318,6 +323,22 @@ mod tests {
         assert!(matches!(m.phase(), Phase::Matching { .. }), "a blink is not leaving");
         m.tick(2.6);
         assert!(matches!(m.phase(), Phase::Attract { .. }));
+    }
+
+    #[test]
+    fn frames_slower_than_the_grace_time_do_not_end_the_visit() {
+        // A slow CPU: 4 s per frame. Between frames nothing says the visitor left.
+        let mut m = Machine::new(cfg(), 0.0);
+        m.observe(1.0, Some(&good(100.0)), matcher);
+        m.tick(4.9);
+        assert!(matches!(m.phase(), Phase::Matching { collected: 1, .. }), "{:?}", m.phase());
+        m.observe(5.0, Some(&good(101.0)), matcher);
+        m.tick(8.9);
+        let ev = m.observe(9.0, Some(&good(102.0)), matcher);
+        assert_eq!(ev, vec![BoothEvent::Matched(Ranked { index: 4, similarity: 0.5 })]);
+        // The frame that shows the empty room does.
+        m.observe(20.0, None, matcher);
+        assert!(matches!(m.phase(), Phase::Cooldown { .. }), "{:?}", m.phase());
     }
 
     #[test]
