@@ -9,13 +9,16 @@
 //! turns the whole screen off. In graphics mode (KDSETMODE KD_GRAPHICS, what X servers and
 //! Wayland compositors do) fbcon draws nothing and does not blank.
 //!
-//! The VT is the booth's standard input: the unit sets `TTYPath=/dev/tty7` and
-//! `StandardInput=tty`, so systemd opens it and makes it the booth's controlling terminal, which
-//! is what the kernel asks for before it accepts KDSETMODE and VT_ACTIVATE from an unprivileged
-//! process (else CAP_SYS_TTY_CONFIG). tty7 has no getty (logind starts them on tty1–6). Started
-//! from a shell (standard input a pseudo-terminal or a file), the booth leaves the console alone.
-//! On exit the VT goes back to text mode and the previously active VT comes back to the front;
-//! if the booth is killed instead, systemd's `TTYReset=yes` resets the VT at the next start.
+//! The VT is the booth's standard input: the unit sets `StandardInput=file:/dev/tty7` (systemd
+//! opens it before dropping privileges; tty7 has no getty, logind starts them on tty1–6), and
+//! the booth makes it its controlling terminal (TIOCSCTTY: it is a session leader without one),
+//! which is what the kernel asks for before it accepts KDSETMODE and VT_ACTIVATE from an
+//! unprivileged process (else CAP_SYS_TTY_CONFIG). Not `StandardInput=tty`: systemd would then
+//! also hand the terminal to `ExecReload=` (and with `TTYVHangup=` hang it up: a second SIGHUP;
+//! with `TTYReset=` back to text mode on every reload). Started from a shell (standard input a
+//! pseudo-terminal or a file), the booth leaves the console alone. Held for the whole process
+//! (reloads included); on exit the VT goes back to text mode and the previously active VT comes
+//! back to the front. Killed instead, the booth leaves it in graphics mode until it runs again.
 
 use std::os::fd::RawFd;
 
@@ -25,6 +28,7 @@ const KD_TEXT: libc::c_ulong = 0x00;
 const KD_GRAPHICS: libc::c_ulong = 0x01;
 const VT_GETSTATE: libc::c_ulong = 0x5603;
 const VT_ACTIVATE: libc::c_ulong = 0x5606;
+const TIOCSCTTY: libc::c_ulong = 0x540E;
 /// Major device number of the virtual terminals /dev/tty0../dev/tty63.
 const TTY_MAJOR: u32 = 4;
 
@@ -66,6 +70,12 @@ impl VtGraphics {
             return None;
         }
         let vt = libc::minor(st.st_rdev);
+        // SAFETY: TIOCSCTTY takes an int flag (0: do not steal), no pointer. It succeeds when
+        // the VT is already our controlling terminal, or becomes it.
+        if unsafe { libc::ioctl(fd, TIOCSCTTY as _, 0 as libc::c_ulong) } != 0 {
+            log::warn!("display: console: tty{vt} cannot be made the controlling terminal ({}); the console may draw over the screen", std::io::Error::last_os_error());
+            return None;
+        }
         let mut state = VtStat::default();
         // SAFETY: VT_GETSTATE fills a struct vt_stat, which VtStat mirrors (repr(C)).
         let previous =

@@ -75,9 +75,6 @@ pub fn with_screen(cfg: &DisplayConfig, f: &mut dyn FnMut(&mut dyn Screen)) -> R
         }
         DisplayBackend::Fbdev => {
             let mut screen = fbdev::Fbdev::open(std::path::Path::new(&cfg.fbdev)).map_err(|e| e.to_string())?;
-            // The console's text and cursor stay off the booth's screen while it draws.
-            #[cfg(target_os = "linux")]
-            let _vt = console::VtGraphics::take();
             f(&mut screen);
             Ok(())
         }
