@@ -48,7 +48,7 @@ case "${1:-}" in
     systemctl reset-failed "$unit" 2>/dev/null || true
     cp "$2" /run/rolemirror-test-frame.yuv
     out=$(node vid-out)
-    systemd-run --quiet --unit="$unit" --collect v4l2-ctl -d "$out" --stream-out-mmap=3 \
+    systemd-run --quiet --unit="$unit" --collect -p StandardOutput=null v4l2-ctl -d "$out" --stream-out-mmap=3 \
       --stream-from=/run/rolemirror-test-frame.yuv --stream-loop
     ;;
   stop)

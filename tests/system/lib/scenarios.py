@@ -108,7 +108,8 @@ class Context:
         for need in (self.host_bin, "demo/gallery/index.json", "demo/visitors"):
             if not os.path.exists(need):
                 raise SystemExit(f"{need} is missing: run .ci/run's setup (build, models fetch, demo fetch, gallery build) first")
-        if not os.path.exists(self.deb) or os.path.getmtime(self.deb) < os.path.getmtime(self.host_bin):
+        inputs = [self.host_bin, "cross/build.sh", "config/rolemirror.toml"] + [os.path.join(d, f) for d in ("cross/debian", "systemd") for f in os.listdir(d)]
+        if not os.path.exists(self.deb) or os.path.getmtime(self.deb) < max(os.path.getmtime(p) for p in inputs):
             log(f"building {self.deb}")
             subprocess.run(["bash", "cross/build.sh", "x86_64" if self.arch == "amd64" else "aarch64"], check=True)
         t = time.time()
@@ -341,8 +342,10 @@ def s_install(ctx):
         assert f"({g})" in groups, f"rolemirror is not in group {g}: {groups}"
     # Unit warnings: what systemd (PID 1) said about our units since the install, and the
     # verifier of the guest's own systemd on the installed files.
-    pid1 = vm.sh(f"journalctl -b -q _PID=1 --since=@{int(float(vm.sh('date +%s.%N')) - 3600)} -o cat | grep -i rolemirror || true")
-    warn = [l for l in pid1.splitlines() if re.search(r"warn|unknown|ignor|deprecat|invalid|fail|not supported|unsafe", l, re.I)]
+    # Everything the journal got about the booth's units since the install, except the booth's
+    # own output: systemd (PID 1) and its exec children ("(lemirror)", "(kill)").
+    about = [l for l in vm.journal(off).splitlines() if "rolemirror" in l.lower() and not re.search(r"\brolemirror\[\d+\]:|qemu-ga\[", l)]
+    warn = [l for l in about if re.search(r"warn|unknown|ignor|deprecat|invalid|fail|not supported|unsafe|already exists|different", l, re.I)]
     verify = vm.sh("systemd-analyze verify /lib/systemd/system/rolemirror.service '/lib/systemd/system/rolemirror-usb@.service' 2>&1 || true").strip()
     prio = vm.sh("journalctl -b -q -p warning -u rolemirror.service -o cat || true").strip()
     # The trusted keys are a read-only bind mount in the booth's namespace.
