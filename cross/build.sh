@@ -49,7 +49,7 @@ stage=target/deb-$debarch
 rm -rf "$stage"
 mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/rolemirror/models" "$stage/etc/rolemirror" \
   "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/share/doc/rolemirror" \
-  "$stage/lib/udev/rules.d" "$stage/usr/lib/rolemirror" "$stage/etc/rolemirror/trusted-keys"
+  "$stage/lib/udev/rules.d" "$stage/usr/lib/rolemirror" "$stage/etc/rolemirror/trusted-keys" "$stage/usr/lib/modules-load.d"
 if [ -n "$MIRROR" ]; then
   target/release/rolemirror --models "$stage/usr/share/rolemirror/models" models fetch --mirror "$MIRROR"
 else
@@ -64,6 +64,7 @@ install -m 0644 "systemd/rolemirror-usb@.service" "$stage/lib/systemd/system/rol
 install -m 0644 systemd/90-rolemirror-usb.rules "$stage/lib/udev/rules.d/90-rolemirror-usb.rules"
 install -m 0755 systemd/usb-stick "$stage/usr/lib/rolemirror/usb-stick"
 install -m 0644 systemd/rolemirror.sysusers.conf "$stage/usr/lib/sysusers.d/rolemirror.conf"
+install -m 0644 systemd/rolemirror-modules.conf "$stage/usr/lib/modules-load.d/rolemirror.conf"
 install -m 0644 README.md "$stage/usr/share/doc/rolemirror/README.md"
 install -m 0644 models/manifest.toml "$stage/usr/share/doc/rolemirror/models-manifest.toml"
 for lic in ${MIRROR:+$MIRROR}/*/LICENSE; do
