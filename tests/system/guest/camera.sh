@@ -27,6 +27,11 @@ node() { # node vid-cap|vid-out
 
 case "${1:-}" in
   load)
+    # The nodes appear root-only until they are set up, or the booth (which retries every few
+    # seconds) would open the capture node first and the timings could not be set any more.
+    mkdir -p /run/udev/rules.d
+    echo 'SUBSYSTEM=="video4linux", ATTR{name}=="vivid-*", MODE="0600"' > /run/udev/rules.d/70-rolemirror-test-vivid.rules
+    udevadm control --reload
     lsmod | grep -q '^vivid ' || modprobe vivid n_devs=1 node_types=0x101 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1
     udevadm settle
     cap=$(node vid-cap); out=$(node vid-out)
@@ -38,6 +43,7 @@ case "${1:-}" in
     # 60 Hz; a real webcam delivers 15 fps, and converting 60 frames a second under emulation
     # would take a whole CPU. 75 % dropped leaves 15 frames a second.
     v4l2-ctl -d "$cap" -c loop_video=1 -c osd_text_mode=2 -c percentage_of_dropped_buffers=75
+    chmod 0660 "$cap" "$out"
     echo "$cap $out"
     ;;
   nodes)

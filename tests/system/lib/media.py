@@ -114,21 +114,49 @@ def differs_from_black(path):
 # --- sticks -----------------------------------------------------------------------------------
 
 
-def fat_image(path, size_mb, source=None, label="STICK"):
-    """A real FAT32 stick image (mkfs.vfat), with `source`'s contents copied on with mtools."""
+PART_OFFSET = 1 << 20
+
+
+def fat_image(path, size_mb, source=None, label="STICK", partitioned=True):
+    """A real FAT32 stick image: an MBR with one FAT32 partition at 1 MiB (how sticks come), or
+    `partitioned=False` a "superfloppy" (the filesystem on the whole device, as `mkfs.vfat
+    /dev/sdX` leaves it); `source`'s contents copied on with mtools."""
     if os.path.exists(path):
         os.remove(path)
     subprocess.run(["truncate", "-s", f"{size_mb}M", path], check=True)
-    subprocess.run(["mkfs.vfat", "-F", "32", "-n", label, path], check=True, stdout=subprocess.DEVNULL)
+    spec = ""
+    if partitioned:
+        # The MBR: one primary partition, type 0x0c (FAT32, LBA), from 1 MiB to the end.
+        sectors = size_mb * (1 << 20) // 512 - PART_OFFSET // 512
+        entry = bytes([0x00, 0xFE, 0xFF, 0xFF, 0x0C, 0xFE, 0xFF, 0xFF]) + (PART_OFFSET // 512).to_bytes(4, "little") + sectors.to_bytes(4, "little")
+        with open(path, "r+b") as f:
+            f.seek(0x1BE)
+            f.write(entry)
+            f.seek(510)
+            f.write(b"\x55\xaa")
+        blocks = (size_mb * (1 << 20) - PART_OFFSET) // 1024
+        subprocess.run(["mkfs.vfat", "-F", "32", "-n", label, "--offset", str(PART_OFFSET // 512), path, str(blocks)], check=True, stdout=subprocess.DEVNULL)
+        spec = f"@@{PART_OFFSET}"
+    else:
+        subprocess.run(["mkfs.vfat", "-F", "32", "-n", label, path], check=True, stdout=subprocess.DEVNULL)
+    with open(path + ".mtools", "w") as f:
+        f.write(spec)
     if source:
         entries = [os.path.join(source, e) for e in sorted(os.listdir(source))]
         if entries:
-            subprocess.run(["mcopy", "-s", "-i", path] + entries + ["::/"], check=True)
+            subprocess.run(["mcopy", "-s", "-i", path + spec] + entries + ["::/"], check=True)
+
+
+def _spec(path):
+    try:
+        return path + open(path + ".mtools").read()
+    except FileNotFoundError:
+        return path
 
 
 def stick_reports(path):
     """The report files on a stick image: {name: text}."""
-    r = subprocess.run(["mdir", "-b", "-i", path, "::/ROLEMIRROR/reports"], capture_output=True, text=True)
+    r = subprocess.run(["mdir", "-b", "-i", _spec(path), "::/ROLEMIRROR/reports"], capture_output=True, text=True)
     out = {}
     if r.returncode != 0:
         return out
@@ -136,6 +164,6 @@ def stick_reports(path):
         name = line.rsplit("/", 1)[-1]
         if not name:
             continue
-        t = subprocess.run(["mtype", "-i", path, f"::/ROLEMIRROR/reports/{name}"], capture_output=True, text=True)
+        t = subprocess.run(["mtype", "-i", _spec(path), f"::/ROLEMIRROR/reports/{name}"], capture_output=True, text=True)
         out[name] = t.stdout
     return out
