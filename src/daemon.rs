@@ -538,8 +538,12 @@ async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals) -> anyhow:
         }
     };
 
-    // Stop: camera and vision threads first, then the screen (blanked).
-    notify(&[sd_notify::NotifyState::Stopping]);
+    // Stop: camera and vision threads first, then the screen (blanked). STOPPING=1 only when the
+    // process ends: on a reload systemd would take it as stopping and kill the booth after
+    // TimeoutStopSec (it got RELOADING=1 from `daemon`).
+    if matches!(outcome, Outcome::Exit(_)) {
+        notify(&[sd_notify::NotifyState::Stopping]);
+    }
     stop.store(true, Ordering::SeqCst);
     frames.close();
     drop(obs_rx);
