@@ -537,15 +537,23 @@ def s_usb(ctx):
     ctx.ensure_camera()
     vm = ctx.vm
     pid = main_pid(ctx)
+    restarts = vm.sh("systemctl show -p NRestarts --value rolemirror").strip()
     before = booth_state(ctx)
     serial = max(before["installed"], 999) + 1
     new = gallery_variant(ctx, "new", drop=("demo-10", "demo-11", "demo-12"), extra=("obama.jpg", "biden.jpg"))
     img = stick(ctx, "update", new, serial)
     # 1. A signed stick.
-    off, ev, secs = plug_and_wait(ctx, "update", img, "gallery_installed", fail_on=("usb_rejected",))
+    off = vm.journal_offset()
+    vm.usb_plug("update", img)
+    vm.wait_event("usb_detected", off, 120)
+    t = time.time()
+    # While the booth reads it: read-only (the helper remounts it read-write only to copy the
+    # report at the end).
+    opts = vm.sh("findmnt -no FSTYPE,OPTIONS /media/rolemirror/sda1 || true").strip()
+    ev = vm.wait_event("gallery_installed", off, 900, fail_on=("usb_rejected",))
+    secs = time.time() - t
     assert ev["serial"] == str(serial) and ev["role_models"] == str(len(role_model_ids(new))), ev
     unit = vm.sh("systemctl list-units --all --plain --no-legend 'rolemirror-usb@*' | awk '{print $1, $3, $4}'").strip()
-    opts = vm.sh("findmnt -no FSTYPE,OPTIONS /media/rolemirror/sda1 || true").strip()
     ready = vm.wait_event("ready", off, 600)
     assert ready["role_models"] == str(len(role_model_ids(new))), ready
     reports = wait_report(ctx)
@@ -589,6 +597,7 @@ def s_usb(ctx):
     final = booth_state(ctx)
     assert final["active"] == serial and final["ids"] == state["ids"] and not final["staging"], final
     assert main_pid(ctx) == pid, "the booth was restarted"
+    assert vm.sh("systemctl show -p NRestarts --value rolemirror").strip() == restarts, "the booth was restarted"
     kernel_err = [l for l in vm.journal(off).splitlines() if "I/O error" in l or "FAT-fs" in l]
     return (f"installed serial {serial} ({ev['role_models']} role models) in {secs:.0f} s after usb_detected via {unit.split()[0]} ({opts}); "
             f"report INSTALLED; test_obama1 -> new-1 in {msecs:.0f} s; foreign key: usb_rejected reason={rej.get('reason')!r}, report REFUSED; "
