@@ -86,7 +86,7 @@ class Context:
         self.args = args
         self.arch = args.arch
         self.root = os.getcwd()
-        self.out = os.path.join(self.root, "target", "system-test", self.arch)
+        self.out = os.environ.get("ROLEMIRROR_SYSTEM_OUT") or os.path.join(self.root, "target", "system-test", self.arch)
         self.share = os.path.join(self.out, "share")
         self.host_bin = os.path.join(self.root, "target", "release", "rolemirror")
         self.vm = None
@@ -564,7 +564,8 @@ def s_usb(ctx):
     rep = media.stick_reports(img)
     assert any("result: INSTALLED" in t and f"serial: {serial}" in t for t in rep.values()), f"report on the stick: {rep}"
     assert "rolemirror-usb@sda1.service" in unit, f"udev did not start the mount helper: {unit!r}"
-    assert opts.startswith("vfat") and all(o in opts.split(",") for o in ("ro", "nosuid", "nodev", "noexec")), f"mount options {opts!r}"
+    fstype, _, options = opts.partition(" ")
+    assert fstype == "vfat" and all(o in options.strip().split(",") for o in ("ro", "nosuid", "nodev", "noexec")), f"mount options {opts!r}"
     # The booth matches against the new gallery: Obama is only in it (obama.jpg -> new-1).
     m, msecs = visit(ctx, "test_obama1.jpg")
     assert m["role_model"] == "new-1", f"test_obama1 matched {m['role_model']}, expected new-1 (only in the new gallery)"
@@ -610,8 +611,9 @@ def s_usb(ctx):
 # Stranger photos (one face each) that become the extra role model of each bundle, so every
 # import embeds a photo the active gallery does not have.
 EXTRA_POOL = ["obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png", "test_johnsnow_test1.jpg",
-              "train_rose_leslie_img1.jpg", "train_kit_harington_john1.jpeg", "obama2.jpg", "train_biden_biden2.jpg",
-              "test_alex_lacamoire1.jpg", "train_rose_leslie_img2.jpg", "train_kit_harington_john2.jpeg"]
+              "train_rose_leslie_img1.jpg", "train_kit_harington_john1.jpeg", "obama2.jpg", "test_alex_lacamoire1.jpg",
+              "train_rose_leslie_img2.jpg", "train_kit_harington_john2.jpeg", "obama3.jpg", "test_obama1.jpg",
+              "train_alex_lacamoire_img1.jpg"]  # each passes `gallery check` at 384x288 (train_biden_biden2 has two faces)
 
 FSCK_APPEND = "fsck.mode=force fsck.repair=no"
 
