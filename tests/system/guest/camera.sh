@@ -62,7 +62,11 @@ case "${1:-}" in
     ;;
   unplug)
     systemctl stop "$unit" 2>/dev/null || true
-    cap=$(node vid-cap)
+    cap=$(node vid-cap); out=$(node vid-out)
+    # vivid reconnects as soon as every file is closed, and the booth reopens within a second:
+    # root-only nodes first (the booth's open file stays valid), so its reopen fails as it would
+    # with the camera gone, and the module can go.
+    chmod 0600 "$cap" "$out"
     v4l2-ctl -d "$cap" -c disconnect=1 || true
     # The booth closes its file when it sees the device gone; then the module can go.
     for _ in $(seq 1 60); do
