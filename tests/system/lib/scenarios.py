@@ -680,6 +680,8 @@ def s_power(ctx):
         fsck = check_fsck(ctx)
         fsck_lines.append(fsck)
         assert not re.search(r"UNEXPECTED INCONSISTENCY|errors|Fix\?|failed", fsck, re.I), f"cut {i}: fsck: {fsck}"
+        # systemd-fsck-root ran (forced, -f -n) and succeeded: not just "nothing said".
+        assert fsck.strip().splitlines()[-1:] == ["success"], f"cut {i}: systemd-fsck-root did not succeed: {fsck!r}"
         assert not now["staging"], f"cut {i} ({phase}): staging left: {now}"
         indexed = [e for e in vm.events(vm.boot_offset) if e["event"] == "gallery_indexed"]
         assert not indexed, f"cut {i} ({phase}): the active gallery's index had to be rebuilt: {indexed}"
