@@ -148,7 +148,8 @@ pub fn run(vision: &Vision, gallery: &Gallery, config: &Config, opts: &DemoOptio
         // attract.
         now += 0.2;
         machine.observe(now, None, matcher);
-        for step in [f64::from(booth.face_lost_seconds) + 0.1, f64::from(booth.result_min_seconds), f64::from(booth.cooldown_seconds) + 0.1] {
+        for step in [f64::from(booth.face_lost_seconds) + 0.1, f64::from(booth.result_min_seconds), f64::from(booth.cooldown_seconds) + 0.1]
+        {
             now += step;
             machine.tick(now);
             let scene = scene_for(&machine, now, booth.showcase_seconds, gallery.role_models.len(), None, config.gallery.also_like);

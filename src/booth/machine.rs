@@ -83,7 +83,14 @@ pub fn guidance(face: &FaceObs, cfg: &BoothConfig) -> Option<Guidance> {
 impl Machine {
     /// A machine in Attract at time `now`.
     pub fn new(cfg: BoothConfig, now: f64) -> Machine {
-        Machine { cfg, phase: Phase::Attract { since: now }, last_face_at: None, empty_since_face: false, face_box: None, collected: Vec::new() }
+        Machine {
+            cfg,
+            phase: Phase::Attract { since: now },
+            last_face_at: None,
+            empty_since_face: false,
+            face_box: None,
+            collected: Vec::new(),
+        }
     }
 
     /// The current phase.

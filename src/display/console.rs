@@ -63,42 +63,31 @@ impl VtGraphics {
         // SAFETY: all-zero is a valid `stat`; fstat fills it for a valid fd.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
-        if unsafe { libc::fstat(fd, &mut st) } != 0
-            || libc::major(st.st_rdev) != TTY_MAJOR
-            || libc::minor(st.st_rdev) == 0
-        {
+        if unsafe { libc::fstat(fd, &mut st) } != 0 || libc::major(st.st_rdev) != TTY_MAJOR || libc::minor(st.st_rdev) == 0 {
             return None;
         }
         let vt = libc::minor(st.st_rdev);
         // SAFETY: TIOCSCTTY takes an int flag (0: do not steal), no pointer. It succeeds when
         // the VT is already our controlling terminal, or becomes it.
         if unsafe { libc::ioctl(fd, TIOCSCTTY as _, 0 as libc::c_ulong) } != 0 {
-            log::warn!("display: console: tty{vt} cannot be made the controlling terminal ({}); the console may draw over the screen", std::io::Error::last_os_error());
+            log::warn!(
+                "display: console: tty{vt} cannot be made the controlling terminal ({}); the console may draw over the screen",
+                std::io::Error::last_os_error()
+            );
             return None;
         }
         let mut state = VtStat::default();
         // SAFETY: VT_GETSTATE fills a struct vt_stat, which VtStat mirrors (repr(C)).
-        let previous =
-            if unsafe { libc::ioctl(fd, VT_GETSTATE as _, &mut state as *mut VtStat) } == 0 {
-                state.v_active
-            } else {
-                0
-            };
+        let previous = if unsafe { libc::ioctl(fd, VT_GETSTATE as _, &mut state as *mut VtStat) } == 0 { state.v_active } else { 0 };
         if previous != 0 && u32::from(previous) != vt {
             // SAFETY: VT_ACTIVATE takes the VT number as its argument, no pointer.
             if unsafe { libc::ioctl(fd, VT_ACTIVATE as _, vt as libc::c_ulong) } != 0 {
-                log::warn!(
-                    "display: console: cannot bring tty{vt} to the front: {}",
-                    std::io::Error::last_os_error()
-                );
+                log::warn!("display: console: cannot bring tty{vt} to the front: {}", std::io::Error::last_os_error());
             }
         }
         // SAFETY: KDSETMODE takes the mode as its argument, no pointer.
         if unsafe { libc::ioctl(fd, KDSETMODE as _, KD_GRAPHICS) } != 0 {
-            log::warn!(
-                "display: console: tty{vt} stays in text mode: {}",
-                std::io::Error::last_os_error()
-            );
+            log::warn!("display: console: tty{vt} stays in text mode: {}", std::io::Error::last_os_error());
             return None;
         }
         log::info!("display: console tty{vt} in front and in graphics mode (was tty{previous}): no console text on the screen");
@@ -112,11 +101,7 @@ impl Drop for VtGraphics {
         unsafe {
             libc::ioctl(self.fd, KDSETMODE as _, KD_TEXT);
             if self.previous != 0 && u32::from(self.previous) != self.vt {
-                libc::ioctl(
-                    self.fd,
-                    VT_ACTIVATE as _,
-                    libc::c_ulong::from(self.previous),
-                );
+                libc::ioctl(self.fd, VT_ACTIVATE as _, libc::c_ulong::from(self.previous));
             }
         }
     }
