@@ -3,6 +3,8 @@
 #
 #   cross/build.sh aarch64   # Pi 4/5, 64-bit Raspberry Pi OS  -> dist/rolemirror_<v>_arm64.deb
 #   cross/build.sh armv7     # 32-bit Raspberry Pi OS (armhf)  -> dist/rolemirror_<v>_armhf.deb
+#   cross/build.sh x86_64    # x86-64 mini PCs, Debian 12      -> dist/rolemirror_<v>_amd64.deb
+#                            # (the host build itself: no cross compiler, no second build)
 #
 # Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently.
 # Models are fetched (checksums verified, int8 models derived) from MIRROR (default
@@ -14,7 +16,8 @@ arch=${1:-}
 case "$arch" in
   aarch64) triple=aarch64-unknown-linux-gnu; debarch=arm64; gnu=aarch64-linux-gnu; pkgs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
   armv7) triple=armv7-unknown-linux-gnueabihf; debarch=armhf; gnu=arm-linux-gnueabihf; pkgs="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross" ;;
-  *) echo "usage: cross/build.sh aarch64|armv7" >&2; exit 2 ;;
+  x86_64) triple=""; debarch=amd64; gnu=""; pkgs="" ;;
+  *) echo "usage: cross/build.sh aarch64|armv7|x86_64" >&2; exit 2 ;;
 esac
 MIRROR=${MIRROR-../shared/models}
 
@@ -26,13 +29,17 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "cross: installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
-
-# bindgen (v4l) must see the target's kernel headers, not the host's.
-export BINDGEN_EXTRA_CLANG_ARGS_${triple//-/_}="--sysroot=/usr/$gnu"
-echo "cross: building $triple"
-cargo build --release --locked --target "$triple"
-bin=target/$triple/release/rolemirror
+if [ -n "$triple" ]; then
+  rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+  # bindgen (v4l) must see the target's kernel headers, not the host's.
+  export BINDGEN_EXTRA_CLANG_ARGS_${triple//-/_}="--sysroot=/usr/$gnu"
+  echo "cross: building $triple"
+  cargo build --release --locked --target "$triple"
+  bin=target/$triple/release/rolemirror
+else
+  # x86_64: the host build below is the packaged binary (generic x86-64, no -C target-cpu).
+  bin=target/release/rolemirror
+fi
 
 # Models come from the manifest, fetched by a host build (the target binary cannot run here
 # without emulation).
@@ -42,7 +49,7 @@ stage=target/deb-$debarch
 rm -rf "$stage"
 mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/rolemirror/models" "$stage/etc/rolemirror" \
   "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/share/doc/rolemirror" \
-  "$stage/lib/udev/rules.d" "$stage/usr/lib/rolemirror" "$stage/etc/rolemirror/trusted-keys"
+  "$stage/lib/udev/rules.d" "$stage/usr/lib/rolemirror" "$stage/etc/rolemirror/trusted-keys" "$stage/usr/lib/modules-load.d"
 if [ -n "$MIRROR" ]; then
   target/release/rolemirror --models "$stage/usr/share/rolemirror/models" models fetch --mirror "$MIRROR"
 else
@@ -50,13 +57,14 @@ else
 fi
 # Ship only the models the booth can select (the manifest lists them all).
 install -m 0755 "$bin" "$stage/usr/bin/rolemirror"
-"${gnu}-strip" --strip-debug "$stage/usr/bin/rolemirror"
+"${gnu:+$gnu-}strip" --strip-debug "$stage/usr/bin/rolemirror"
 install -m 0644 config/rolemirror.toml "$stage/etc/rolemirror/rolemirror.toml"
 install -m 0644 systemd/rolemirror.service "$stage/lib/systemd/system/rolemirror.service"
 install -m 0644 "systemd/rolemirror-usb@.service" "$stage/lib/systemd/system/rolemirror-usb@.service"
 install -m 0644 systemd/90-rolemirror-usb.rules "$stage/lib/udev/rules.d/90-rolemirror-usb.rules"
 install -m 0755 systemd/usb-stick "$stage/usr/lib/rolemirror/usb-stick"
 install -m 0644 systemd/rolemirror.sysusers.conf "$stage/usr/lib/sysusers.d/rolemirror.conf"
+install -m 0644 systemd/rolemirror-modules.conf "$stage/usr/lib/modules-load.d/rolemirror.conf"
 install -m 0644 README.md "$stage/usr/share/doc/rolemirror/README.md"
 install -m 0644 models/manifest.toml "$stage/usr/share/doc/rolemirror/models-manifest.toml"
 for lic in ${MIRROR:+$MIRROR}/*/LICENSE; do

@@ -7,6 +7,8 @@
 //! it; a scene not yet drawn is replaced by a newer one.
 
 pub mod canvas;
+#[cfg(target_os = "linux")]
+pub mod console;
 pub mod fbdev;
 pub mod png;
 pub mod render;

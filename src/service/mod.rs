@@ -98,6 +98,10 @@ fn updater(config: &Config, config_path: &Path, vision: Option<Arc<Vision>>, cur
 
 /// Runs the daemon until SIGTERM (or the end of a non-looping replay).
 pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
+    // The console's text, cursor and blanking stay off the framebuffer while the booth runs
+    // (reloads included): see display::console.
+    #[cfg(target_os = "linux")]
+    let _vt = crate::display::console::VtGraphics::take();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(daemon(config_path))
 }

@@ -123,8 +123,12 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
         perform(actions, &core);
     };
 
-    // Stop: camera and vision threads first, then the screen (blanked).
-    notify(&[sd_notify::NotifyState::Stopping]);
+    // Stop: camera and vision threads first, then the screen (blanked). STOPPING=1 only when the
+    // process ends: on a reload systemd would take it as stopping and kill the booth after
+    // TimeoutStopSec (it got RELOADING=1 from the outer loop).
+    if matches!(outcome, Outcome::Exit(_)) {
+        notify(&[sd_notify::NotifyState::Stopping]);
+    }
     stop.store(true, Ordering::SeqCst);
     frames.close();
     if matches!(outcome, Outcome::Exit(Exit::ReplayEnded)) {

@@ -230,7 +230,13 @@ impl Updater {
                 current: current.as_ref(),
             };
             let progress_tx = tx.clone();
+            // Each step in the journal too: after a power cut it tells how far an import got.
+            let mut last_step = String::new();
             let outcome = install::import(&bundle_dir, &store, &opts, &*vision, &mut |p| {
+                if p.step != last_step {
+                    log::info!("usb: import step: {}", p.step);
+                    last_step.clone_from(&p.step);
+                }
                 let _ = progress_tx.send(Msg::Progress(p));
             });
             let _ = tx.send(Msg::Done(outcome));
