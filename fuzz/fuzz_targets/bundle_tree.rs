@@ -47,8 +47,11 @@ fn root() -> &'static PathBuf {
 /// `rel` below `base` when it is a plain relative path (the fuzzer must not write elsewhere).
 fn inside(base: &Path, rel: &str) -> Option<PathBuf> {
     let p = Path::new(rel);
-    (!rel.is_empty() && !rel.contains('\0') && rel.len() < 200 && p.components().all(|c| matches!(c, Component::Normal(_))))
-        .then(|| base.join(p))
+    (!rel.is_empty()
+        && !rel.contains('\0')
+        && rel.len() < 200
+        && p.components().all(|c| matches!(c, Component::Normal(_))))
+    .then(|| base.join(p))
 }
 
 fuzz_target!(|input: Input| {
@@ -57,7 +60,9 @@ fuzz_target!(|input: Input| {
     let root = scratch.join(bundle::BUNDLE_DIR);
     fs::create_dir_all(&root).expect("scratch");
     for (rel, kind) in input.tree.iter().take(32) {
-        let Some(p) = inside(&root, rel) else { continue };
+        let Some(p) = inside(&root, rel) else {
+            continue;
+        };
         if let Some(parent) = p.parent() {
             if fs::create_dir_all(parent).is_err() {
                 continue;
@@ -67,7 +72,14 @@ fuzz_target!(|input: Input| {
             Kind::File(n) => fs::write(&p, vec![b'x'; usize::from(*n)]),
             Kind::Dir => fs::create_dir_all(&p),
             // A link to a file inside the bundle, or to one outside it.
-            Kind::Symlink(out) => symlink(if *out { Path::new("/etc/hostname") } else { Path::new("gallery.toml") }, &p),
+            Kind::Symlink(out) => symlink(
+                if *out {
+                    Path::new("/etc/hostname")
+                } else {
+                    Path::new("gallery.toml")
+                },
+                &p,
+            ),
             Kind::Fifo => {
                 let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("no NUL");
                 // SAFETY: a valid C string path; mkfifo only creates a node.
@@ -89,7 +101,11 @@ fuzz_target!(|input: Input| {
             .take(32)
             .map(|l| FileEntry {
                 path: l.path.clone(),
-                sha256: if l.good_hash { "0".repeat(64) } else { l.hash.clone() },
+                sha256: if l.good_hash {
+                    "0".repeat(64)
+                } else {
+                    l.hash.clone()
+                },
                 size: l.size,
             })
             .collect(),
@@ -97,24 +113,52 @@ fuzz_target!(|input: Input| {
     let bytes = serde_json::to_vec_pretty(&manifest).expect("serialises");
     let key = rolemirror_fuzz::signing_key();
     fs::write(root.join(bundle::MANIFEST_FILE), &bytes).expect("write manifest");
-    fs::write(root.join(bundle::SIGNATURE_FILE), bundle::signature_text(&bytes, &key)).expect("write signature");
-    let limits = Limits { max_files: usize::from(input.max_files % 40) + 1, max_file_bytes: 200, max_total_bytes: 1000, max_pixels: 1 << 20 };
+    fs::write(
+        root.join(bundle::SIGNATURE_FILE),
+        bundle::signature_text(&bytes, &key),
+    )
+    .expect("write signature");
+    let limits = Limits {
+        max_files: usize::from(input.max_files % 40) + 1,
+        max_file_bytes: 200,
+        max_total_bytes: 1000,
+        max_pixels: 1 << 20,
+    };
     match bundle::check_stick(&root, &[key.verifying_key()], &limits) {
         Ok(checked) => {
             assert_eq!(checked.manifest, manifest);
-            assert!(!checked.manifest.files.is_empty() && checked.manifest.files.len() <= limits.max_files);
+            assert!(
+                !checked.manifest.files.is_empty()
+                    && checked.manifest.files.len() <= limits.max_files
+            );
             assert_eq!(checked.on_stick.len(), checked.manifest.files.len());
             for f in &checked.manifest.files {
                 let src = checked.source(&f.path);
-                let meta = fs::symlink_metadata(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-                assert!(meta.file_type().is_file(), "{} is not a regular file", src.display());
+                let meta =
+                    fs::symlink_metadata(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+                assert!(
+                    meta.file_type().is_file(),
+                    "{} is not a regular file",
+                    src.display()
+                );
                 assert_eq!(meta.len(), f.size, "{}", f.path);
                 let canon = fs::canonicalize(&src).expect("canonical");
-                assert!(canon.starts_with(fs::canonicalize(&root).expect("root")), "{} escapes", src.display());
-                assert!(f.path.starts_with("gallery/") || f.path == bundle::CONFIG_FILE, "{}", f.path);
+                assert!(
+                    canon.starts_with(fs::canonicalize(&root).expect("root")),
+                    "{} escapes",
+                    src.display()
+                );
+                assert!(
+                    f.path.starts_with("gallery/") || f.path == bundle::CONFIG_FILE,
+                    "{}",
+                    f.path
+                );
             }
             assert!(checked.manifest.total_size() <= limits.max_total_bytes);
         }
-        Err(refusal) => assert!(!refusal.0.is_empty() && refusal.0.iter().all(|r| !r.is_empty()), "{refusal:?}"),
+        Err(refusal) => assert!(
+            !refusal.0.is_empty() && refusal.0.iter().all(|r| !r.is_empty()),
+            "{refusal:?}"
+        ),
     }
 });

@@ -16,17 +16,31 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 13 {
         return;
     }
-    let (flags, width, height, stride, frame) = (data[0], u32_at(data, 1), u32_at(data, 5), u32_at(data, 9), &data[13..]);
+    let (flags, width, height, stride, frame) = (
+        data[0],
+        u32_at(data, 1),
+        u32_at(data, 5),
+        u32_at(data, 9),
+        &data[13..],
+    );
     if flags & 1 == 1 {
         if let Ok(img) = mjpeg_to_rgb(frame, width, height) {
             let negotiated = u64::from(width) * u64::from(height);
-            assert!(u64::from(img.width()) * u64::from(img.height()) <= negotiated, "{}x{} frame from a {width}x{height} camera", img.width(), img.height());
+            assert!(
+                u64::from(img.width()) * u64::from(img.height()) <= negotiated,
+                "{}x{} frame from a {width}x{height} camera",
+                img.width(),
+                img.height()
+            );
         }
     } else if let Some(img) = yuyv_to_rgb(frame, width, height, stride) {
         assert_eq!(img.dimensions(), (width, height));
         let line = width as usize * 2;
         let stride = (stride as usize).max(line);
-        let packed: Vec<u8> = (0..height as usize).flat_map(|r| &frame[r * stride..r * stride + line]).copied().collect();
+        let packed: Vec<u8> = (0..height as usize)
+            .flat_map(|r| &frame[r * stride..r * stride + line])
+            .copied()
+            .collect();
         assert_eq!(yuyv_to_rgb(&packed, width, height, 0).as_ref(), Some(&img));
     }
 });

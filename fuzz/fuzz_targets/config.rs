@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     fs::write(path, data).expect("write config");
     let loaded = Config::load(path);
     if let Err(e) = &loaded {
-        assert!(!e.problems.is_empty() && e.problems.iter().all(|p| !p.is_empty()), "{e:?}");
+        assert!(
+            !e.problems.is_empty() && e.problems.iter().all(|p| !p.is_empty()),
+            "{e:?}"
+        );
         assert_eq!(&e.path, path);
     }
     let Ok(text) = std::str::from_utf8(data) else {
@@ -28,11 +31,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let problems = Config::check(text);
-    assert_eq!(problems.is_empty(), loaded.is_ok(), "check {problems:?} vs load {loaded:?}");
+    assert_eq!(
+        problems.is_empty(),
+        loaded.is_ok(),
+        "check {problems:?} vs load {loaded:?}"
+    );
     match Config::parse(text) {
         Ok(config) => {
             let v = config.validate();
-            assert_eq!(v.is_empty(), problems.is_empty(), "validate {v:?} vs check {problems:?}");
+            assert_eq!(
+                v.is_empty(),
+                problems.is_empty(),
+                "validate {v:?} vs check {problems:?}"
+            );
             if v.is_empty() {
                 assert_eq!(Some(&config), loaded.as_ref().ok());
                 let limits = config.usb.limits();

@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(ImageError::TooLarge { pixels, limit, .. }) => {
             assert!(pixels > limit);
-            assert!(header.is_err(), "header check passed an image the decoder refuses as too large");
+            assert!(
+                header.is_err(),
+                "header check passed an image the decoder refuses as too large"
+            );
         }
         Err(e) => assert!(!e.to_string().is_empty()),
     }

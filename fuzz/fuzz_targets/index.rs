@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
     let embedder = rolemirror_fuzz::fixture_embedder();
     if let Some(why) = index.staleness(dir, &embedder) {
         // `fuzz/seed` checks that its fresh seed is fresh for this fixture.
-        assert!(std::env::var_os("ROLEMIRROR_FUZZ_EXPECT_FRESH").is_none(), "stale: {why}");
+        assert!(
+            std::env::var_os("ROLEMIRROR_FUZZ_EXPECT_FRESH").is_none(),
+            "stale: {why}"
+        );
         assert!(!why.is_empty());
         return;
     }
@@ -46,9 +49,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(p.embedding.len(), embedder.dim);
         assert!(p.embedding.iter().all(|v| v.is_finite()));
     }
-    let manifest = GalleryManifest::parse(rolemirror_fuzz::FIXTURE_MANIFEST).expect("fixture parses");
+    let manifest =
+        GalleryManifest::parse(rolemirror_fuzz::FIXTURE_MANIFEST).expect("fixture parses");
     let gallery = Gallery::from_parts(dir, manifest, index);
-    let face = FaceCode { identity: vec![0.5; embedder.dim], appearance: Some(vec![0.5; 3]) };
+    let face = FaceCode {
+        identity: vec![0.5; embedder.dim],
+        appearance: Some(vec![0.5; 3]),
+    };
     for m in gallery.top_k(&face, 3) {
         assert!(m.percent <= 100, "{}", m.percent);
     }

@@ -15,7 +15,11 @@ pub fn signing_key() -> SigningKey {
 
 /// A scratch directory for this process (on /dev/shm when there is one), created empty.
 pub fn scratch(name: &str) -> PathBuf {
-    let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
     let dir = base.join(format!("rolemirror-fuzz-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -46,13 +50,21 @@ pub const FIXTURE_MANIFEST: &str = include_str!("../fixtures/gallery/gallery.tom
 /// The fixture's photos (tiny synthetic images).
 pub const FIXTURE_PHOTOS: [(&str, &[u8]); 3] = [
     ("img1.jpg", include_bytes!("../fixtures/gallery/img1.jpg")),
-    ("more/img2.jpg", include_bytes!("../fixtures/gallery/more/img2.jpg")),
+    (
+        "more/img2.jpg",
+        include_bytes!("../fixtures/gallery/more/img2.jpg"),
+    ),
     ("img3.png", include_bytes!("../fixtures/gallery/img3.png")),
 ];
 
 /// The embedder the fixture index is checked against (the default embedder's id and shape).
 pub fn fixture_embedder() -> EmbedderId {
-    EmbedderId { id: "faceplugin-mfn512-int8".into(), sha256: "ab".repeat(32), dim: 4, appearance: Some("503".into()) }
+    EmbedderId {
+        id: "faceplugin-mfn512-int8".into(),
+        sha256: "ab".repeat(32),
+        dim: 4,
+        appearance: Some("503".into()),
+    }
 }
 
 /// Writes the fixture gallery into `dir`.
