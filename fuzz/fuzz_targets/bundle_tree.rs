@@ -5,6 +5,7 @@
 #![no_main]
 
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
@@ -59,37 +60,6 @@ fuzz_target!(|input: Input| {
     rolemirror_fuzz::empty_dir(scratch);
     let root = scratch.join(bundle::BUNDLE_DIR);
     fs::create_dir_all(&root).expect("scratch");
-    for (rel, kind) in input.tree.iter().take(32) {
-        let Some(p) = inside(&root, rel) else {
-            continue;
-        };
-        if let Some(parent) = p.parent() {
-            if fs::create_dir_all(parent).is_err() {
-                continue;
-            }
-        }
-        let _ = match kind {
-            Kind::File(n) => fs::write(&p, vec![b'x'; usize::from(*n)]),
-            Kind::Dir => fs::create_dir_all(&p),
-            // A link to a file inside the bundle, or to one outside it.
-            Kind::Symlink(out) => symlink(
-                if *out {
-                    Path::new("/etc/hostname")
-                } else {
-                    Path::new("gallery.toml")
-                },
-                &p,
-            ),
-            Kind::Fifo => {
-                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("no NUL");
-                // SAFETY: a valid C string path; mkfifo only creates a node.
-                match unsafe { libc::mkfifo(c.as_ptr(), 0o600) } {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                }
-            }
-        };
-    }
     let manifest = BundleManifest {
         format: input.format % 3,
         created: "2026-11-01T00:00:00Z".into(),
@@ -118,6 +88,46 @@ fuzz_target!(|input: Input| {
         bundle::signature_text(&bytes, &key),
     )
     .expect("write signature");
+    // The tree after the manifest and signature, which no entry can replace (a FIFO in their
+    // place would block the harness's own write).
+    for (rel, kind) in input.tree.iter().take(32) {
+        let Some(p) = inside(&root, rel) else {
+            continue;
+        };
+        if let Some(parent) = p.parent() {
+            if fs::create_dir_all(parent).is_err() {
+                continue;
+            }
+        }
+        // Nothing is opened through an existing entry: files are created new (O_EXCL does not
+        // follow a symlink, nor open a FIFO made by an earlier entry), and the link that leaves
+        // the bundle points nowhere, so no input can make the harness write outside it.
+        let _ = match kind {
+            Kind::File(n) => fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&p)
+                .and_then(|mut f| f.write_all(&vec![b'x'; usize::from(*n)])),
+            Kind::Dir => fs::create_dir(&p),
+            // A link to a file inside the bundle, or out of it (dangling).
+            Kind::Symlink(out) => symlink(
+                if *out {
+                    Path::new("/nonexistent-rolemirror-fuzz/target")
+                } else {
+                    Path::new("gallery.toml")
+                },
+                &p,
+            ),
+            Kind::Fifo => {
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("no NUL");
+                // SAFETY: a valid C string path; mkfifo only creates a node.
+                match unsafe { libc::mkfifo(c.as_ptr(), 0o600) } {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                }
+            }
+        };
+    }
     let limits = Limits {
         max_files: usize::from(input.max_files % 40) + 1,
         max_file_bytes: 200,
