@@ -468,9 +468,11 @@ impl Config {
     /// validated, so one run names every mistake.
     pub fn check(text: &str) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // Lines keep their endings, so the first parse sees exactly the file's text (`lines()`
+        // dropped a `\r`, and a stray carriage return that `load` refuses passed the check).
+        let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
         for _ in 0..50 {
-            let current = lines.join("\n");
+            let current = lines.concat();
             match Self::parse(&current) {
                 Ok(config) => {
                     problems.extend(config.validate());
@@ -481,7 +483,9 @@ impl Config {
                     // Set the offending line aside and look further (syntax errors stop here).
                     let line = p.split("(line ").nth(1).and_then(|r| r.split(')').next()).and_then(|n| n.parse::<usize>().ok());
                     match line {
-                        Some(n) if n >= 1 && n <= lines.len() && lines[n - 1].contains('=') => lines[n - 1] = String::new(),
+                        Some(n) if n >= 1 && n <= lines.len() && lines[n - 1].contains('=') => {
+                            lines[n - 1] = if lines[n - 1].ends_with('\n') { "\n".into() } else { String::new() };
+                        }
                         _ => return problems,
                     }
                 }
@@ -493,9 +497,15 @@ impl Config {
     /// Parses TOML (unknown keys and wrong types are errors, with their key path and line).
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            let Some(span) = e.span() else { return msg };
+            let Some(span) = e.span() else { return e.message().to_string() };
             let start = span.start.min(text.len());
+            // Some syntax errors come without a message (a stray carriage return): name the
+            // character instead of printing nothing.
+            let msg = match (e.message().trim(), text.get(start..).and_then(|r| r.chars().next())) {
+                ("", Some(c)) => format!("unexpected character {c:?}"),
+                ("", None) => "unexpected end of file".to_string(),
+                (m, _) => m.to_string(),
+            };
             let line = text[..start].matches('\n').count() + 1;
             // The key path: the last [table] header before the error, and the key at the span.
             let table = text[..start]
@@ -672,6 +682,26 @@ mod tests {
         }
         assert_eq!(p.len(), 4, "{p:?}");
         assert!(Config::check("[camera\n").len() == 1, "a syntax error is reported once");
+    }
+
+    /// Found by fuzzing (fuzz/regressions/config): a carriage return not followed by a newline
+    /// passed `check` (which dropped it with the line ending) but failed `load`, with an empty
+    /// message; a USB import then installed a config the booth could not load.
+    #[test]
+    fn check_sees_the_exact_text_and_every_error_has_a_reason() {
+        for (text, want) in [
+            ("[camera]\nfps = 10 # x\r\r\n", "camera.fps (line 2): expected newline"),
+            ("# x\r\r\n", "line 1: unexpected character '\\r'"),
+            ("[camera]\r\nfps = 10\r\n# a\rb\n", "[camera] (line 3): unexpected character '\\r'"),
+        ] {
+            let problems = Config::check(text);
+            assert!(problems.len() == 1 && problems[0].starts_with(want), "{text:?}: {problems:?}");
+            assert_eq!(Config::parse(text).expect_err("refused"), problems[0]);
+        }
+        // Windows line endings are fine, and a set-aside line keeps the numbering.
+        assert!(Config::check("[camera]\r\nfps = 10\r\n").is_empty());
+        let p = Config::check("[camera]\r\nwidht = 1\r\nfps = 0\r\n");
+        assert!(p.len() == 2 && p[0].starts_with("camera.widht (line 2)") && p[1].starts_with("camera.fps"), "{p:?}");
     }
 
     #[test]
