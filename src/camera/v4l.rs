@@ -142,8 +142,15 @@ impl FrameSource for V4l2Camera {
         let data = &buf[..if used > 0 { used } else { buf.len() }];
         let image = match self.pixels {
             Pixels::Mjpeg => mjpeg_to_rgb(data, self.width, self.height).map_err(|e| CameraError::BadFrame(e.to_string()))?,
-            Pixels::Yuyv => yuyv_to_rgb(data, self.width, self.height, self.stride)
-                .ok_or_else(|| CameraError::BadFrame(format!("short YUYV frame: {} bytes for {}x{} (stride {})", data.len(), self.width, self.height, self.stride)))?,
+            Pixels::Yuyv => yuyv_to_rgb(data, self.width, self.height, self.stride).ok_or_else(|| {
+                CameraError::BadFrame(format!(
+                    "short YUYV frame: {} bytes for {}x{} (stride {})",
+                    data.len(),
+                    self.width,
+                    self.height,
+                    self.stride
+                ))
+            })?,
         };
         self.seq += 1;
         Ok(Frame { image: Arc::new(image), seq: self.seq, label: None })

@@ -300,7 +300,15 @@ mod tests {
                 format: FORMAT,
                 embedder: embedder.clone(),
                 manifest_sha256: sha256_bytes(b"x"),
-                photos: vec![PhotoEntry { role_model: "a".into(), file: file.into(), sha256: String::new(), eye_distance: 30.0, face: None, embedding: vec![1.0], appearance: None }],
+                photos: vec![PhotoEntry {
+                    role_model: "a".into(),
+                    file: file.into(),
+                    sha256: String::new(),
+                    eye_distance: 30.0,
+                    face: None,
+                    embedding: vec![1.0],
+                    appearance: None,
+                }],
                 rejected: vec![],
             };
             let why = index.staleness(&dir, &embedder).expect("stale");
