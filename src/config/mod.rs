@@ -398,9 +398,11 @@ fn usb(u: &raw::Usb, p: &mut Checker) -> UsbSettings {
 /// names every mistake. Empty when the config is usable.
 pub fn check(text: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // Lines keep their endings, so the first parse sees exactly the file's text (`lines()` drops
+    // a `\r`, and a stray carriage return that `load` refuses passed the check; found by fuzzing).
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
     for _ in 0..50 {
-        match raw::Config::parse(&lines.join("\n")) {
+        match raw::Config::parse(&lines.concat()) {
             Ok(raw) => {
                 if let Err(p) = Config::from_raw(&raw) {
                     problems.extend(p);
@@ -412,7 +414,9 @@ pub fn check(text: &str) -> Vec<Problem> {
                 problems.push(p);
                 // Set the offending line aside and look further (syntax errors stop here).
                 match line {
-                    Some(n) if n >= 1 && n <= lines.len() && lines[n - 1].contains('=') => lines[n - 1] = String::new(),
+                    Some(n) if n >= 1 && n <= lines.len() && lines[n - 1].contains('=') => {
+                        lines[n - 1] = if lines[n - 1].ends_with('\n') { "\n".into() } else { String::new() };
+                    }
                     _ => return problems,
                 }
             }
@@ -475,6 +479,26 @@ mod tests {
         }
         assert_eq!(p.len(), 4, "{p:?}");
         assert_eq!(check("[camera\n").len(), 1, "a syntax error is reported once");
+    }
+
+    /// Found by fuzzing (fuzz/regressions/config): a carriage return not followed by a newline
+    /// passed `check` (which dropped it with the line ending) but failed `load`, with an empty
+    /// message; a USB import then installed a config the booth could not load.
+    #[test]
+    fn check_sees_the_exact_text_and_every_error_has_a_reason() {
+        for (text, want) in [
+            ("[camera]\nfps = 10 # x\r\r\n", "camera.fps (line 2): expected newline"),
+            ("# x\r\r\n", "line 1: unexpected character '\\r'"),
+            ("[camera]\r\nfps = 10\r\n# a\rb\n", "[camera] (line 3): unexpected character '\\r'"),
+        ] {
+            let problems: Vec<String> = check(text).iter().map(ToString::to_string).collect();
+            assert!(problems.len() == 1 && problems[0].starts_with(want), "{text:?}: {problems:?}");
+            assert_eq!(raw::Config::parse(text).expect_err("refused").to_string(), problems[0]);
+        }
+        // Windows line endings are fine, and a set-aside line keeps the numbering.
+        assert!(check("[camera]\r\nfps = 10\r\n").is_empty());
+        let p: Vec<String> = check("[camera]\r\nwidht = 1\r\nfps = 0\r\n").iter().map(ToString::to_string).collect();
+        assert!(p.len() == 2 && p[0].starts_with("camera.widht (line 2)") && p[1].starts_with("camera.fps"), "{p:?}");
     }
 
     #[test]

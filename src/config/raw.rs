@@ -405,9 +405,15 @@ impl Config {
 /// A TOML error as a problem with its key path (the last `[table]` header before the error and
 /// the key on the offending line) and line number.
 fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
-    let message = e.message().to_string();
-    let Some(span) = e.span() else { return Problem::new("", message) };
+    let Some(span) = e.span() else { return Problem::new("", e.message().to_string()) };
     let start = span.start.min(text.len());
+    // Some syntax errors come without a message (a stray carriage return): name the character
+    // instead of printing nothing.
+    let message = match (e.message().trim(), text.get(start..).and_then(|r| r.chars().next())) {
+        ("", Some(c)) => format!("unexpected character {c:?}"),
+        ("", None) => "unexpected end of file".to_string(),
+        (m, _) => m.to_string(),
+    };
     let line = text[..start].matches('\n').count() + 1;
     let table = text[..start]
         .lines()

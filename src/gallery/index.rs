@@ -249,6 +249,11 @@ impl Index {
             Err(e) => return Some(format!("cannot read gallery.toml: {e}")),
         }
         for photo in &self.photos {
+            // Only files inside the gallery are opened: a corrupt or crafted index naming
+            // `/dev/zero` or `../..` must not make the booth read (or hang on) anything else.
+            if !super::manifest::is_contained_relative(&photo.file) {
+                return Some(format!("photo {:?} is not a path inside the gallery", photo.file));
+            }
             match sha256_file(&dir.join(&photo.file)) {
                 Ok((sum, _)) if sum == photo.sha256 => {}
                 Ok(_) => return Some(format!("photo {} changed since the index was built", photo.file)),
@@ -280,6 +285,36 @@ mod tests {
 
     fn face(w: f32, eyes: f32) -> Face {
         Face { bbox: [0.0, 0.0, w, w], score: 0.9, landmarks: [[0.0, 0.0], [eyes, 0.0], [0.0; 2], [0.0; 2], [0.0; 2]] }
+    }
+
+    /// An index whose photo is `/dev/zero` hashed it forever at start (`Gallery::open`), and one
+    /// naming `../x` read outside the gallery; both are stale now, before any file is opened.
+    #[test]
+    fn photos_outside_the_gallery_make_the_index_stale_without_reading_them() {
+        let dir = std::env::temp_dir().join(format!("rolemirror-index-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join(super::super::manifest::MANIFEST_FILE), b"x").expect("write");
+        let embedder = EmbedderId { id: "m".into(), sha256: "s".into(), dim: 1, appearance: None };
+        for file in ["/dev/zero", "../outside.jpg", "", "a/../../b.jpg"] {
+            let index = Index {
+                format: FORMAT,
+                embedder: embedder.clone(),
+                manifest_sha256: sha256_bytes(b"x"),
+                photos: vec![PhotoEntry {
+                    role_model: "a".into(),
+                    file: file.into(),
+                    sha256: String::new(),
+                    eye_distance: 30.0,
+                    face: None,
+                    embedding: vec![1.0],
+                    appearance: None,
+                }],
+                rejected: vec![],
+            };
+            let why = index.staleness(&dir, &embedder).expect("stale");
+            assert!(why.contains("not a path inside the gallery"), "{file}: {why}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

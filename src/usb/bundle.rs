@@ -69,8 +69,10 @@ impl BundleManifest {
     pub fn config(&self) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.path == CONFIG_FILE)
     }
+    /// The sum of the listed sizes; saturates (a signed manifest may list absurd sizes, which
+    /// the limits then refuse).
     pub fn total_size(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
+        self.files.iter().fold(0u64, |sum, f| sum.saturating_add(f.size))
     }
 }
 
@@ -468,6 +470,31 @@ mod tests {
         for good in ["gallery/gallery.toml", "gallery/photos/a b.jpg", CONFIG_FILE] {
             assert!(check_name(good).is_ok(), "{good}");
         }
+    }
+
+    /// Two listed sizes whose sum overflows u64: the total panicked with overflow checks on (the
+    /// fuzz build: "attempt to add with overflow") and wrapped in release; now it is refused.
+    #[test]
+    fn absurd_listed_sizes_are_refused_not_a_panic() {
+        let root = std::env::temp_dir().join(format!("rolemirror-bundle-sizes-{}", std::process::id())).join(BUNDLE_DIR);
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).expect("temp dir");
+        let entry = |path: &str| FileEntry { path: path.into(), sha256: "0".repeat(64), size: u64::MAX };
+        let manifest = BundleManifest {
+            format: FORMAT,
+            created: String::new(),
+            serial: 1,
+            signer: String::new(),
+            files: vec![entry("gallery/gallery.toml"), entry("gallery/a.jpg")],
+        };
+        assert_eq!(manifest.total_size(), u64::MAX);
+        let key = SigningKey::from_bytes(&[3u8; 32]);
+        let bytes = serde_json::to_vec(&manifest).expect("json");
+        fs::write(root.join(MANIFEST_FILE), &bytes).expect("write");
+        fs::write(root.join(SIGNATURE_FILE), signature_text(&bytes, &key)).expect("write");
+        let refusal = check_stick(&root, &[key.verifying_key()], &Limits::default()).expect_err("refused");
+        assert!(refusal.0.iter().any(|r| r.starts_with("bundle is 18446744073709551615 bytes, over the limit")), "{refusal:?}");
+        let _ = fs::remove_dir_all(root.parent().expect("parent"));
     }
 
     #[test]

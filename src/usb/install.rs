@@ -496,7 +496,7 @@ fn copy_verified(src: &Path, dest: &Path, entry: &bundle::FileEntry) -> Result<(
 }
 
 /// Reads only an image's header and refuses unknown formats and pixel counts over `max`.
-fn check_header(path: &Path, max: u64) -> Result<(), String> {
+pub fn check_header(path: &Path, max: u64) -> Result<(), String> {
     let reader = image::ImageReader::open(path).map_err(|e| e.to_string())?.with_guessed_format().map_err(|e| e.to_string())?;
     if reader.format().is_none() {
         return Err("not a JPEG, PNG or WebP image".into());
