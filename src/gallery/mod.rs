@@ -70,7 +70,8 @@ impl Gallery {
     /// Opens `dir` as [`Gallery::open`] does; when only its index is missing or stale (a new
     /// model or software version, an edited manifest or photo), builds and writes the index
     /// first, reusing cached embeddings, calling `progress` per photo. Problems with the
-    /// manifest or photos stay errors. Returns why it rebuilt (None: the index was fresh).
+    /// manifest or photos stay errors; an index that cannot be written (a full disk) is a
+    /// warning. Returns why it rebuilt (None: the index was fresh).
     pub fn open_or_build(
         dir: &Path,
         vision: &crate::vision::Vision,
@@ -88,7 +89,11 @@ impl Gallery {
         };
         let (index, _) =
             index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
-        index.write(dir)?;
+        // The index is a cache: on a full or read-only disk the booth runs on the one in memory
+        // (and rebuilds it again at the next start) rather than not at all.
+        if let Err(e) = index.write(dir) {
+            log::warn!("{e:#}: the booth runs on the index in memory and rebuilds it at the next start");
+        }
         Ok((Self::from_parts(dir, manifest, index), Some(why)))
     }
 
