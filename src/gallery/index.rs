@@ -73,8 +73,10 @@ pub struct Index {
     pub rejected: Vec<Rejection>,
 }
 
-/// Why a photo is not used, or its single trusted face.
-pub fn choose_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
+/// A gallery photo's single trusted face, or why the photo is not used. Not a choice among
+/// faces (that is `vision::choose_face` for visitors): a role model's photo with two comparable
+/// faces is refused, because either could be the role model.
+pub fn trusted_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
     let Some(first) = faces.first() else {
         return Err("no face found".into());
     };
@@ -109,7 +111,7 @@ pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoRe
         Ok(f) => f,
         Err(e) => return PhotoResult::Rejected(format!("detector failed: {e:#}")),
     };
-    let face = match choose_face(&faces, rules) {
+    let face = match trusted_face(&faces, rules) {
         Ok(f) => f,
         Err(reason) => return PhotoResult::Rejected(reason),
     };
@@ -362,11 +364,11 @@ mod tests {
     #[test]
     fn photo_rules() {
         let rules = PhotoRules::default();
-        assert!(choose_face(&[], &rules).unwrap_err().contains("no face"));
-        assert!(choose_face(&[face(100.0, 40.0)], &rules).is_ok());
-        assert!(choose_face(&[face(100.0, 10.0)], &rules).unwrap_err().contains("too small"));
-        assert!(choose_face(&[face(100.0, 40.0), face(80.0, 30.0)], &rules).unwrap_err().contains("comparable"));
+        assert!(trusted_face(&[], &rules).unwrap_err().contains("no face"));
+        assert!(trusted_face(&[face(100.0, 40.0)], &rules).is_ok());
+        assert!(trusted_face(&[face(100.0, 10.0)], &rules).unwrap_err().contains("too small"));
+        assert!(trusted_face(&[face(100.0, 40.0), face(80.0, 30.0)], &rules).unwrap_err().contains("comparable"));
         // A small bystander in the background does not make the photo ambiguous.
-        assert!(choose_face(&[face(100.0, 40.0), face(30.0, 10.0)], &rules).is_ok());
+        assert!(trusted_face(&[face(100.0, 40.0), face(30.0, 10.0)], &rules).is_ok());
     }
 }

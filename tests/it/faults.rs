@@ -800,3 +800,42 @@ fn counters_keep_counting_on_a_full_disk_and_are_written_when_space_returns() {
     assert_eq!(written.days["2026-06-15"].visitors, 3);
     assert_eq!(written, *core.counters());
 }
+
+#[test]
+fn a_screen_that_appears_after_the_start_brings_the_booth_up() {
+    // Found by the system test's power-cut reboots: under load, the framebuffer's DRM driver
+    // came up after the booth had started, and the booth stayed on a service screen it could not
+    // even show until someone restarted it. The stand-in for the late device: the PNG screen's
+    // folder is a plain file (the screen cannot open) until the test removes it.
+    let tmp = TempDir::new("fault-late-screen");
+    let g = demo_gallery(&tmp);
+    let f = tmp.path().join("frames");
+    frames(&f, &[tmp.path().join("visitors/img30.jpg")], 6, 4);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let config = booth_config(&out, &f, &g, true);
+    let late = out.join("late");
+    std::fs::write(&late, b"not yet a folder").expect("blocker");
+    let text = std::fs::read_to_string(&config).expect("config").replace(
+        &format!("png = \"{0}/screen.png\"\npng_dir = \"{0}/screens\"", out.display()),
+        &format!("png = \"{0}/screen.png\"\npng_dir = \"{0}/screens\"", late.display()),
+    );
+    assert!(text.contains("late/screen.png"), "{text}");
+    std::fs::write(&config, text).expect("write config");
+
+    let mut d = Daemon::start(&config, &[]);
+    let line = d.wait_for("event=service_needed", 60);
+    assert!(line.contains("display"), "{line}");
+    // Still waiting for its screen a few retries later, not exited.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(d.child.try_wait().expect("wait").is_none(), "the daemon exited");
+    std::fs::remove_file(&late).expect("the screen arrives");
+    d.wait_for("event=ready", 60);
+    let matched = d.wait_for("event=match", 60);
+    assert!(matched.contains("role_model=demo-02 "), "{matched}");
+    assert!(late.join("screen.png").exists(), "nothing drawn on the screen that came late");
+    d.signal(libc::SIGTERM);
+    let (status, lines) = d.finish(20);
+    assert!(status.success(), "{status:?} {lines:#?}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("event=service_needed")).count(), 1, "{lines:#?}");
+}
