@@ -143,9 +143,9 @@ struct Sequence {
 }
 
 impl Sequence {
-    /// `slots` slots in days of `day` slots, an import after every `usb_every` slots. Pictures
+    /// `slots` slots in days of `day` slots, an import before each slot of `imports`. Pictures
     /// from `visitors`.
-    fn build(dir: &Path, visitors: &[PathBuf], slots: usize, day: usize, usb_every: usize) -> Sequence {
+    fn build(dir: &Path, visitors: &[PathBuf], slots: usize, day: usize, imports: &[usize]) -> Sequence {
         let pics = dir.join("pictures");
         std::fs::create_dir_all(&pics).expect("mkdir");
         let bg = room();
@@ -187,7 +187,7 @@ impl Sequence {
             list.push(name);
         };
         for slot in 0..slots {
-            if slot > 0 && slot % usb_every == 0 {
+            if slot > 0 && imports.contains(&slot) {
                 let seg = segments.len() - 1;
                 for t in 0..TAIL_FRAMES {
                     link(format!("t{seg:03}-{t:04}"), &room_png, segments.last_mut().expect("segment"));
@@ -392,9 +392,9 @@ struct Outcome {
     seconds: f64,
 }
 
-/// Runs the soak: `slots` simulated minutes, a stick every `usb_every` slots; writes the numbers
-/// and the plot to `out`; returns what it saw.
-fn soak(name: &str, days: usize, day: usize, usb_every: usize) -> Outcome {
+/// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
+/// writes the numbers and the plot to `out`; returns what it saw.
+fn soak(name: &str, days: usize, day: usize, imports: &[usize]) -> Outcome {
     assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
     let slots = days * day;
     let tmp = TempDir::new(&format!("soak-{name}"));
@@ -404,7 +404,7 @@ fn soak(name: &str, days: usize, day: usize, usb_every: usize) -> Outcome {
     let mut visitors: Vec<PathBuf> =
         std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
     visitors.sort();
-    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, usb_every);
+    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
     let list = seq.activate(0);
 
     // Two galleries the technician alternates between (imported from sticks, embedded by the
@@ -658,13 +658,15 @@ fn check(o: &Outcome, slots: usize) {
 }
 
 /// The CI soak: three compressed booth days of 40 slots (the day pattern in 40 minutes), a
-/// stick imported at the start of the second and third day.
+/// stick imported in the middle of the first day. Only the warm-up day has an import: a reload
+/// moves the process's RSS by up to ±20 % (see docs/reliability.md, "Soak"), so days 2 and 3
+/// compare the booth running on, without one.
 #[test]
 fn short() {
     let (days, day) = (3, 40);
-    let o = soak("short", days, day, day);
+    let o = soak("short", days, day, &[day / 2]);
     check(&o, days * day);
-    assert_eq!(o.imports, 2);
+    assert_eq!(o.imports, 1);
     assert!(o.matches >= days * day / 2, "{} matches", o.matches);
 }
 
@@ -675,6 +677,8 @@ fn short() {
 fn long() {
     let var = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let days = var("SOAK_DAYS", 7);
-    let o = soak("long", days, SLOTS_PER_DAY, var("SOAK_USB_EVERY", 300));
+    let every = var("SOAK_USB_EVERY", 300);
+    let imports: Vec<usize> = (1..days * SLOTS_PER_DAY).filter(|s| s % every == 0).collect();
+    let o = soak("long", days, SLOTS_PER_DAY, &imports);
     check(&o, days * SLOTS_PER_DAY);
 }
