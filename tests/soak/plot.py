@@ -28,7 +28,7 @@ def main():
         sys.exit("no samples in " + src)
     day = [float(r["day"]) for r in rows]
     # Slots per day (600 in the long soak, fewer in the compressed CI days).
-    day_len = max(round(int(r["slot"]) / float(r["day"])) for r in rows if float(r["day"]) > 0)
+    day_len = round(int(rows[-1]["slot"]) / float(rows[-1]["day"])) if float(rows[-1]["day"]) > 0 else 1
 
     def col(k):
         return [float(r[k]) if r[k] != "" else None for r in rows]
@@ -54,8 +54,9 @@ def main():
         y_bot = y_top + ph
         vals = [y for y in ys if y is not None]
         last = (int(rows[-1]["slot"]) + 1) // day_len - 1
-        ref = median([y for x, y in zip(day, ys) if y is not None and int(x) == 1])
-        late = median([y for x, y in zip(day, ys) if y is not None and int(x) == last])
+        slots = [int(r["slot"]) for r in rows]
+        ref = median([y for sl, y in zip(slots, ys) if y is not None and sl // day_len == 1])
+        late = median([y for sl, y in zip(slots, ys) if y is not None and sl // day_len == last])
         lo = min(vals + [ref]) if vals else 0
         hi = max(vals + [ref * 1.05]) if vals else 1
         if back:
