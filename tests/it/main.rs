@@ -9,5 +9,6 @@ mod golden;
 mod layers;
 mod relatability;
 mod screens;
+mod soak;
 mod systemd;
 mod usb;
