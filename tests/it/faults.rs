@@ -362,7 +362,7 @@ const GIF: &[u8] = b"GIF89a\x02\x00\x02\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!
 #[test]
 #[ignore = "run by camera_storms_leak_nothing_and_report_each_loss_once, in a process of its own"]
 fn camera_storm_in_a_process_of_its_own() {
-    use rolemirror::camera::{self, CameraError, CameraStatus, FrameSlot};
+    use rolemirror::camera::{self, CameraError, CameraStatus};
     use rolemirror::config::{CameraSettings, CameraSource};
     let tmp = TempDir::new("fault-storm");
     let dir = tmp.path().join("frames");
@@ -389,18 +389,8 @@ fn camera_storm_in_a_process_of_its_own() {
 
     // 2. Through the capture thread (0.5 s back-off after each loss): one Lost and one Connected per
     //    cycle, nothing twice, the thread gone when the booth stops.
-    let slot = Arc::new(FrameSlot::default());
-    let (tx, rx) = mpsc::channel::<CameraStatus>();
     let s = settings(&dir);
-    let capture = camera::spawn_capture(
-        move || camera::open(&s),
-        Duration::from_millis(300),
-        slot.clone(),
-        move |st| {
-            let _ = tx.send(st);
-        },
-    )
-    .expect("capture thread");
+    let (slot, rx, capture) = capture_thread(move || camera::open(&s));
     let next = |what: &str| rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no {what}"));
     const CYCLES: usize = 20;
     for i in 0..CYCLES {
@@ -434,18 +424,8 @@ fn camera_storm_in_a_process_of_its_own() {
     std::fs::write(junk.join("0004-empty.jpg"), b"").expect("empty");
     let cut = std::fs::read(dir.join("0001.png")).expect("png");
     std::fs::write(junk.join("0005-cut.png"), &cut[..cut.len() / 2]).expect("cut");
-    let slot = Arc::new(FrameSlot::default());
-    let (tx, rx) = mpsc::channel::<CameraStatus>();
     let s = settings(&junk);
-    let capture = camera::spawn_capture(
-        move || camera::open(&s),
-        Duration::from_millis(300),
-        slot.clone(),
-        move |st| {
-            let _ = tx.send(st);
-        },
-    )
-    .expect("capture thread");
+    let (slot, rx, capture) = capture_thread(move || camera::open(&s));
     let next = |what: &str| rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no {what}"));
     match next("lost (bad frames)") {
         CameraStatus::Lost(why) => assert_eq!(why, "no usable frame for 0.3 s"),
@@ -497,17 +477,8 @@ fn camera_storm_in_a_process_of_its_own() {
         .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
         .expect("jpeg");
     let yuyv: Vec<u8> = [81u8, 90, 81, 240].repeat(640 * 480 / 2);
-    let slot = Arc::new(FrameSlot::default());
-    let (tx, rx) = mpsc::channel::<CameraStatus>();
-    let capture = camera::spawn_capture(
-        move || Ok(Box::new(Unannounced { jpeg: jpeg.clone(), yuyv: yuyv.clone(), n: 0 }) as Box<dyn camera::FrameSource>),
-        Duration::from_millis(300),
-        slot.clone(),
-        move |st| {
-            let _ = tx.send(st);
-        },
-    )
-    .expect("capture thread");
+    let (slot, rx, capture) =
+        capture_thread(move || Ok(Box::new(Unannounced { jpeg: jpeg.clone(), yuyv: yuyv.clone(), n: 0 }) as Box<dyn camera::FrameSource>));
     match rx.recv_timeout(Duration::from_secs(20)).expect("a status") {
         CameraStatus::Lost(why) => assert_eq!(why, "no usable frame for 0.3 s"),
         other => panic!("{other:?}"),
@@ -524,6 +495,21 @@ fn camera_storm_in_a_process_of_its_own() {
     std::fs::remove_dir_all(&dir).expect("clean");
     assert_eq!(fds_and_threads(), before, "file descriptors or threads left by the storms");
     println!("camera storm: ok");
+}
+
+/// The booth's capture thread over the source `open` gives (camera timeout 0.3 s): its frame
+/// slot, the statuses it reports, and its handle.
+type Capture = (Arc<rolemirror::camera::FrameSlot>, mpsc::Receiver<rolemirror::camera::CameraStatus>, std::thread::JoinHandle<()>);
+fn capture_thread(
+    open: impl Fn() -> Result<Box<dyn rolemirror::camera::FrameSource>, rolemirror::camera::CameraError> + Send + 'static,
+) -> Capture {
+    let slot = Arc::new(rolemirror::camera::FrameSlot::default());
+    let (tx, rx) = mpsc::channel();
+    let capture = rolemirror::camera::spawn_capture(open, Duration::from_millis(300), slot.clone(), move |st| {
+        let _ = tx.send(st);
+    })
+    .expect("capture thread");
+    (slot, rx, capture)
 }
 
 #[test]

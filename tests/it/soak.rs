@@ -23,7 +23,6 @@
 //! `cargo test --release --test it soak::long -- --ignored --nocapture` (see
 //! docs/reliability.md, "Soak").
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -358,15 +357,7 @@ impl Booth {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("daemon starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = crate::booth::line_reader(child.stdout.take().expect("stdout"));
         Booth { child, lines }
     }
 }
