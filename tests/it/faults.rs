@@ -94,15 +94,22 @@ fn index_of(dir: &Path) -> Index {
     Index::read(dir).expect("index reads").expect("index exists")
 }
 
-#[test]
-fn corrupt_files_at_start_give_the_service_screen_or_a_rebuild() {
-    let tmp = TempDir::new("fault-corrupt");
+/// A copy of the demo gallery and a booth config whose replay shows visitor img30 (demo-02):
+/// (the temporary folder, the gallery, the output folder, the config file).
+fn img30_booth(name: &str, looping: bool) -> (TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = TempDir::new(name);
     let g = demo_gallery(&tmp);
     let f = tmp.path().join("frames");
     frames(&f, &[tmp.path().join("visitors/img30.jpg")], 6, 4);
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).expect("mkdir");
-    let config = booth_config(&out, &f, &g, false);
+    let config = booth_config(&out, &f, &g, looping);
+    (tmp, g, out, config)
+}
+
+#[test]
+fn corrupt_files_at_start_give_the_service_screen_or_a_rebuild() {
+    let (tmp, g, _out, config) = img30_booth("fault-corrupt", false);
     let text = std::fs::read_to_string(&config).expect("config");
 
     // 1. A model file cut off (a power cut during `models fetch`, a bad SD card).
@@ -793,13 +800,7 @@ fn a_screen_that_appears_after_the_start_brings_the_booth_up() {
     // came up after the booth had started, and the booth stayed on a service screen it could not
     // even show until someone restarted it. The stand-in for the late device: the PNG screen's
     // folder is a plain file (the screen cannot open) until the test removes it.
-    let tmp = TempDir::new("fault-late-screen");
-    let g = demo_gallery(&tmp);
-    let f = tmp.path().join("frames");
-    frames(&f, &[tmp.path().join("visitors/img30.jpg")], 6, 4);
-    let out = tmp.path().join("out");
-    std::fs::create_dir_all(&out).expect("mkdir");
-    let config = booth_config(&out, &f, &g, true);
+    let (_tmp, _g, out, config) = img30_booth("fault-late-screen", true);
     let late = out.join("late");
     std::fs::write(&late, b"not yet a folder").expect("blocker");
     let text = std::fs::read_to_string(&config).expect("config").replace(
