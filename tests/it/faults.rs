@@ -412,13 +412,7 @@ fn camera_storm_in_a_process_of_its_own() {
     }
     assert!(matches!(next("connected"), CameraStatus::Connected(_)));
 
-    slot.close();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !capture.is_finished() {
-        assert!(Instant::now() < deadline, "the capture thread did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    capture.join().expect("the capture thread did not panic");
+    stop_capture(&slot, capture);
 
     // 3. Frames the source cannot use: 8000x8000 (over the 50-megapixel limit, refused from its
     //    header), a GIF named .jpg, an empty file, a cut-off PNG. Skipped one by one; after the
@@ -447,13 +441,7 @@ fn camera_storm_in_a_process_of_its_own() {
         }
     };
     assert!(matches!(status, CameraStatus::Connected(_)), "{status:?}");
-    slot.close();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !capture.is_finished() {
-        assert!(Instant::now() < deadline, "the capture thread did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    capture.join().expect("the capture thread did not panic");
+    stop_capture(&slot, capture);
 
     // 4. A V4L2 camera whose frames are not in the format it announced (a UVC camera that
     //    negotiated YUYV sends JPEG, or the other way round): no V4L2 device exists here, so a
@@ -491,13 +479,7 @@ fn camera_storm_in_a_process_of_its_own() {
         other => panic!("{other:?}"),
     }
     assert!(slot.take(Duration::from_millis(10)).is_none(), "no frame of the wrong format reached the booth");
-    slot.close();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !capture.is_finished() {
-        assert!(Instant::now() < deadline, "the capture thread did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    capture.join().expect("no panic");
+    stop_capture(&slot, capture);
 
     std::fs::remove_dir_all(&dir).expect("clean");
     assert_eq!(fds_and_threads(), before, "file descriptors or threads left by the storms");
@@ -517,6 +499,17 @@ fn capture_thread(
     })
     .expect("capture thread");
     (slot, rx, capture)
+}
+
+/// Closes the capture thread's slot: the thread must end within 10 s, without a panic.
+fn stop_capture(slot: &rolemirror::camera::FrameSlot, capture: std::thread::JoinHandle<()>) {
+    slot.close();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !capture.is_finished() {
+        assert!(Instant::now() < deadline, "the capture thread did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    capture.join().expect("the capture thread did not panic");
 }
 
 #[test]
