@@ -18,6 +18,16 @@ pub fn report(config_path: &Path, json: bool, out: &mut impl Write) -> anyhow::R
         // The daemon runs on the lenient config then (its service screen): so does the report.
         Err(e) => (Config::lenient(config_path), e.problems.iter().map(|p| format!("config: {}: {p}", config_path.display())).collect()),
     };
+    // The state directory is the daemon's (mode 0750, files 0600): say so rather than report
+    // a running booth as not running.
+    for file in [health::SNAPSHOT_FILE, "counters.json"] {
+        let path = config.state_dir.join(file);
+        if let Err(e) = std::fs::File::open(&path) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                anyhow::bail!("{}: {e}: run it as root or as the booth's user (sudo rolemirror report)", path.display());
+            }
+        }
+    }
     let snapshot = health::load_snapshot(&config.state_dir);
     let daemon = match &snapshot {
         Some(s) if health::daemon_alive(s) => Daemon::Running,

@@ -223,6 +223,21 @@ fn report_without_a_daemon_or_state_says_so() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["software"]["daemon"], "not_running");
     assert_eq!(json["gallery"]["serial"], 0);
+    // The daemon's state directory is not everyone's (0750, files 0600): another user is told
+    // to use sudo, not shown a booth that is "not running".
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 && Command::new("setpriv").arg("--version").output().is_ok() {
+        std::fs::create_dir_all(tmp.path().join("state")).expect("mkdir");
+        std::fs::write(tmp.path().join("state/health.json"), "{}").expect("write");
+        std::fs::set_permissions(tmp.path().join("state/health.json"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).expect("chmod");
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_rolemirror"), "report", "--config", s(&cfg)])
+            .output()
+            .expect("setpriv runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("Permission denied") && err.contains("sudo rolemirror report"), "{err}");
+    }
     // A broken config: the report still comes, and names the problem.
     std::fs::write(&cfg, "[camera]\nfps = 0\n").expect("write");
     let out = rolemirror(&["report", "--config", s(&cfg)]);
