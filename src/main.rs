@@ -20,7 +20,12 @@ fn main() -> std::process::ExitCode {
     ] {
         logger.filter_module(module, log::LevelFilter::Warn);
     }
-    logger.init();
+    // The last warnings and errors are also kept in memory for the health report.
+    let inner = logger.build();
+    let max = inner.filter().max(log::LevelFilter::Warn);
+    if log::set_boxed_logger(Box::new(rolemirror::util::logring::Tee::new(inner))).is_ok() {
+        log::set_max_level(max);
+    }
     let code = rolemirror::cli::run(rolemirror::cli::Cli::parse());
     std::process::ExitCode::from(code as u8)
 }

@@ -40,21 +40,40 @@ pub fn sharpness(crop: &RgbImage) -> f32 {
     values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n
 }
 
+/// How long each stage of one frame's analysis took, in seconds (`None`: the stage did not run).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    pub detect: Option<f64>,
+    pub align: Option<f64>,
+    pub embed: Option<f64>,
+}
+
 /// Analyses one frame: the chosen face and how good it is; embeds it only when good.
 pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
+    analyze_timed(vision, frame, cfg, &mut StageTimes::default())
+}
+
+/// [`analyze`], timing each stage into `times`.
+pub fn analyze_timed(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings, times: &mut StageTimes) -> anyhow::Result<Option<FaceObs>> {
+    let started = std::time::Instant::now();
     let faces = vision.faces(frame)?;
+    times.detect = Some(started.elapsed().as_secs_f64());
     let Some(face) = choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) else {
         return Ok(None);
     };
     let eye_fraction = face.eye_distance() / frame.width().max(1) as f32;
     let frontal = is_frontal(&face.landmarks, cfg.max_yaw, cfg.max_roll_degrees);
+    let started = std::time::Instant::now();
     let crop = align::align(frame, &face.landmarks);
+    times.align = Some(started.elapsed().as_secs_f64());
     let sharp = crop.as_ref().is_some_and(|c| sharpness(c) >= cfg.min_sharpness);
     let mut obs = FaceObs { bbox: face.bbox, eye_fraction, frontal, sharp, embedding: None };
     let placeholder = crate::vision::embed::FaceCode { identity: Vec::new(), appearance: None };
     if guidance(&FaceObs { embedding: Some(placeholder), ..obs.clone() }, cfg).is_none() {
         if let Some(crop) = crop {
+            let started = std::time::Instant::now();
             obs.embedding = Some(vision.embedder.describe(&crop)?);
+            times.embed = Some(started.elapsed().as_secs_f64());
         }
     }
     Ok(Some(obs))

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::analyze::analyze;
+use super::analyze::{analyze_timed, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
 use crate::display::scene::{Guidance, Scene};
@@ -35,7 +35,19 @@ pub fn analyse_frame(
     settings: &BoothSettings,
     mirror: bool,
 ) -> anyhow::Result<Observation> {
-    let face = analyze(vision, frame, settings)?;
+    analyse_frame_timed(vision, frame, label, settings, mirror, &mut StageTimes::default())
+}
+
+/// [`analyse_frame`], timing the stages into `times` (the daemon's health report).
+pub fn analyse_frame_timed(
+    vision: &Vision,
+    frame: &Arc<RgbImage>,
+    label: Option<String>,
+    settings: &BoothSettings,
+    mirror: bool,
+    times: &mut StageTimes,
+) -> anyhow::Result<Observation> {
+    let face = analyze_timed(vision, frame, settings, times)?;
     if !mirror {
         return Ok(Observation { shown: frame.clone(), face, label });
     }

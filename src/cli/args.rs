@@ -132,6 +132,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
         config: PathBuf,
     },
+    /// The booth's health report (versions, uptime, gallery, camera, timings, warnings,
+    /// temperature, free space, per-day counters): the same a USB stick receives.
+    Report {
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a booth config file: every problem with its key path.
     Config {
         #[command(subcommand)]

@@ -14,6 +14,7 @@ pub mod embed;
 pub mod eval;
 pub mod gallery;
 pub mod models;
+pub mod report;
 pub mod usb;
 
 use std::io::Write;
@@ -153,6 +154,7 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
         Command::Demo { action: None, data, out: dir, size } => booth::demo(common, data, dir, *size, out),
         Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => booth::demo_fetch(data_mirror, dir, out),
         Command::Run { config } => booth::run(config),
+        Command::Report { config, json } => report::report(config, *json, out),
         Command::Config { action: ConfigAction::Check { file } } => booth::config_check(file, out),
         Command::Models { action } => match action {
             ModelsAction::Fetch { mirror } => models::fetch(models, mirror.as_deref(), out),

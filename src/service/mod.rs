@@ -8,10 +8,12 @@
 //! - [`core`]: the event loop's decisions without I/O (tested on a fake clock).
 //! - [`fallback`]: the service screen when the booth cannot run as configured.
 //! - [`counters`]: the anonymous counters in the state directory.
+//! - [`health`]: the health report (on a stick, and `rolemirror report`) and its snapshot file.
 
 pub mod core;
 pub mod counters;
 pub mod fallback;
+pub mod health;
 pub mod running;
 pub mod startup;
 
@@ -90,13 +92,28 @@ pub(crate) struct Signals {
 
 /// The USB [`Updater`] for a booth: `vision` when the booth has its models loaded, else they are
 /// loaded when an import needs them.
-fn updater(config: &Config, config_path: &Path, vision: Option<Arc<Vision>>, current: Option<Config>) -> Updater {
+/// Every stick with a `ROLEMIRROR/` folder gets a health report from `live`.
+fn updater(config: &Config, config_path: &Path, vision: Option<Arc<Vision>>, current: Option<Config>, live: health::SharedLive) -> Updater {
     let options = config.vision.clone();
     let source: crate::usb::VisionSource = match vision {
         Some(v) => Arc::new(move || Ok(v.clone())),
         None => Arc::new(move || Vision::open(&options).map(Arc::new)),
     };
-    Updater::new(config.usb.clone(), config_path, current, &config.gallery.dir, source, config.texts.clone())
+    Updater::new(config.usb.clone(), config_path, current, &config.gallery.dir, source, config.texts.clone()).with_health(health::source(
+        config_path,
+        config,
+        live,
+    ))
+}
+
+/// The health of a booth on its service screen (it could not start as configured), also
+/// written to the snapshot file for `rolemirror report`.
+fn service_health(config: &Config, problems: &[String]) -> health::SharedLive {
+    let state = format!("service screen: {}", problems.join("; "));
+    let snapshot = health::new_snapshot(config, &state, health::configured_models(config), None);
+    health::save_snapshot(&config.state_dir, &snapshot);
+    let days = counters::Counters::load(&config.state_dir).days;
+    Arc::new(std::sync::Mutex::new(health::Live { snapshot, days }))
 }
 
 /// Runs the daemon until SIGTERM (or the end of a non-looping replay).
@@ -131,7 +148,8 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
                 match startup::load_watched(&config, &mut sig).await {
                     Startup::Loaded(loaded) => running::booth(*loaded, config_path, &mut sig).await?,
                     Startup::Failed(problems) => {
-                        let usb = updater(&config, config_path, None, Some(config.clone()));
+                        let live = service_health(&config, &problems);
+                        let usb = updater(&config, config_path, None, Some(config.clone()), live);
                         fallback::service(&config.display, &problems, false, usb, &mut sig).await?
                     }
                     Startup::Stopped => {
@@ -143,7 +161,8 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
             Err(e) => {
                 let problems: Vec<String> = e.problems.iter().map(|p| format!("{}: {p}", config_path.display())).collect();
                 let lenient = Config::lenient(config_path);
-                let usb = updater(&lenient, config_path, None, None);
+                let live = service_health(&lenient, &problems);
+                let usb = updater(&lenient, config_path, None, None, live);
                 fallback::service(&lenient.display, &problems, false, usb, &mut sig).await?
             }
         };

@@ -9,16 +9,17 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::core::{Action, Core};
 use super::counters::{self, Counters};
+use super::health::{self, Live, ModelVersion, Timings};
 use super::startup::Loaded;
 use super::{fallback, notify, updater, Exit, Outcome, Signals};
-use crate::booth::{analyse_frame, Booth, Observation};
+use crate::booth::{analyse_frame_timed, Booth, Observation};
 use crate::camera::{self, CameraStatus, FrameSlot};
 use crate::display::{self, DisplayThread};
 use crate::events::emit;
@@ -28,7 +29,17 @@ use crate::usb::Tick as UsbTick;
 /// installed USB update (reload).
 pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals) -> anyhow::Result<Outcome> {
     let Loaded { config, vision, gallery, assets } = loaded;
-    let mut usb = updater(&config, config_path, Some(vision.clone()), Some(config.clone()));
+    // Health: live values for a stick's report, and the snapshot file for `rolemirror report`.
+    let detector_sha = crate::models::Manifest::builtin().ok().and_then(|m| m.get(&vision.detector_id).ok().map(|s| s.sha256.clone()));
+    let models = vec![
+        ModelVersion { role: "detector".into(), id: vision.detector_id.clone(), sha256: detector_sha.unwrap_or_default() },
+        ModelVersion { role: "embedder".into(), id: vision.embedder_id.id.clone(), sha256: vision.embedder_id.sha256.clone() },
+    ];
+    let snapshot = health::new_snapshot(&config, "running", models, Some(gallery.role_models.len()));
+    health::save_snapshot(&config.state_dir, &snapshot);
+    let live = Arc::new(Mutex::new(Live { snapshot, days: Counters::load(&config.state_dir).days }));
+    let timings = Arc::new(Mutex::new(Timings::default()));
+    let mut usb = updater(&config, config_path, Some(vision.clone()), Some(config.clone()), live.clone());
     let clock = Instant::now();
     let now = move || clock.elapsed().as_secs_f64();
 
@@ -56,13 +67,16 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     let heartbeat = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let worker = {
-        let (frames, vision, heartbeat, stop) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone());
+        let (frames, vision, heartbeat, stop, timings) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone(), timings.clone());
         let (settings, mirror) = (config.booth.clone(), config.camera.mirror);
         std::thread::Builder::new().name("vision".into()).spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 heartbeat.store(clock.elapsed().as_millis() as u64, Ordering::SeqCst);
                 let Some(frame) = frames.take(Duration::from_millis(250)) else { continue };
-                match analyse_frame(&vision, &frame.image, frame.label.clone(), &settings, mirror) {
+                let mut times = crate::booth::analyze::StageTimes::default();
+                let analysed = analyse_frame_timed(&vision, &frame.image, frame.label.clone(), &settings, mirror, &mut times);
+                timings.lock().unwrap_or_else(|e| e.into_inner()).frame(frame.seq, &times);
+                match analysed {
                     Ok(obs) => {
                         if obs_tx.blocking_send(obs).is_err() {
                             break;
@@ -91,6 +105,7 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     emit("ready", &[("role_models", gallery.role_models.len().to_string()), ("embedder", vision.embedder_id.id.clone())]);
 
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (mut refreshed, mut saved) = (Instant::now(), Instant::now());
     let outcome = loop {
         let actions = tokio::select! {
             _ = sig.term.recv() => break Outcome::Exit(Exit::Stopped),
@@ -102,10 +117,34 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
                 if status == CameraStatus::Ended {
                     break Outcome::Exit(Exit::ReplayEnded);
                 }
+                {
+                    let mut l = live.lock().unwrap_or_else(|e| e.into_inner());
+                    (l.snapshot.camera_connected, l.snapshot.camera_lost) = match &status {
+                        CameraStatus::Connected(what) => (Some(what.clone()), None),
+                        CameraStatus::Lost(why) => (None, Some(why.clone())),
+                        CameraStatus::Ended => (None, None),
+                    };
+                }
                 core.camera(now(), &status)
             }
-            Some(obs) = obs_rx.recv() => core.observation(now(), &obs),
+            Some(obs) = obs_rx.recv() => {
+                let started = Instant::now();
+                let actions = core.observation(now(), &obs);
+                // The step that ranked the gallery: its time is the match stage's.
+                if actions.iter().any(|a| matches!(a, Action::Emit(e) if e.name == "match")) {
+                    timings.lock().unwrap_or_else(|e| e.into_inner()).matched(started.elapsed().as_secs_f64());
+                }
+                actions
+            }
             _ = tick.tick() => {
+                if refreshed.elapsed() >= Duration::from_secs(1) {
+                    refreshed = Instant::now();
+                    let save = saved.elapsed() >= health::SNAPSHOT_EVERY;
+                    refresh_health(&live, &timings, core.counters(), &config.state_dir, save);
+                    if save {
+                        saved = Instant::now();
+                    }
+                }
                 let beat = heartbeat.load(Ordering::SeqCst) as f64 / 1000.0;
                 let mut actions = core.tick(now(), beat);
                 match usb.tick() {
@@ -149,8 +188,31 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     }
     display.stop();
     core.counters().save(&config.state_dir);
+    refresh_health(&live, &timings, core.counters(), &config.state_dir, true);
     if let Outcome::Exit(exit) = &outcome {
         emit("shutdown", &[("reason", exit.name().to_string())]);
     }
     Ok(outcome)
+}
+
+/// Copies the loop's live values into `live` (for a stick's report) and, with `save`, writes the
+/// snapshot file (for `rolemirror report`). Timings, rates, counts and log lines: nothing about
+/// a visitor.
+fn refresh_health(live: &health::SharedLive, timings: &Mutex<Timings>, counters: &Counters, state_dir: &Path, save: bool) {
+    let (stages, (captured, analysed)) = {
+        let t = timings.lock().unwrap_or_else(|e| e.into_inner());
+        (t.stages(), t.rates())
+    };
+    let snapshot = {
+        let mut l = live.lock().unwrap_or_else(|e| e.into_inner());
+        l.snapshot.stages = stages;
+        (l.snapshot.captured_fps, l.snapshot.analysed_fps) = (captured, analysed);
+        l.snapshot.updated_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        l.snapshot.warnings = crate::util::logring::recent();
+        l.days.clone_from(&counters.days);
+        save.then(|| l.snapshot.clone())
+    };
+    if let Some(s) = snapshot {
+        health::save_snapshot(state_dir, &s);
+    }
 }

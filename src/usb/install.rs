@@ -523,7 +523,8 @@ pub fn check_header(path: &Path, max: u64) -> Result<(), String> {
 /// Bytes an unprivileged process may still write in the filesystem of `dir` (None: unknown).
 /// (`statvfs` counts are 32 bits wide on armv7, 64 on aarch64 and x86_64.)
 #[allow(clippy::useless_conversion)]
-fn free_bytes(dir: &Path) -> Option<u64> {
+/// Bytes free for an unprivileged writer on the filesystem of `dir`.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: all-zero is a valid `statvfs` (integers only).
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };

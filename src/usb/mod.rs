@@ -142,6 +142,69 @@ pub fn write_report(stick: &Stick, spool: &Path, text: &str) -> Result<PathBuf, 
     }
 }
 
+/// Makes a health report (text, JSON) for a stick; set by the service with
+/// [`Updater::with_health`].
+pub type HealthSource = Arc<dyn Fn() -> (String, String) + Send + Sync>;
+
+/// Writes a health report as `ROLEMIRROR/reports/health-<time>.json` and `.txt` (one name for
+/// both; a taken name gets a suffix, an old report is never replaced). When the stick cannot take
+/// it (mounted read-only as the mount helper does, full, pulled), it goes to `spool` as
+/// `<mount name>.health.json` and `.txt` (the JSON first: the helper copies both when it sees the
+/// text). Returns the text file's path, and why the stick could not take it when it went to the
+/// spool.
+pub fn write_health(stick: &Stick, spool: &Path, text: &str, json: &str) -> Result<(PathBuf, Option<std::io::Error>), String> {
+    use std::io::Write;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let on_stick = (|| -> std::io::Result<PathBuf> {
+        let dir = stick.bundle.join(bundle::REPORTS_DIR);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        if !std::fs::symlink_metadata(&dir)?.is_dir() {
+            return Err(std::io::Error::other("reports is not a directory"));
+        }
+        for n in 0..100 {
+            let stem = if n == 0 { format!("health-{stamp}") } else { format!("health-{stamp}-{n}") };
+            let (json_path, text_path) = (dir.join(format!("{stem}.json")), dir.join(format!("{stem}.txt")));
+            if std::fs::symlink_metadata(&text_path).is_ok() {
+                continue;
+            }
+            let mut f = match std::fs::File::options().write(true).create_new(true).open(&json_path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            };
+            let written = f.write_all(json.as_bytes()).and_then(|_| f.sync_all()).and_then(|_| {
+                let mut t = std::fs::File::options().write(true).create_new(true).open(&text_path)?;
+                t.write_all(text.as_bytes())?;
+                t.sync_all()
+            });
+            if let Err(e) = written {
+                // A full stick: no half report left behind.
+                let _ = std::fs::remove_file(&json_path);
+                let _ = std::fs::remove_file(&text_path);
+                return Err(e);
+            }
+            return Ok(text_path);
+        }
+        Err(std::io::Error::other("100 health reports with the same time stamp already on the stick"))
+    })();
+    match on_stick {
+        Ok(p) => Ok((p, None)),
+        Err(stick_err) => {
+            let name = stick.mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stick".into());
+            let (json_path, text_path) = (spool.join(format!("{name}.health.json")), spool.join(format!("{name}.health.txt")));
+            std::fs::create_dir_all(spool)
+                .and_then(|_| crate::util::write_atomic(&json_path, json.as_bytes()))
+                .and_then(|_| crate::util::write_atomic(&text_path, text.as_bytes()))
+                .map_err(|e| format!("stick not writable ({stick_err}) and {}: {e}", spool.display()))?;
+            Ok((text_path, Some(stick_err)))
+        }
+    }
+}
+
 /// Loads the models when an import needs them.
 pub type VisionSource = Arc<dyn Fn() -> anyhow::Result<Arc<Vision>> + Send + Sync>;
 
@@ -174,6 +237,7 @@ pub struct Updater {
     stick: Option<Stick>,
     showing_until: Option<(Instant, bool)>,
     last_scan: Option<Instant>,
+    health: Option<HealthSource>,
 }
 
 impl Updater {
@@ -196,6 +260,38 @@ impl Updater {
             stick: None,
             showing_until: None,
             last_scan: None,
+            health: None,
+        }
+    }
+
+    /// Every stick with a `ROLEMIRROR/` folder gets a health report made by `health`.
+    pub fn with_health(mut self, health: HealthSource) -> Updater {
+        self.health = Some(health);
+        self
+    }
+
+    /// Writes a health report onto the stick (or the spool) and tells where; a stick that cannot
+    /// take it is a warning, never a stop.
+    fn health_report(&self, stick: &Stick) {
+        let Some(health) = &self.health else { return };
+        let (text, json) = health();
+        match write_health(stick, &self.cfg.report_spool, &text, &json) {
+            Ok((p, stick_err)) => {
+                match stick_err {
+                    // Read-only is how the mount helper mounts sticks: it copies the report over.
+                    Some(e) if e.raw_os_error() == Some(libc::EROFS) => {
+                        log::info!("usb: {}: read-only; health report left for the mount helper", stick.mount.display())
+                    }
+                    Some(e) => log::warn!(
+                        "usb: {}: health report not written on the stick ({e}); left in {} (make space on the stick or use another)",
+                        stick.mount.display(),
+                        self.cfg.report_spool.display()
+                    ),
+                    None => {}
+                }
+                emit("health_report_written", &[("path", p.display().to_string()), ("mount", stick.mount.display().to_string())]);
+            }
+            Err(e) => log::warn!("usb: {}: no health report written: {e}", stick.mount.display()),
         }
     }
 
@@ -216,6 +312,11 @@ impl Updater {
         let stick = sticks.into_iter().find(|s| seen.get(&s.mount) != Some(&s.identity))?;
         seen.insert(stick.mount.clone(), stick.identity.clone());
         emit("usb_detected", &[("mount", stick.mount.display().to_string())]);
+        if self.health.is_some() && std::fs::symlink_metadata(stick.bundle.join(bundle::MANIFEST_FILE)).is_err() {
+            // No bundle: a stick for the health report only; the booth's screen stays as it is.
+            self.health_report(&stick);
+            return None;
+        }
         self.start(stick);
         Some(self.progress_scene(&Progress { step: "reading the stick".into(), fraction: 0.0 }))
     }
@@ -289,6 +390,9 @@ impl Updater {
                 Ok(p) => log::info!("usb: report written to {}", p.display()),
                 Err(e) => log::warn!("usb: no report written: {e}"),
             }
+        }
+        if !stick.mount.as_os_str().is_empty() {
+            self.health_report(&stick);
         }
         let (title, lines, reload) = match &outcome {
             Outcome::Installed { serial, role_models, config, .. } => {

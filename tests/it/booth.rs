@@ -358,6 +358,13 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).expect("mkdir");
     let config = booth_config(&out, &f, &g, false);
+    // A stick without a bundle: the booth writes its health report there, and nowhere else.
+    let media = tmp.path().join("media");
+    let reports = media.join("stick/ROLEMIRROR/reports");
+    std::fs::create_dir_all(media.join("stick/ROLEMIRROR")).expect("mkdir");
+    let mut text = std::fs::read_to_string(&config).expect("read");
+    text += &format!("[usb]\nmount_roots = [\"{}\"]\npoll_seconds = 0.2\nreport_spool = \"{}/spool\"\n", media.display(), out.display());
+    std::fs::write(&config, text).expect("write");
     let trace = tmp.path().join("strace.txt");
     let output = Command::new("strace")
         .args(["-f", "-qq", "-e", TRACED, "-o"])
@@ -371,7 +378,8 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("event=match"), "the run must have matched someone:\n{stdout}");
-    let problems = stray_effects(&std::fs::read_to_string(&trace).expect("trace"), &out);
+    assert!(stdout.contains("event=health_report_written"), "the stick must have had its health report:\n{stdout}");
+    let problems = stray_effects(&std::fs::read_to_string(&trace).expect("trace"), &[&out, &reports]);
     // Logs and events: no long runs of numbers (an embedding), no encoded images.
     let stderr = String::from_utf8_lossy(&output.stderr);
     let numbers = regex_like_float_run(&stdout) || regex_like_float_run(&stderr);
@@ -386,14 +394,44 @@ fn privacy_no_network_no_stray_writes_no_biometrics_in_logs() {
         made.push(e.strip_prefix(&out).map(|p| p.display().to_string()).unwrap_or_default());
     }
     assert!(
-        made.iter().all(|m| m == "booth.toml" || m == "screen.png" || m.starts_with("screens/") || m == "state/counters.json"),
+        made.iter().all(|m| m == "booth.toml"
+            || m == "screen.png"
+            || m.starts_with("screens/")
+            || m == "state/counters.json"
+            || m == "state/health.json"),
         "{made:?}"
     );
+    // On the stick: one health report, as text and JSON, and nothing else.
+    let on_stick: Vec<String> = walk(&media).iter().map(|p| p.strip_prefix(&media).expect("under media").display().to_string()).collect();
+    assert_eq!(on_stick.len(), 2, "{on_stick:?}");
+    assert!(
+        on_stick.iter().all(|m| m.starts_with("stick/ROLEMIRROR/reports/health-") && (m.ends_with(".txt") || m.ends_with(".json"))),
+        "{on_stick:?}"
+    );
+}
+
+/// The strace check itself: writes inside the allowed folders pass, anything else is named.
+#[test]
+fn stray_effects_names_writes_outside_the_allowed_folders() {
+    let (out, reports) = (Path::new("/tmp/t/out"), Path::new("/tmp/t/media/stick/ROLEMIRROR/reports"));
+    let ok = "12 openat(AT_FDCWD, \"/tmp/t/out/state/.health.json.tmp-12\", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 9\n\
+              12 mkdir(\"/tmp/t/media/stick/ROLEMIRROR/reports\", 0777) = 0\n\
+              12 openat(AT_FDCWD, \"/tmp/t/media/stick/ROLEMIRROR/reports/health-1.json\", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0666) = 9\n\
+              12 openat(AT_FDCWD, \"/etc/hostname\", O_RDONLY|O_CLOEXEC) = 9\n";
+    assert!(stray_effects(ok, &[out, reports]).is_empty(), "{:?}", stray_effects(ok, &[out, reports]));
+    for bad in [
+        "12 openat(AT_FDCWD, \"/tmp/t/media/stick/ROLEMIRROR/face.png\", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 9",
+        "12 openat(AT_FDCWD, \"/var/tmp/x\", O_RDWR|O_CREAT, 0666) = 9",
+        "12 renameat(AT_FDCWD, \"/tmp/t/out/a\", AT_FDCWD, \"/tmp/elsewhere\") = 0",
+        "12 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 9",
+    ] {
+        assert_eq!(stray_effects(bad, &[out, reports]).len(), 1, "not caught: {bad}");
+    }
 }
 
 /// Syscalls in an strace log that break the privacy invariant: a socket other than AF_UNIX,
 /// or a file created, written, renamed or removed outside `allowed`.
-fn stray_effects(trace: &str, allowed: &Path) -> Vec<String> {
+fn stray_effects(trace: &str, allowed: &[&Path]) -> Vec<String> {
     let mut problems = Vec::new();
     for line in trace.lines() {
         // With several threads strace splits a call into "<unfinished ...>" (which holds the
@@ -407,7 +445,10 @@ fn stray_effects(trace: &str, allowed: &Path) -> Vec<String> {
         let writes = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"].iter().any(|f| line.contains(f));
         let mutating = writes || ["rename", "mkdir", "unlink", "creat(", "truncate("].iter().any(|s| line.contains(s));
         if mutating && !line.contains("= -1") {
-            let ok = line.contains(&allowed.display().to_string()) || line.contains("/dev/null") || line.contains("/dev/tty");
+            // Every path in the call must be inside an allowed folder (a rename names two).
+            let paths: Vec<&str> = line.split('"').skip(1).step_by(2).filter(|p| p.starts_with('/')).collect();
+            let inside = |p: &str| allowed.iter().any(|a| Path::new(p).starts_with(a));
+            let ok = (!paths.is_empty() && paths.iter().all(|p| inside(p))) || line.contains("/dev/null") || line.contains("/dev/tty");
             if !ok {
                 problems.push(format!("write outside outputs: {line}"));
             }
@@ -438,7 +479,7 @@ fn privacy_of_the_demo_under_strace() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("event=match"), "{stdout}");
-    let problems = stray_effects(&std::fs::read_to_string(&trace).expect("trace"), &out);
+    let problems = stray_effects(&std::fs::read_to_string(&trace).expect("trace"), &[&out]);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(!regex_like_float_run(&stdout), "an output line carries a list of numbers");
 }
@@ -487,7 +528,7 @@ fn the_strace_check_catches_what_it_should() {
                  123 openat(AT_FDCWD, \"/etc/nowhere\", O_WRONLY|O_CREAT, 0666) = -1 EACCES (Permission denied)\n\
                  124 rename(\"/out/.screen.png.tmp-1\", \"/out/screen.png\" <unfinished ...>\n\
                  124 <... rename resumed>)             = 0\n";
-    let p = stray_effects(trace, allowed);
+    let p = stray_effects(trace, &[allowed]);
     assert_eq!(p.len(), 2, "{p:#?}");
     assert!(p[0].contains("AF_INET") && p[1].contains("/tmp/face.png"));
     assert!(regex_like_float_run("event=x v=[0.1, -0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]"));

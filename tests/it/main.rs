@@ -6,6 +6,7 @@ mod common;
 mod faults;
 mod gallery;
 mod golden;
+mod health;
 mod layers;
 mod relatability;
 mod screens;
