@@ -622,10 +622,30 @@ def s_usb(ctx):
     assert main_pid(ctx) == pid, "the booth was restarted"
     assert vm.sh("systemctl show -p NRestarts --value rolemirror").strip() == restarts, "the booth was restarted"
     kernel_err = [l for l in vm.journal(off).splitlines() if "I/O error" in l or "FAT-fs" in l]
+    # 4. A stick with only an empty ROLEMIRROR/ folder: a health report, nothing installed.
+    empty = os.path.join(ctx.out, "bundles", "health")
+    shutil.rmtree(empty, ignore_errors=True)
+    os.makedirs(os.path.join(empty, "ROLEMIRROR"))
+    himg = os.path.join(ctx.out, "sticks", "health.img")
+    media.fat_image(himg, 64, empty, label="ROLEMIRROR")
+    off, hev, hsecs = plug_and_wait(ctx, "health", himg, "health_report_written", timeout=300,
+                                    fail_on=("usb_rejected", "gallery_installed"))
+    wait_report(ctx)
+    time.sleep(2)
+    vm.usb_unplug("health")
+    hrep = media.stick_reports(himg)
+    htxt = [t for n, t in hrep.items() if n.startswith("health-") and n.endswith(".txt")]
+    hjson = [t for n, t in hrep.items() if n.startswith("health-") and n.endswith(".json")]
+    assert htxt and hjson, f"health report on the stick: {sorted(hrep)}"
+    assert f"installed serial: {serial}" in htxt[0] and "[counters per day]" in htxt[0], htxt[0][:2000]
+    json.loads(hjson[0])
+    assert main_pid(ctx) == pid, "the booth was restarted by a health stick"
+    assert booth_state(ctx)["active"] == serial
     return (f"installed serial {serial} ({ev['role_models']} role models) in {secs:.0f} s after usb_detected via {unit.split()[0]} ({opts}); "
             f"report INSTALLED; test_obama1 -> new-1 in {msecs:.0f} s; foreign key: usb_rejected reason={rej.get('reason')!r}, report REFUSED; "
             f"pulled {time.time() - t_pull:.0f} s before: usb_rejected reason={pulled.get('reason')!r}; gallery unchanged, no staging, same booth process; "
-            f"kernel lines about the pull: {len(kernel_err)}")
+            f"kernel lines about the pull: {len(kernel_err)}; empty ROLEMIRROR/ stick: health report ({', '.join(sorted(hrep))}) "
+            f"{hsecs:.0f} s after usb_detected, gallery unchanged")
 
 
 # --- 5. power cuts ----------------------------------------------------------------------------------
