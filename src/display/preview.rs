@@ -10,8 +10,8 @@
 //!   independent decoder) and must read the role model's `story_url` exactly.
 //!
 //! Errors: a name cut, a missing photo, no QR, a QR that does not read back or reads something
-//! else. Warnings: a role, branch or quote cut, a small, large or off-centre face, QR modules
-//! under 3 px (a phone must come close). `bundle create` refuses on errors and needs `--force`
+//! else, or QR modules of 1 px. Warnings: a role, branch or quote cut, a small, large or
+//! off-centre face, QR modules of 2 px (a phone must come close). `bundle create` refuses on errors and needs `--force`
 //! for warnings. Nothing here writes files: the caller decides what to keep.
 
 use embedded_graphics::pixelcolor::Rgb888;
@@ -155,8 +155,11 @@ pub fn decode_qr(image: &RgbImage) -> (Vec<String>, Vec<f32>) {
     (texts, module_px)
 }
 
-/// Module size under which the card's own layout says a phone struggles (see `render::result`).
-pub const MIN_MODULE_PX: f32 = 3.0;
+/// Modules measured (by rqrr, from the code's corners) under this many pixels are 2 px or less:
+/// a phone must come close (a warning; the card's layout aims at 3 px, see `render::result`).
+pub const MIN_MODULE_PX: f32 = 2.5;
+/// ... under this, 1 px: each module is a single screen pixel (an error).
+pub const ONE_PIXEL_MODULES: f32 = 1.5;
 
 /// The QR code on a rendered card must read back as `story_url`.
 pub fn check_qr(image: &RgbImage, card: &Card, id: &str, story_url: &str, size: Size) -> Vec<Problem> {
@@ -172,6 +175,17 @@ pub fn check_qr(image: &RgbImage, card: &Card, id: &str, story_url: &str, size: 
     let (texts, module_px) = decode_qr(image);
     if texts.iter().any(|t| t == story_url) {
         let px = module_px.iter().cloned().fold(f32::INFINITY, f32::min);
+        if px < ONE_PIXEL_MODULES {
+            return vec![problem(
+                Severity::Error,
+                id,
+                Some(size),
+                "qr",
+                format!(
+                    "reads back from the exact pixels, but each module is one screen pixel ({px:.1} px, {side}x{side} modules): a phone camera sees the panel's pixel grid, not the code; use a shorter story_url or a bigger screen"
+                ),
+            )];
+        }
         if px < MIN_MODULE_PX {
             return vec![problem(
                 Severity::Warning,
@@ -179,7 +193,7 @@ pub fn check_qr(image: &RgbImage, card: &Card, id: &str, story_url: &str, size: 
                 Some(size),
                 "qr",
                 format!(
-                    "reads back, but its modules are {px:.1} px ({side}x{side} modules): a phone must come very close; a shorter story_url gives bigger modules"
+                    "reads back, but its modules are {px:.1} px ({side}x{side} modules): a phone must come close; a shorter story_url gives bigger modules"
                 ),
             )];
         }

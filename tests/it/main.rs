@@ -7,6 +7,7 @@ mod faults;
 mod gallery;
 mod golden;
 mod layers;
+mod preview;
 mod relatability;
 mod screens;
 mod soak;
