@@ -28,7 +28,10 @@ pub fn display_sizes(config: &Config) -> (Vec<Size>, Option<String>) {
         }
         Backend::Fbdev { device } => (
             vec![Size::new(1920, 1080)],
-            Some(format!("display.backend is fbdev ({}): its size comes from the screen at run time; checked at 1920x1080 (pass --size WxH for another)", device.display())),
+            Some(format!(
+                "display.backend is fbdev ({}): its size comes from the screen at run time; checked at 1920x1080",
+                device.display()
+            )),
         ),
     }
 }
@@ -172,7 +175,7 @@ pub fn run(common: &Common, opts: &PreviewOptions, out: &mut impl Write) -> anyh
         return Ok(code);
     }
     if let Some(note) = &checked.note {
-        writeln!(out, "note: {note}")?;
+        writeln!(out, "note: {note} (pass --size WxH for another)")?;
     }
     let sizes: Vec<String> = checked.sizes.iter().map(ToString::to_string).collect();
     writeln!(out, "{}: {} cards at {} rendered into {}", opts.dir.display(), files.len(), sizes.join(", "), opts.out.display())?;
