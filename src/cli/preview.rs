@@ -150,7 +150,7 @@ pub fn run(common: &Common, opts: &PreviewOptions, out: &mut impl Write) -> anyh
                     sheets.len() - 1
                 }
             };
-            sheets[slot].1.add(fonts, card.index, card.image, id, card.worst);
+            sheets[slot].1.add(fonts, card.index, card.image, id, card.worst, card.problems);
             Ok(())
         },
         &mut progress,

@@ -276,8 +276,10 @@ pub struct CardImage<'a> {
     pub index: usize,
     pub size: Size,
     pub image: &'a RgbImage,
-    /// The worst problem of this card at this size (photo problems included).
+    /// The worst problem visible on this card at this size (photo problems included).
     pub worst: Option<Severity>,
+    /// How many problems are visible on this card at this size (photo problems included).
+    pub problems: usize,
 }
 
 /// Renders and checks every card of `assets` (one per role model of `role_models`, in the same order) at
@@ -309,8 +311,11 @@ pub fn check_cards(
             let (image, fits) = render_card(assets, i, size);
             let mut found = check_text(assets, role_models, i, size, &fits);
             found.extend(check_qr(&image, card, &role_models[i].id, &role_models[i].story_url, size));
-            let worst = found.iter().chain(&photo).filter(|p| p.role_model == role_models[i].id).map(|p| p.severity).max();
-            each(CardImage { index: i, size, image: &image, worst })?;
+            // Everything visible on this card (a name cut in its "also like" row too, though that
+            // problem is reported for the other role model).
+            let own: Vec<&Problem> = found.iter().chain(&photo).collect();
+            let worst = own.iter().map(|p| p.severity).max();
+            each(CardImage { index: i, size, image: &image, worst, problems: own.len() })?;
             add(found, &mut all);
             done += 1;
             progress(done, total);
@@ -394,8 +399,8 @@ impl ContactSheet {
         ContactSheet { canvas, thumb, cols, label_h, pad }
     }
 
-    /// Places card number `slot` with its label.
-    pub fn add(&mut self, fonts: &Fonts, slot: usize, image: &RgbImage, label: &str, worst: Option<Severity>) {
+    /// Places card number `slot` with its label (and, when it has `problems`, their count).
+    pub fn add(&mut self, fonts: &Fonts, slot: usize, image: &RgbImage, label: &str, worst: Option<Severity>, problems: usize) {
         let (col, row) = (slot as u32 % self.cols, slot as u32 / self.cols);
         let x = (self.pad + col * (self.thumb.0 + self.pad)) as i32;
         let y = (self.pad + row * (self.thumb.1 + self.label_h + self.pad)) as i32;
@@ -413,10 +418,11 @@ impl ContactSheet {
             .draw(&mut self.canvas);
         }
         self.canvas.blit(&small, x, y);
+        let plural = if problems == 1 { "" } else { "s" };
         let marker = match worst {
-            Some(Severity::Error) => "  ✗ error",
-            Some(Severity::Warning) => "  ! warning",
-            None => "  ✓",
+            Some(Severity::Error) => format!("  ✗ {problems} problem{plural}, error"),
+            Some(Severity::Warning) => format!("  ! {problems} warning{plural}"),
+            None => "  ✓".into(),
         };
         let style = Style { font: &fonts.regular, px: 17.0, color: Rgb888::WHITE, background: SHEET_BG };
         draw_line(&mut self.canvas, &style, &format!("{label}{marker}"), x, y + self.thumb.1 as i32 + self.label_h as i32 - 5);
