@@ -200,6 +200,22 @@ pub enum GalleryAction {
         #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
         config: PathBuf,
     },
+    /// Render every role model's result card with the booth's renderer and list what is wrong:
+    /// text cut, a face small or off-centre in its crop, a QR code that does not read back.
+    Preview {
+        dir: PathBuf,
+        /// Folder for the card PNGs and contact sheets.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Screen size to render at (repeat for several); default: the config's display.
+        #[arg(long = "size", value_name = "WxH")]
+        sizes: Vec<Size>,
+        /// The booth's config (display size, fonts, texts); default: the built-in defaults.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +234,9 @@ pub enum BundleAction {
         serial: Option<u64>,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Bundle although the gallery preview's checks give warnings (errors still refuse).
+        #[arg(long)]
+        force: bool,
     },
     /// Check a bundle as a booth would (signature, hashes, limits, every photo, the config) and
     /// print what it would change.

@@ -14,6 +14,7 @@ pub mod embed;
 pub mod eval;
 pub mod gallery;
 pub mod models;
+pub mod preview;
 pub mod report;
 pub mod usb;
 
@@ -126,11 +127,15 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
                 audit::run(common, &opts, out)
             }
             GalleryAction::Rollback { config } => usb::rollback(config, out),
+            GalleryAction::Preview { dir, out: dest, sizes, config, json } => {
+                let opts = preview::PreviewOptions { dir, out: dest, sizes, config: config.as_deref(), json: *json };
+                preview::run(common, &opts, out)
+            }
         },
         Command::Keygen { out: dir, name } => usb::keygen(dir, name, out),
         Command::Bundle { action } => match action {
-            BundleAction::Create { gallery, config, key, serial, out: dest } => {
-                usb::create(gallery.as_deref(), config.as_deref(), key, *serial, dest, out)
+            BundleAction::Create { gallery, config, key, serial, out: dest, force } => {
+                usb::create(common, gallery.as_deref(), config.as_deref(), key, *serial, dest, *force, out)
             }
             BundleAction::Verify { dir, pubkey, against, against_config } => {
                 usb::verify(common, dir, pubkey, against.as_deref(), against_config.as_deref(), out)

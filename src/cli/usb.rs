@@ -22,13 +22,18 @@ pub fn keygen(dir: &Path, name: &str, out: &mut impl Write) -> anyhow::Result<Ex
     Ok(ExitCode::Ok)
 }
 
-/// `bundle create`.
+/// `bundle create`: the config is checked; the gallery's manifest is validated, then its cards
+/// get the `gallery preview` checks at the display size of the bundled config (or the default
+/// config's): any error refuses, warnings refuse unless `force`.
+#[allow(clippy::too_many_arguments)]
 pub fn create(
+    common: &super::Common,
     gallery: Option<&Path>,
     config: Option<&Path>,
     key: &Path,
     serial: Option<u64>,
     dest: &Path,
+    force: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let key = bundle::read_signing_key(key)?;
@@ -44,6 +49,24 @@ pub fn create(
         let problems = manifest.validate(Some(dir));
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
+        }
+        // The preview's checks (nothing is written): cards rendered at the booth's size.
+        let checked = super::preview::gallery_checks(common, dir, config, &[], &mut |_, _, _| Ok(()), &mut |_, _| {})?;
+        if !checked.problems.is_empty() {
+            if let Some(note) = &checked.note {
+                writeln!(out, "note: {note}")?;
+            }
+            writeln!(out, "{}: the preview's checks of the result cards:", dir.display())?;
+            super::preview::print_summary(&checked, out)?;
+            if checked.errors() > 0 {
+                writeln!(out, "not bundled: fix the errors (see the cards with `rolemirror gallery preview {} --out DIR`)", dir.display())?;
+                return Ok(ExitCode::InputFailed);
+            }
+            if !force {
+                writeln!(out, "not bundled: warnings only; look at the cards (`rolemirror gallery preview {} --out DIR`), fix them or pass --force to bundle anyway", dir.display())?;
+                return Ok(ExitCode::InputFailed);
+            }
+            writeln!(out, "--force: bundling despite {} warning(s)", checked.warnings())?;
         }
     }
     // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.

@@ -11,6 +11,7 @@ pub mod canvas;
 pub mod console;
 pub mod fbdev;
 pub mod png;
+pub mod preview;
 pub mod render;
 pub mod scene;
 #[cfg(target_os = "linux")]

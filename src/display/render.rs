@@ -8,7 +8,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 
 use super::scene::{Guidance, Scene};
-use super::text::{draw_line, draw_paragraph, width, Align, Fonts, Style};
+use super::text::{draw_line, draw_paragraph_fit, width, Align, Fit, Fonts, Style};
 use crate::config::Texts;
 use crate::gallery::{Gallery, RoleModel};
 use crate::vision::{self, RgbImage};
@@ -160,6 +160,8 @@ struct Ctx<'a> {
     h: i32,
     u: f32,
     fonts: &'a Fonts,
+    /// How each paragraph fitted its box, in drawing order (for [`render_measured`]).
+    fits: std::cell::RefCell<Vec<Fit>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -169,13 +171,37 @@ impl<'a> Ctx<'a> {
     fn portrait(&self) -> bool {
         self.h > self.w
     }
+    /// [`super::text::draw_paragraph`], noting how the text fitted.
+    #[allow(clippy::too_many_arguments)]
+    fn paragraph<D: DrawTarget<Color = Rgb888>>(
+        &self,
+        t: &mut D,
+        s: &Style,
+        text: &str,
+        x: i32,
+        top: i32,
+        max_width: i32,
+        align: Align,
+        max_lines: usize,
+    ) -> i32 {
+        let fit = draw_paragraph_fit(t, s, text, x, top, max_width, align, max_lines);
+        let height = fit.height;
+        self.fits.borrow_mut().push(fit);
+        height
+    }
 }
 
 /// Draws `scene` over the whole target.
 pub fn render<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &Assets, target: &mut D) {
+    render_measured(scene, assets, target);
+}
+
+/// Draws `scene` as [`render`] does and returns how each paragraph fitted its box (text cut
+/// with "…", a word cut across lines, a quote with no room left), in drawing order.
+pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &Assets, target: &mut D) -> Vec<Fit> {
     let size = target.bounding_box().size;
     let (w, h) = (size.width as i32, size.height as i32);
-    let ctx = Ctx { w, h, u: w.min(h) as f32 / 20.0, fonts: &assets.fonts };
+    let ctx = Ctx { w, h, u: w.min(h) as f32 / 20.0, fonts: &assets.fonts, fits: Default::default() };
     let _ = target.clear(BG);
     let t = &assets.texts;
     match scene {
@@ -190,14 +216,15 @@ pub fn render<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &Assets, tar
         Scene::Service { problems } => listing(target, &ctx, &t.service, problems, None),
         Scene::Update { title, lines, progress } => listing(target, &ctx, title, lines, *progress),
     }
+    ctx.fits.into_inner()
 }
 
 fn centered<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, sub: &str) {
     let margin = (c.u * 1.5) as i32;
     let s = c.style(true, 1.5, FG, BG);
-    let used = draw_paragraph(t, &s, title, margin, c.h / 2 - (c.u * 2.5) as i32, c.w - 2 * margin, Align::Center, 2);
+    let used = c.paragraph(t, &s, title, margin, c.h / 2 - (c.u * 2.5) as i32, c.w - 2 * margin, Align::Center, 2);
     let s = c.style(false, 0.8, SOFT, BG);
-    draw_paragraph(t, &s, sub, margin, c.h / 2 - (c.u * 2.5) as i32 + used + (c.u * 0.6) as i32, c.w - 2 * margin, Align::Center, 3);
+    c.paragraph(t, &s, sub, margin, c.h / 2 - (c.u * 2.5) as i32 + used + (c.u * 0.6) as i32, c.w - 2 * margin, Align::Center, 3);
 }
 
 fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showcase: Option<usize>) {
@@ -205,7 +232,7 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     let margin = (c.u * 1.0) as i32;
     let title = c.style(true, 1.4, ACCENT, BG);
     let top = margin;
-    let used = draw_paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
+    let used = c.paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
     let card = showcase.and_then(|i| a.cards.get(i));
     let (photo_box, text_box) = if c.portrait() {
         let ph = (c.h as f32 * 0.42) as i32;
@@ -224,18 +251,18 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
             let (ix, iy, iw, ih) = draw_image(t, photo, px, py, pw, ph - name_h, false);
             frame(t, ix - 4, iy - 4, iw + 8, ih + 8, 4, ACCENT);
             let s = c.style(true, 0.8, FG, BG);
-            let used = draw_paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
+            let used = c.paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
             let s = c.style(false, 0.6, SOFT, BG);
-            draw_paragraph(t, &s, &card.role, px, iy + ih + (c.u * 0.3) as i32 + used, pw, Align::Center, 1);
+            c.paragraph(t, &s, &card.role, px, iy + ih + (c.u * 0.3) as i32 + used, pw, Align::Center, 1);
         }
     }
     let (x, y, tw) = text_box;
     let s = c.style(true, if c.portrait() { 1.1 } else { 1.3 }, FG, BG);
-    let used = draw_paragraph(t, &s, &tx.invite, x, y, tw, Align::Center, 3);
+    let used = c.paragraph(t, &s, &tx.invite, x, y, tw, Align::Center, 3);
     let s = c.style(false, 0.8, SOFT, BG);
-    draw_paragraph(t, &s, &tx.invite_sub, x, y + used + (c.u * 0.5) as i32, tw, Align::Center, 4);
+    c.paragraph(t, &s, &tx.invite_sub, x, y + used + (c.u * 0.5) as i32, tw, Align::Center, 4);
     let s = c.style(false, 0.5, SOFT, BG);
-    draw_paragraph(t, &s, &tx.privacy, margin, c.h - (c.u * 1.0) as i32, c.w - 2 * margin, Align::Center, 1);
+    c.paragraph(t, &s, &tx.privacy, margin, c.h - (c.u * 1.0) as i32, c.w - 2 * margin, Align::Center, 1);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -266,7 +293,7 @@ fn live<D: DrawTarget<Color = Rgb888>>(
     };
     let s = c.style(true, 1.1, FG, PANEL);
     let margin = (c.u * 0.8) as i32;
-    draw_paragraph(t, &s, message, margin, c.h - banner + (c.u * 0.5) as i32, c.w - 2 * margin, Align::Center, 1);
+    c.paragraph(t, &s, message, margin, c.h - banner + (c.u * 0.5) as i32, c.w - 2 * margin, Align::Center, 1);
     if let Some(p) = progress {
         let bar_w = c.w - 4 * margin;
         let by = c.h - (c.u * 1.0) as i32;
@@ -286,7 +313,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     if c.portrait() {
         let mut y = margin;
         let s = c.style(false, 0.8, SOFT, BG);
-        y += draw_paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
+        y += c.paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
         let ph = (c.h as f32 * 0.30) as i32;
         if let Some(photo) = &card.photo {
             let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, false);
@@ -294,11 +321,11 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         }
         y += ph + margin / 2;
         let s = c.style(true, 1.1, FG, BG);
-        y += draw_paragraph(t, &s, &card.name, margin, y, c.w - 2 * margin, Align::Center, 2);
+        y += c.paragraph(t, &s, &card.name, margin, y, c.w - 2 * margin, Align::Center, 2);
         let s = c.style(false, 0.75, FG, BG);
-        y += draw_paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 1);
+        y += c.paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 1);
         let s = c.style(true, 0.85, ACCENT, BG);
-        y += draw_paragraph(t, &s, &likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
+        y += c.paragraph(t, &s, &likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
         // The QR code needs about 3 px per module to scan: as large as the rest allows.
         let qr_size = (c.h - y - margin).min((c.w as f32 * 0.45) as i32);
         if let Some(qr) = &card.qr {
@@ -306,7 +333,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let s = c.style(false, 0.6, SOFT, BG);
             let quote_w = c.w - qr_size - 3 * margin;
             let lines = (((qr_size - margin) as f32 / (s.px * 1.25)) as usize).clamp(1, 6);
-            draw_paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, lines);
+            c.paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, lines);
         }
         return;
     }
@@ -321,20 +348,20 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let tw = c.w - x - margin;
     let mut y = margin * 2;
     let s = c.style(false, 0.9, SOFT, BG);
-    y += draw_paragraph(t, &s, &tx.result_heading, x, y, tw, Align::Left, 1);
+    y += c.paragraph(t, &s, &tx.result_heading, x, y, tw, Align::Left, 1);
     // A long name gets a smaller size rather than a second line, to leave room for the quote.
     let big = c.style(true, 1.5, FG, BG);
     let s = if super::text::wrap(big.font, big.px, &card.name, tw as f32).len() > 1 { c.style(true, 1.1, FG, BG) } else { big };
-    y += draw_paragraph(t, &s, &card.name, x, y, tw, Align::Left, 2);
+    y += c.paragraph(t, &s, &card.name, x, y, tw, Align::Left, 2);
     let s = c.style(false, 0.9, FG, BG);
-    y += draw_paragraph(t, &s, &card.role, x, y, tw, Align::Left, 2);
+    y += c.paragraph(t, &s, &card.role, x, y, tw, Align::Left, 2);
     if !card.branch.is_empty() {
         let s = c.style(false, 0.8, SOFT, BG);
-        y += draw_paragraph(t, &s, &card.branch, x, y, tw, Align::Left, 1);
+        y += c.paragraph(t, &s, &card.branch, x, y, tw, Align::Left, 1);
     }
     y += (c.u * 0.5) as i32;
     let s = c.style(true, 1.0, ACCENT, BG);
-    y += draw_paragraph(t, &s, &likeness, x, y, tw, Align::Left, 1);
+    y += c.paragraph(t, &s, &likeness, x, y, tw, Align::Left, 1);
     y += (c.u * 0.5) as i32;
     let qr_size = (c.u * 6.0) as i32;
     let bottom_y = c.h - margin - qr_size - (c.u * 1.0) as i32;
@@ -342,7 +369,13 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let s = c.style(false, 0.8, FG, BG);
     let lines = (((bottom_y - y - margin / 2) as f32 / (s.px * 1.25)).floor().max(0.0) as usize).min(5);
     if !card.quote.is_empty() && lines > 0 {
-        draw_paragraph(t, &s, &format!("“{}”", card.quote), x, y, tw, Align::Left, lines);
+        c.paragraph(t, &s, &format!("“{}”", card.quote), x, y, tw, Align::Left, lines);
+    } else if !card.quote.is_empty() {
+        // No room for the quote at all: noted, not drawn.
+        let (_, mut fit) = super::text::layout_paragraph(&s, &format!("“{}”", card.quote), x, y, tw, 1);
+        fit.lines_drawn = 0;
+        fit.height = 0;
+        c.fits.borrow_mut().push(fit);
     }
     if let Some(qr) = &card.qr {
         let qx = c.w - margin - qr_size;
@@ -354,7 +387,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     if !others.is_empty() {
         let avail = tw - qr_size - margin;
         let s = c.style(false, 0.6, SOFT, BG);
-        draw_paragraph(t, &s, &tx.also_like, x, bottom_y, avail, Align::Left, 1);
+        c.paragraph(t, &s, &tx.also_like, x, bottom_y, avail, Align::Left, 1);
         let slot = avail / others.len() as i32;
         let thumb_h = qr_size - (c.u * 1.0) as i32;
         let thumb_w = (thumb_h * 3 / 4).min(slot * 2 / 5);
@@ -368,7 +401,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let label_x = x0 + thumb_w + margin / 3;
             let label_w = slot - thumb_w - margin / 3 - margin / 2;
             let s = c.style(true, 0.5, FG, BG);
-            draw_paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
+            c.paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
             let s = c.style(false, 0.5, ACCENT, BG);
             draw_line(t, &s, &format!("{pct} %"), label_x, ty + thumb_h);
         }
@@ -379,7 +412,7 @@ fn listing<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, lines
     let margin = (c.u * 1.0) as i32;
     fill(t, 0, 0, c.w, (c.u * 0.3) as i32, ACCENT);
     let s = c.style(true, 1.2, FG, BG);
-    let mut y = margin + draw_paragraph(t, &s, title, margin, margin, c.w - 2 * margin, Align::Left, 2);
+    let mut y = margin + c.paragraph(t, &s, title, margin, margin, c.w - 2 * margin, Align::Left, 2);
     if let Some(p) = progress {
         fill(t, margin, y, c.w - 2 * margin, (c.u * 0.4) as i32, PANEL);
         fill(t, margin, y, ((c.w - 2 * margin) as f32 * p.clamp(0.0, 1.0)) as i32, (c.u * 0.4) as i32, ACCENT);
@@ -390,6 +423,6 @@ fn listing<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, lines
         if y > c.h - margin * 2 {
             break;
         }
-        y += draw_paragraph(t, &s, line, margin, y, c.w - 2 * margin, Align::Left, 3) + (c.u * 0.2) as i32;
+        y += c.paragraph(t, &s, line, margin, y, c.w - 2 * margin, Align::Left, 3) + (c.u * 0.2) as i32;
     }
 }

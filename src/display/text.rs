@@ -110,6 +110,83 @@ pub enum Align {
     Center,
 }
 
+/// How a paragraph fitted its box. The layout reports it; the drawing does not depend on it
+/// (`gallery preview` and `bundle create` read it to name text that was cut).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fit {
+    pub text: String,
+    /// Lines the whole text needs at the box's width.
+    pub lines_needed: usize,
+    /// Lines drawn (the last one ends with "…" when fewer than needed).
+    pub lines_drawn: usize,
+    /// A word wider than the box was cut across lines.
+    pub word_cut: bool,
+    /// The box: left, top, width, and the height drawn.
+    pub x: i32,
+    pub top: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+impl Fit {
+    /// Fewer lines drawn than the text needs: its end was replaced by "…" (or not drawn).
+    pub fn truncated(&self) -> bool {
+        self.lines_drawn < self.lines_needed
+    }
+}
+
+/// The lines [`draw_paragraph`] draws for `text`, and how they fit.
+pub fn layout_paragraph(style: &Style, text: &str, x: i32, top: i32, max_width: i32, max_lines: usize) -> (Vec<String>, Fit) {
+    let mut lines = wrap(style.font, style.px, text, max_width as f32);
+    let lines_needed = lines.len();
+    // wrap() only breaks at spaces unless it cuts a word: then the lines rejoined differ.
+    let word_cut = lines.join(" ") != text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if lines.len() > max_lines && max_lines > 0 {
+        lines.truncate(max_lines);
+        if let Some(last) = lines.last_mut() {
+            while width(style.font, style.px, &format!("{last}…")) > max_width as f32 && last.pop().is_some() {}
+            last.push('…');
+        }
+    }
+    let line_height = (style.px * 1.25).round() as i32;
+    let fit = Fit {
+        text: text.to_string(),
+        lines_needed,
+        lines_drawn: lines.len(),
+        word_cut,
+        x,
+        top,
+        width: max_width,
+        height: lines.len() as i32 * line_height,
+    };
+    (lines, fit)
+}
+
+/// Draws wrapped text in a box of `max_width` starting at (x, top); returns how it fitted.
+/// At most `max_lines` lines (the last one ends with "…" if text remains).
+pub fn draw_paragraph_fit<D: DrawTarget<Color = Rgb888>>(
+    target: &mut D,
+    style: &Style,
+    text: &str,
+    x: i32,
+    top: i32,
+    max_width: i32,
+    align: Align,
+    max_lines: usize,
+) -> Fit {
+    let (lines, fit) = layout_paragraph(style, text, x, top, max_width, max_lines);
+    let line_height = (style.px * 1.25).round() as i32;
+    let ascent = style.font.horizontal_line_metrics(style.px).map(|m| m.ascent).unwrap_or(style.px * 0.8).round() as i32;
+    for (i, line) in lines.iter().enumerate() {
+        let lx = match align {
+            Align::Left => x,
+            Align::Center => x + ((max_width as f32 - width(style.font, style.px, line)) / 2.0).round() as i32,
+        };
+        draw_line(target, style, line, lx, top + ascent + i as i32 * line_height);
+    }
+    fit
+}
+
 /// Draws wrapped text in a box of `max_width` starting at (x, top); returns the height used.
 /// At most `max_lines` lines (the last one ends with "…" if text remains).
 pub fn draw_paragraph<D: DrawTarget<Color = Rgb888>>(
@@ -122,24 +199,7 @@ pub fn draw_paragraph<D: DrawTarget<Color = Rgb888>>(
     align: Align,
     max_lines: usize,
 ) -> i32 {
-    let mut lines = wrap(style.font, style.px, text, max_width as f32);
-    if lines.len() > max_lines && max_lines > 0 {
-        lines.truncate(max_lines);
-        if let Some(last) = lines.last_mut() {
-            while width(style.font, style.px, &format!("{last}…")) > max_width as f32 && last.pop().is_some() {}
-            last.push('…');
-        }
-    }
-    let line_height = (style.px * 1.25).round() as i32;
-    let ascent = style.font.horizontal_line_metrics(style.px).map(|m| m.ascent).unwrap_or(style.px * 0.8).round() as i32;
-    for (i, line) in lines.iter().enumerate() {
-        let lx = match align {
-            Align::Left => x,
-            Align::Center => x + ((max_width as f32 - width(style.font, style.px, line)) / 2.0).round() as i32,
-        };
-        draw_line(target, style, line, lx, top + ascent + i as i32 * line_height);
-    }
-    lines.len() as i32 * line_height
+    draw_paragraph_fit(target, style, text, x, top, max_width, align, max_lines).height
 }
 
 #[cfg(test)]
@@ -159,6 +219,19 @@ mod tests {
         assert!(lines.iter().all(|l| width(&f, 20.0, l) <= 80.0));
         let lines = wrap(&f, 20.0, "Supercalifragilisticexpialidocious", 80.0);
         assert!(lines.len() > 1 && lines.iter().all(|l| width(&f, 20.0, l) <= 80.0), "{lines:?}");
+    }
+
+    #[test]
+    fn layout_reports_truncation_and_cut_words() {
+        let Some(f) = font() else { panic!("DejaVuSans.ttf missing: apt-get install fonts-dejavu-core") };
+        let style = Style { font: &f, px: 20.0, color: Rgb888::WHITE, background: Rgb888::BLACK };
+        let (_, fit) = layout_paragraph(&style, "one two", 0, 0, 400, 2);
+        assert!(!fit.truncated() && !fit.word_cut, "{fit:?}");
+        let (lines, fit) = layout_paragraph(&style, "one two three four five six seven", 0, 0, 80, 2);
+        assert!(fit.truncated() && fit.lines_drawn == 2 && fit.lines_needed > 2, "{fit:?}");
+        assert!(lines[1].ends_with('…'), "{lines:?}");
+        let (_, fit) = layout_paragraph(&style, "Supercalifragilisticexpialidocious", 0, 0, 80, 5);
+        assert!(fit.word_cut, "{fit:?}");
     }
 
     #[test]

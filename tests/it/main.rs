@@ -8,6 +8,7 @@ mod gallery;
 mod golden;
 mod health;
 mod layers;
+mod preview;
 mod relatability;
 mod screens;
 mod soak;
