@@ -489,11 +489,6 @@ pub fn plan(dir: &Path, csv_name: &str, bytes: &[u8], progress: &mut dyn FnMut(u
         s => char::from(s).to_string(),
     };
     let records = read_records(bytes, base, separator, problems);
-    // Name the columns of problems found while reading (the header was not known yet).
-    for p in problems.iter_mut().filter(|p| p.header.is_none() && p.row > Some(1)) {
-        let col = p.column.as_deref().and_then(|c| (0..records.first().map_or(0, |h| h.cells.len())).find(|&i| column_letter(i) == c));
-        p.header = col.and_then(|i| records.first().and_then(|h| h.cells.get(i)).cloned());
-    }
     let Some((header, rows)) = records.split_first() else {
         problems.push(Problem::file("the file is empty: the first row names the columns (id, name, role, story_url, photos, ...)".into()));
         return plan;
@@ -606,6 +601,11 @@ pub fn plan(dir: &Path, csv_name: &str, bytes: &[u8], progress: &mut dyn FnMut(u
                 problems.push(Problem::file(format!("{MANIFEST_FILE}: {p} (the role model {id:?} is not in the CSV and is kept)")));
             }
         }
+    }
+    // Name the columns of problems placed before the header was known.
+    for p in problems.iter_mut().filter(|p| p.header.is_none() && p.row > Some(1)) {
+        let col = p.column.as_deref().and_then(|c| (0..records.first().map_or(0, |h| h.cells.len())).find(|&i| column_letter(i) == c));
+        p.header = col.and_then(|i| records.first().and_then(|h| h.cells.get(i)).cloned());
     }
     problems.sort_by_key(|p| p.row.unwrap_or(usize::MAX));
     if problems.is_empty() {
