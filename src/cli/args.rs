@@ -195,6 +195,7 @@ pub enum GalleryAction {
         /// consent, gender, group, tags), `,` or `;`, UTF-8 with or without BOM.
         #[arg(long, value_name = "FILE")]
         csv: PathBuf,
+        /// One JSON object (added, updated, kept, problems with row and column) instead of text.
         #[arg(long)]
         json: bool,
     },
