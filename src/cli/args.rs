@@ -195,6 +195,21 @@ pub enum GalleryAction {
         #[command(flatten)]
         variety: VarietyArgs,
     },
+    /// Write or update DIR/gallery.toml from a spreadsheet saved as CSV (docs/authoring.md).
+    /// Every problem is listed by row and column; nothing is written unless there is none.
+    Import {
+        dir: PathBuf,
+        /// The CSV: a header row (id, name, role, story_url, photos; optional branch, quote,
+        /// consent, gender, group, tags), `,` or `;`, UTF-8 with or without BOM.
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// One JSON object (added, updated, kept, problems with row and column) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a gallery: a commented DIR/gallery.toml and DIR/role-models.csv (the columns and
+    /// one example row). Never overwrites.
+    New { dir: PathBuf },
     /// Make the gallery installed before the last USB update active again.
     Rollback {
         #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]

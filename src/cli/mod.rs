@@ -13,6 +13,7 @@ pub mod booth;
 pub mod embed;
 pub mod eval;
 pub mod gallery;
+pub mod gallery_import;
 pub mod models;
 pub mod preview;
 pub mod report;
@@ -126,6 +127,8 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
                 };
                 audit::run(common, &opts, out)
             }
+            GalleryAction::Import { dir, csv, json } => gallery_import::import(dir, csv, *json, out),
+            GalleryAction::New { dir } => gallery_import::new(dir, out),
             GalleryAction::Rollback { config } => usb::rollback(config, out),
             GalleryAction::Preview { dir, out: dest, sizes, config, json } => {
                 let opts = preview::PreviewOptions { dir, out: dest, sizes, config: config.as_deref(), json: *json };

@@ -5,6 +5,7 @@
 //! refuses a stale index, and gives the role models ready for [`matcher`].
 
 pub mod audit;
+pub mod csv_import;
 pub mod index;
 pub mod manifest;
 pub mod matcher;

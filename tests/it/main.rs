@@ -3,6 +3,7 @@
 mod booth;
 mod cli;
 mod common;
+mod csv_import;
 mod faults;
 mod gallery;
 mod golden;
