@@ -3,11 +3,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use super::{Common, ExitCode};
 use crate::gallery::index::{self, Index, PhotoRules};
 use crate::gallery::GalleryManifest;
+use crate::util::Progress;
 
 fn report_rejections(index: &Index, out: &mut impl Write) -> std::io::Result<()> {
     for r in &index.rejected {
@@ -33,18 +32,12 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
         }
     };
     let total: usize = manifest.role_models.iter().map(|r| r.photos.len()).sum();
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(if write { "embedding" } else { "checking" });
+    let bar = Progress::new(total as u64, if write { "embedding" } else { "checking" }, false);
     let result = index::build(dir, &manifest, &vision, &PhotoRules::default(), previous.as_ref(), |rm, photo| {
-        bar.set_message(format!("{} {photo}", rm.id));
+        bar.set_message(&format!("{} {photo}", rm.id));
         bar.inc(1);
     });
-    bar.finish_and_clear();
+    bar.finish();
     let (index, stats) = result?;
     let accepted_models = manifest.role_models.iter().filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id)).count();
     if write {

@@ -122,7 +122,17 @@ pub fn verify(
         current: None,
     };
     let vision = || common.vision().map(Arc::new);
-    let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| log::info!("{:3.0}% {}", p.fraction * 100.0, p.step));
+    // The booth's import reports a fraction and a step; the bar counts per mille.
+    let bar = crate::util::Progress::new(1000, "verifying", false);
+    let mut shown = 0u64;
+    let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| {
+        log::info!("{:3.0}% {}", p.fraction * 100.0, p.step);
+        let at = (f64::from(p.fraction).clamp(0.0, 1.0) * 1000.0) as u64;
+        bar.inc(at.saturating_sub(shown));
+        shown = shown.max(at);
+        bar.set_message(&p.step.to_string());
+    });
+    bar.finish();
     print_outcome(&outcome, out)?;
     let code = match &outcome {
         Outcome::Installed { role_models, .. } => {

@@ -1,9 +1,11 @@
 //! Small helpers every layer may use: sha256 of files, atomic writes (temporary file, fsync,
 //! rename, fsync of the directory), the [`Size`] type and the one-value [`Slot`] between threads.
 
+pub mod progress;
 mod size;
 mod slot;
 
+pub use progress::Progress;
 pub use size::{BadSize, Size};
 pub use slot::Slot;
 
