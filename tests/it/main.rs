@@ -4,6 +4,7 @@ mod booth;
 mod cli;
 mod common;
 mod faults;
+mod firstrun;
 mod gallery;
 mod golden;
 mod layers;
