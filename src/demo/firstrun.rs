@@ -67,7 +67,7 @@ pub fn ensure_models(models: &Path, shared: Option<&Path>) -> anyhow::Result<()>
     ));
     let done = fetch::fetch_all(&manifest, models, mirror.as_deref()).with_context(|| {
         format!(
-            "fetching the models into {} failed; fix the cause above, or copy the files there by hand and check them with `rolemirror models list`",
+            "fetching the models into {} failed; without network access put the models mirror at ../shared/models (or set ROLEMIRROR_SHARED) and run again, or copy the files there by hand and check them with `rolemirror models list`",
             models.display()
         )
     })?;
