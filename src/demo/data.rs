@@ -167,12 +167,8 @@ fn download(url: &str) -> anyhow::Result<Vec<u8>> {
         .output()
         .context("cannot start curl (install it: apt-get install curl)")?;
     if !out.status.success() {
-        bail!(
-            "downloading {url} failed ({}): {}; without network access, put the data mirror at ../shared/data \
-             (or set ROLEMIRROR_SHARED) and run again",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        let why = String::from_utf8_lossy(&out.stderr);
+        bail!("downloading {url} failed ({}): {}", out.status, why.lines().last().unwrap_or_default().trim());
     }
     Ok(out.stdout)
 }
