@@ -97,8 +97,10 @@ fn fresh_gallery(tmp: &TempDir) -> PathBuf {
     dir
 }
 
+/// A bar's traces: a carriage return that is not a line end (a pseudo-terminal turns `\n` into
+/// `\r\n`), an escape sequence, or the bar itself.
 fn has_bar_bytes(stderr: &str) -> bool {
-    stderr.contains('\r') || stderr.contains("\x1b[") || stderr.contains("embedding [")
+    stderr.replace("\r\n", "\n").contains('\r') || stderr.contains("\x1b[") || stderr.contains("embedding [")
 }
 
 #[test]
@@ -123,4 +125,40 @@ fn progress_is_quiet_in_a_pipe_and_drawn_on_a_terminal() {
     let shown = text(&tty.stdout);
     assert!(tty.status.success(), "{shown}");
     assert!(shown.contains("embedding ["), "no bar on a terminal: {shown:?}");
+}
+
+/// `eval pairs` on a terminal: a bar without `--json`, none with it (stdout stays one JSON line).
+#[test]
+fn eval_progress_on_a_terminal_but_not_with_json() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) for a pseudo-terminal");
+        return;
+    }
+    let tmp = TempDir::new("progress-eval");
+    let pairs = tmp.path().join("pairs.txt");
+    std::fs::write(
+        &pairs,
+        "2\nAbdullah_Gul\t13\t14\nAbdullah_Gul\t13\t16\nAJ_Lamas\t1\tZach_Safrin\t1\nAaron_Guiel\t1\tReese_Witherspoon\t3\n",
+    )
+    .expect("pairs");
+    let root = shared().join("data/lfw-dev/images");
+    let on_tty = |json: bool| {
+        let cmd = format!(
+            "{} --models {} eval pairs --pairs {} --root {}{}",
+            env!("CARGO_BIN_EXE_rolemirror"),
+            s(&models()),
+            s(&pairs),
+            s(&root),
+            if json { " --json" } else { "" }
+        );
+        let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().expect("script runs");
+        assert!(o.status.success(), "{}", text(&o.stdout));
+        text(&o.stdout)
+    };
+    let plain = on_tty(false);
+    assert!(plain.contains("embedding ["), "no bar on a terminal: {plain:?}");
+    let json = on_tty(true);
+    assert!(!has_bar_bytes(&json), "a bar with --json: {json:?}");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("one JSON value");
+    assert_eq!(v["pairs"], 4, "{v}");
 }
