@@ -48,7 +48,14 @@ pub fn create(
     }
     // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.
     let serial = serial.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
-    let m = bundle::create(gallery, config, &key, serial, dest)?;
+    // The bar appears with the first file copied, when the number of files is known.
+    let mut bar: Option<crate::util::Progress> = None;
+    let m = bundle::create_with_progress(gallery, config, &key, serial, dest, &mut |_, total| {
+        bar.get_or_insert_with(|| crate::util::Progress::new(total as u64, "copying", false)).inc(1);
+    })?;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
     writeln!(
         out,
         "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",

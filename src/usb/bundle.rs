@@ -192,6 +192,18 @@ fn check_name(p: &str) -> Result<(), String> {
 /// Writes `OUT/ROLEMIRROR/` from a gallery directory and/or a config file, signed with `key`.
 /// Returns the manifest.
 pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &SigningKey, serial: u64, out: &Path) -> anyhow::Result<BundleManifest> {
+    create_with_progress(gallery, config, key, serial, out, &mut |_, _| {})
+}
+
+/// [`create`], calling `progress(done, total)` after each file copied.
+pub fn create_with_progress(
+    gallery: Option<&Path>,
+    config: Option<&Path>,
+    key: &SigningKey,
+    serial: u64,
+    out: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<BundleManifest> {
     if gallery.is_none() && config.is_none() {
         bail!("nothing to bundle: give --gallery DIR and/or --config FILE");
     }
@@ -208,14 +220,14 @@ pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &SigningKey, s
     if let Some(dir) = gallery {
         let mut list = Vec::new();
         walk(dir, Path::new(""), &mut list)?;
-        for rel in list {
-            // The booth builds its own index; a copy of ours would only be checked and replaced.
-            if rel == Path::new(crate::gallery::index::INDEX_FILE) {
-                continue;
-            }
+        // The booth builds its own index; a copy of ours would only be checked and replaced.
+        list.retain(|rel| rel != Path::new(crate::gallery::index::INDEX_FILE));
+        let total = list.len();
+        for (i, rel) in list.into_iter().enumerate() {
             let name = rel.to_str().with_context(|| format!("{}: file name is not UTF-8", dir.join(&rel).display()))?;
             let dest = format!("gallery/{name}");
             copy_into(&dir.join(&rel), &root.join(&dest), &dest, &mut files)?;
+            progress(i + 1, total);
         }
         if !files.iter().any(|f: &FileEntry| f.path == "gallery/gallery.toml") {
             bail!("{}: no gallery.toml", dir.display());
