@@ -204,11 +204,13 @@ pub fn eval_pairs(
     quiet: bool,
 ) -> anyhow::Result<PairsReport> {
     let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
-    let (pairs, folds) = parse_pairs(&read(pairs_file)?, root)?;
+    let (pairs, folds) = parse_pairs(&read(pairs_file)?, root).with_context(|| {
+        format!("{}: not an LFW pairs file (`N` or `FOLDS N`, then per fold N same and N different lines)", pairs_file.display())
+    })?;
     let mut cache = HashMap::new();
     let samples = pair_samples(vision, &pairs, jobs, quiet, &mut cache);
     let (protocol, threshold, accuracy, fold_accuracies) = if let Some(tune) = tune_file {
-        let (tpairs, _) = parse_pairs(&read(tune)?, root)?;
+        let (tpairs, _) = parse_pairs(&read(tune)?, root).with_context(|| format!("{}: not an LFW pairs file (--tune)", tune.display()))?;
         let tsamples = pair_samples(vision, &tpairs, jobs, quiet, &mut cache);
         let (t, _) = best_threshold(&tsamples);
         ("tune-file".to_string(), t, accuracy(&samples, t), vec![])

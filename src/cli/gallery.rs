@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use anyhow::Context;
+
 use super::{Common, ExitCode};
 use crate::gallery::index::{self, Index, PhotoRules};
 use crate::gallery::GalleryManifest;
@@ -15,10 +17,23 @@ fn report_rejections(index: &Index, out: &mut impl Write) -> std::io::Result<()>
     Ok(())
 }
 
+/// The gallery's manifest; a folder without one is named with what to do.
+pub(crate) fn load_manifest(dir: &Path) -> anyhow::Result<GalleryManifest> {
+    let path = dir.join(crate::gallery::manifest::MANIFEST_FILE);
+    if !path.is_file() {
+        anyhow::bail!(
+            "{}: no such file; a gallery folder holds gallery.toml and the photos (`rolemirror gallery new {}` writes a template)",
+            path.display(),
+            dir.display()
+        );
+    }
+    GalleryManifest::load(dir)
+}
+
 /// Builds (or, with `write = false`, only checks) the gallery index. Exit 0 when every photo
 /// was accepted, 1 when some were left out (named), 3 when the gallery cannot be used at all.
 pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = GalleryManifest::load(dir)?;
+    let manifest = load_manifest(dir)?;
     let problems = manifest.validate(Some(dir));
     if !problems.is_empty() {
         return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml", &problems)?);
@@ -41,7 +56,9 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
     let (index, stats) = result?;
     let accepted_models = manifest.role_models.iter().filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id)).count();
     if write {
-        index.write(dir)?;
+        index.write(dir).with_context(|| {
+            format!("{}: cannot write the index (is the folder writable, the disk full?)", dir.join(index::INDEX_FILE).display())
+        })?;
     }
     writeln!(
         out,

@@ -33,14 +33,15 @@ pub fn create(
 ) -> anyhow::Result<ExitCode> {
     let key = bundle::read_signing_key(key)?;
     if let Some(cfg) = config {
-        let text = std::fs::read_to_string(cfg).with_context(|| cfg.display().to_string())?;
+        let text =
+            std::fs::read_to_string(cfg).with_context(|| format!("{}: cannot read the config to bundle (--config FILE)", cfg.display()))?;
         let problems = config::check(&text);
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &cfg.display().to_string(), "; not bundled", &problems)?);
         }
     }
     if let Some(dir) = gallery {
-        let manifest = GalleryManifest::load(dir)?;
+        let manifest = super::gallery::load_manifest(dir)?;
         let problems = manifest.validate(Some(dir));
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
@@ -117,7 +118,8 @@ pub fn verify(
     let key = bundle::read_verifying_key(pubkey)?;
     let tmp = std::env::temp_dir().join(format!("rolemirror-verify-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
+    std::fs::create_dir_all(&tmp)
+        .with_context(|| format!("{}: cannot create the throwaway folder for the check (is $TMPDIR writable?)", tmp.display()))?;
     let store = Store::new(&tmp.join("gallery"));
     let config_path = tmp.join("rolemirror.toml");
     let limits = Limits::default();

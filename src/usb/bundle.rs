@@ -144,14 +144,16 @@ pub fn keygen(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf, Strin
 
 /// Reads a private key file written by [`keygen`].
 pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = fs::read_to_string(path).with_context(|| format!("{}: cannot read key", path.display()))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the private key (make a key pair with `rolemirror keygen --out DIR`)", path.display()))?;
     let seed = parse_hex::<32>(&text).with_context(|| format!("{}: not a rolemirror private key (64 hex digits)", path.display()))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
 /// Reads a public key file written by [`keygen`].
 pub fn read_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let text = fs::read_to_string(path).with_context(|| format!("{}: cannot read key", path.display()))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the public key (the .pub file `rolemirror keygen` wrote)", path.display()))?;
     let bytes = parse_hex::<32>(&text).with_context(|| format!("{}: not a rolemirror public key (64 hex digits)", path.display()))?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: invalid public key: {e}", path.display()))
 }
@@ -230,7 +232,7 @@ pub fn create_with_progress(
             progress(i + 1, total);
         }
         if !files.iter().any(|f: &FileEntry| f.path == "gallery/gallery.toml") {
-            bail!("{}: no gallery.toml", dir.display());
+            bail!("{}: no gallery.toml (`rolemirror gallery new DIR` writes a template)", dir.display());
         }
     }
     if let Some(cfg) = config {
