@@ -16,6 +16,7 @@ use crate::gallery::manifest::Declared;
 use crate::gallery::matcher::{self, Mode, Settings};
 use crate::gallery::variety::VarietySettings;
 use crate::gallery::{Gallery, GalleryManifest, RoleModel};
+use crate::util::Progress;
 use crate::vision::embed::FaceCode;
 pub use crate::vision::FacePolicy;
 use crate::vision::{self, choose_face, Vision};
@@ -30,8 +31,16 @@ pub fn pad_replicate(img: &vision::RgbImage, pad: u32) -> vision::RgbImage {
     })
 }
 
-/// Embeds the chosen face of each image (None: unreadable or no face), in parallel.
-pub fn embed_many(vision: &Vision, paths: &[PathBuf], policy: FacePolicy, pad: u32, jobs: usize) -> Vec<Option<FaceCode>> {
+/// Embeds the chosen face of each image (None: unreadable or no face), in parallel; counts each
+/// image done on `progress`.
+pub fn embed_many(
+    vision: &Vision,
+    paths: &[PathBuf],
+    policy: FacePolicy,
+    pad: u32,
+    jobs: usize,
+    progress: &Progress,
+) -> Vec<Option<FaceCode>> {
     let jobs = jobs.max(1);
     let mut results: Vec<Option<FaceCode>> = vec![None; paths.len()];
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -42,6 +51,7 @@ pub fn embed_many(vision: &Vision, paths: &[PathBuf], policy: FacePolicy, pad: u
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Some(path) = paths.get(i) else { break };
                 let e = embed_path(vision, path, policy, pad).ok();
+                progress.inc(1);
                 if let Ok(mut d) = done.lock() {
                     d.push((i, e));
                 }
@@ -153,14 +163,22 @@ pub struct PairsReport {
 }
 
 /// Embeds each distinct image once; missing faces give similarity -1 (predicted different).
-fn pair_samples(vision: &Vision, pairs: &[Pair], jobs: usize, cache: &mut HashMap<PathBuf, Option<Vec<f32>>>) -> Vec<(f32, bool)> {
+fn pair_samples(
+    vision: &Vision,
+    pairs: &[Pair],
+    jobs: usize,
+    quiet: bool,
+    cache: &mut HashMap<PathBuf, Option<Vec<f32>>>,
+) -> Vec<(f32, bool)> {
     let todo: Vec<PathBuf> = {
         let mut v: Vec<PathBuf> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).filter(|p| !cache.contains_key(p)).collect();
         v.sort();
         v.dedup();
         v
     };
-    let embedded = embed_many(vision, &todo, FacePolicy::Central, 0, jobs);
+    let bar = Progress::new(todo.len() as u64, "embedding", quiet);
+    let embedded = embed_many(vision, &todo, FacePolicy::Central, 0, jobs, &bar);
+    bar.finish();
     cache.extend(todo.into_iter().zip(embedded.into_iter().map(|e| e.map(|c| c.identity))));
     pairs
         .iter()
@@ -176,14 +194,24 @@ fn pair_samples(vision: &Vision, pairs: &[Pair], jobs: usize, cache: &mut HashMa
 
 /// `eval pairs`: accuracy with a threshold chosen on `tune` (if given), else by cross-validation
 /// over the file's folds, else (one fold, no tune file) the best threshold on the pairs themselves.
-pub fn eval_pairs(vision: &Vision, pairs_file: &Path, tune_file: Option<&Path>, root: &Path, jobs: usize) -> anyhow::Result<PairsReport> {
+/// `quiet`: no progress bar (`--json`).
+pub fn eval_pairs(
+    vision: &Vision,
+    pairs_file: &Path,
+    tune_file: Option<&Path>,
+    root: &Path,
+    jobs: usize,
+    quiet: bool,
+) -> anyhow::Result<PairsReport> {
     let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
-    let (pairs, folds) = parse_pairs(&read(pairs_file)?, root)?;
+    let (pairs, folds) = parse_pairs(&read(pairs_file)?, root).with_context(|| {
+        format!("{}: not an LFW pairs file (`N` or `FOLDS N`, then per fold N same and N different lines)", pairs_file.display())
+    })?;
     let mut cache = HashMap::new();
-    let samples = pair_samples(vision, &pairs, jobs, &mut cache);
+    let samples = pair_samples(vision, &pairs, jobs, quiet, &mut cache);
     let (protocol, threshold, accuracy, fold_accuracies) = if let Some(tune) = tune_file {
-        let (tpairs, _) = parse_pairs(&read(tune)?, root)?;
-        let tsamples = pair_samples(vision, &tpairs, jobs, &mut cache);
+        let (tpairs, _) = parse_pairs(&read(tune)?, root).with_context(|| format!("{}: not an LFW pairs file (--tune)", tune.display()))?;
+        let tsamples = pair_samples(vision, &tpairs, jobs, quiet, &mut cache);
         let (t, _) = best_threshold(&tsamples);
         ("tune-file".to_string(), t, accuracy(&samples, t), vec![])
     } else if folds > 1 {
@@ -290,11 +318,13 @@ pub struct RelatabilityOptions {
     /// Also match the large population: every adult face (18-60, race 0-3) of the folder that
     /// is not in the gallery (about 1,900 on the dev half; the protocol's visitors among them).
     pub population: bool,
+    /// No progress bar (`--json`, and by default: a library call draws nothing).
+    pub quiet: bool,
 }
 
 impl Default for RelatabilityOptions {
     fn default() -> Self {
-        RelatabilityOptions { variety: VarietySettings::default(), seeds: 10, population: true }
+        RelatabilityOptions { variety: VarietySettings::default(), seeds: 10, population: true, quiet: true }
     }
 }
 
@@ -394,7 +424,8 @@ pub struct UtkFaces {
 }
 
 /// Embeds the protocol's faces of `utk_dir` (padded by 50 px, largest face).
-pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool) -> anyhow::Result<UtkFaces> {
+/// `quiet`: no progress bar (`--json`).
+pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool, quiet: bool) -> anyhow::Result<UtkFaces> {
     let (names, utk_dir) = utk_files(utk_dir)?;
     let (gal, vis) = utk_split(&names);
     if gal.is_empty() || vis.is_empty() {
@@ -403,8 +434,14 @@ pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool)
     let paths = |v: &[(String, UtkLabel)]| v.iter().map(|(n, _)| utk_dir.join(n)).collect::<Vec<_>>();
     let attach =
         |v: &[(String, UtkLabel)], e: Vec<Option<FaceCode>>| v.iter().cloned().zip(e).map(|((n, l), e)| (n, l, e)).collect::<Vec<_>>();
-    let gallery = attach(&gal, embed_many(vision, &paths(&gal), FacePolicy::Largest, 50, jobs));
-    let visitors = attach(&vis, embed_many(vision, &paths(&vis), FacePolicy::Largest, 50, jobs));
+    let embed = |what: &str, files: Vec<PathBuf>| {
+        let bar = Progress::new(files.len() as u64, what, quiet);
+        let codes = embed_many(vision, &files, FacePolicy::Largest, 50, jobs, &bar);
+        bar.finish();
+        codes
+    };
+    let gallery = attach(&gal, embed("gallery", paths(&gal)));
+    let visitors = attach(&vis, embed("visitors", paths(&vis)));
     let population = if population {
         let in_gallery: std::collections::HashSet<&str> = gal.iter().map(|(n, _)| n.as_str()).collect();
         let known: HashMap<&str, &Option<FaceCode>> = visitors.iter().map(|(n, _, e)| (n.as_str(), e)).collect();
@@ -415,7 +452,7 @@ pub fn embed_utk(vision: &Vision, utk_dir: &Path, jobs: usize, population: bool)
             .collect();
         let todo: Vec<(String, UtkLabel)> = rest.iter().filter(|(n, _)| !known.contains_key(n.as_str())).cloned().collect();
         let mut fresh: HashMap<String, Option<FaceCode>> =
-            todo.iter().map(|(n, _)| n.clone()).zip(embed_many(vision, &paths(&todo), FacePolicy::Largest, 50, jobs)).collect();
+            todo.iter().map(|(n, _)| n.clone()).zip(embed("population", paths(&todo))).collect();
         Some(
             rest.into_iter()
                 .map(|(n, l)| {
@@ -442,7 +479,7 @@ pub fn eval_relatability_with(
     settings: Settings,
     opts: &RelatabilityOptions,
 ) -> anyhow::Result<RelatabilityReport> {
-    let faces = embed_utk(vision, utk_dir, jobs, opts.population)?;
+    let faces = embed_utk(vision, utk_dir, jobs, opts.population, opts.quiet)?;
     Ok(relatability_from(&faces, &vision.embedder_id, settings, opts))
 }
 

@@ -113,7 +113,8 @@ pub enum Command {
         action: EvalAction,
     },
     /// The booth on the demo data, one pass: prints one event per visitor, writes the screens
-    /// as PNG files. `demo fetch` first copies the demo photos.
+    /// as PNG files. First fetches the models and demo photos it lacks (from ../shared or
+    /// $ROLEMIRROR_SHARED, else the pinned upstreams) and builds the demo gallery's index.
     Demo {
         #[command(subcommand)]
         action: Option<DemoAction>,

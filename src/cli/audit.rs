@@ -120,7 +120,9 @@ pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow
             if files.is_empty() {
                 bail!("{}: no .jpg, .jpeg or .png files", dir.display());
             }
-            let found = embed_many(&vision, &files, FacePolicy::Largest, opts.pad, opts.jobs);
+            let bar = crate::util::Progress::new(files.len() as u64, "embedding", opts.json);
+            let found = embed_many(&vision, &files, FacePolicy::Largest, opts.pad, opts.jobs, &bar);
+            bar.finish();
             let without = found.iter().filter(|e| e.is_none()).count();
             let faces: Vec<(FaceCode, Option<usize>)> = found.into_iter().flatten().map(|e| (e, None)).collect();
             (faces, format!("{} photos in {}", files.len(), dir.display()), without)

@@ -8,7 +8,8 @@ use anyhow::Context;
 use super::{Common, ExitCode};
 use crate::config::{self, Config};
 use crate::demo::{self, DemoOptions};
-use crate::gallery::Gallery;
+use crate::gallery::{Gallery, GalleryManifest};
+use crate::util::Progress;
 use crate::util::Size;
 
 /// `run --config FILE`: the daemon until SIGTERM.
@@ -35,12 +36,30 @@ pub fn demo_fetch(mirror: &Path, dir: &Path, out: &mut impl Write) -> anyhow::Re
     Ok(ExitCode::Ok)
 }
 
-/// `demo [--data DIR] [--out DIR] [--size WxH]`.
+/// `demo [--data DIR] [--out DIR] [--size WxH]`: on a fresh checkout it first fetches the
+/// models and demo photos it lacks and builds the demo gallery's index, saying each step on
+/// stderr (see [`demo::firstrun`]).
 pub fn demo(common: &Common, data: &Path, out_dir: &Path, size: Size, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let shared = demo::firstrun::find_shared();
+    let models = crate::models::model_dir(common.models.as_deref());
+    demo::firstrun::ensure_models(&models, shared.as_deref())?;
+    demo::firstrun::ensure_photos(data, shared.as_deref(), false)?;
     let vision = common.vision()?;
-    let (gallery, _) =
-        Gallery::open_or_build(&data.join("gallery"), &vision, |_, _| {}).context("demo gallery (run `rolemirror demo fetch` first)")?;
+    let gallery_dir = data.join("gallery");
+    let photos = GalleryManifest::load(&gallery_dir).map_or(0, |m| m.role_models.iter().map(|r| r.photos.len()).sum::<usize>());
+    let bar = Progress::new(photos as u64, "embedding", false);
+    let (gallery, rebuilt) = Gallery::open_or_build(&gallery_dir, &vision, |rm, photo| {
+        bar.set_message(&format!("{} {photo}", rm.id));
+        bar.inc(1);
+    })
+    .with_context(|| format!("the demo gallery {} (run `rolemirror demo fetch` to restore its photos)", gallery_dir.display()))?;
+    bar.finish();
+    match rebuilt {
+        Some(why) => eprintln!("demo: demo gallery: built {} ({why})", gallery_dir.join(crate::gallery::index::INDEX_FILE).display()),
+        None => eprintln!("demo: demo gallery: index up to date"),
+    }
     let gallery = gallery.with_settings(common.matching);
+    eprintln!("demo: running the booth on {} (screens into {})", data.join("visitors").display(), out_dir.join("screens").display());
     let opts = DemoOptions { data: data.to_path_buf(), out: out_dir.to_path_buf(), size };
     let summary = demo::run(&vision, &gallery, &Config::default(), &opts)?;
     out.flush()?;

@@ -21,7 +21,7 @@ pub fn pairs(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let vision = common.vision()?;
-    let r = eval::eval_pairs(&vision, pairs, tune, root, jobs)?;
+    let r = eval::eval_pairs(&vision, pairs, tune, root, jobs, json)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&r)?)?;
     } else {

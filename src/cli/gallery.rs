@@ -3,11 +3,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::Context;
 
 use super::{Common, ExitCode};
 use crate::gallery::index::{self, Index, PhotoRules};
 use crate::gallery::GalleryManifest;
+use crate::util::Progress;
 
 fn report_rejections(index: &Index, out: &mut impl Write) -> std::io::Result<()> {
     for r in &index.rejected {
@@ -16,10 +17,23 @@ fn report_rejections(index: &Index, out: &mut impl Write) -> std::io::Result<()>
     Ok(())
 }
 
+/// The gallery's manifest; a folder without one is named with what to do.
+pub(crate) fn load_manifest(dir: &Path) -> anyhow::Result<GalleryManifest> {
+    let path = dir.join(crate::gallery::manifest::MANIFEST_FILE);
+    if !path.is_file() {
+        anyhow::bail!(
+            "{}: no such file; a gallery folder holds gallery.toml and the photos (`rolemirror gallery new {}` writes a template)",
+            path.display(),
+            dir.display()
+        );
+    }
+    GalleryManifest::load(dir)
+}
+
 /// Builds (or, with `write = false`, only checks) the gallery index. Exit 0 when every photo
 /// was accepted, 1 when some were left out (named), 3 when the gallery cannot be used at all.
 pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = GalleryManifest::load(dir)?;
+    let manifest = load_manifest(dir)?;
     let problems = manifest.validate(Some(dir));
     if !problems.is_empty() {
         return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml", &problems)?);
@@ -33,22 +47,18 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
         }
     };
     let total: usize = manifest.role_models.iter().map(|r| r.photos.len()).sum();
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(if write { "embedding" } else { "checking" });
+    let bar = Progress::new(total as u64, if write { "embedding" } else { "checking" }, false);
     let result = index::build(dir, &manifest, &vision, &PhotoRules::default(), previous.as_ref(), |rm, photo| {
-        bar.set_message(format!("{} {photo}", rm.id));
+        bar.set_message(&format!("{} {photo}", rm.id));
         bar.inc(1);
     });
-    bar.finish_and_clear();
+    bar.finish();
     let (index, stats) = result?;
     let accepted_models = manifest.role_models.iter().filter(|rm| index.photos.iter().any(|p| p.role_model == rm.id)).count();
     if write {
-        index.write(dir)?;
+        index.write(dir).with_context(|| {
+            format!("{}: cannot write the index (is the folder writable, the disk full?)", dir.join(index::INDEX_FILE).display())
+        })?;
     }
     writeln!(
         out,

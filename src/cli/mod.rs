@@ -155,7 +155,12 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
                 let mut settings = crate::gallery::variety::VarietySettings::default();
                 settings.enabled = !variety.no_variety;
                 settings.margin = variety.variety_margin.unwrap_or(settings.margin);
-                let opts = crate::eval::RelatabilityOptions { variety: settings, seeds: variety.seeds.max(1), population: !no_population };
+                let opts = crate::eval::RelatabilityOptions {
+                    variety: settings,
+                    seeds: variety.seeds.max(1),
+                    population: !no_population,
+                    quiet: *json,
+                };
                 eval::relatability(common, utk, *jobs, *json, png.as_deref(), &opts, out)
             }
         },

@@ -38,14 +38,15 @@ pub fn create(
 ) -> anyhow::Result<ExitCode> {
     let key = bundle::read_signing_key(key)?;
     if let Some(cfg) = config {
-        let text = std::fs::read_to_string(cfg).with_context(|| cfg.display().to_string())?;
+        let text =
+            std::fs::read_to_string(cfg).with_context(|| format!("{}: cannot read the config to bundle (--config FILE)", cfg.display()))?;
         let problems = config::check(&text);
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &cfg.display().to_string(), "; not bundled", &problems)?);
         }
     }
     if let Some(dir) = gallery {
-        let manifest = GalleryManifest::load(dir)?;
+        let manifest = super::gallery::load_manifest(dir)?;
         let problems = manifest.validate(Some(dir));
         if !problems.is_empty() {
             return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
@@ -71,7 +72,14 @@ pub fn create(
     }
     // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.
     let serial = serial.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
-    let m = bundle::create(gallery, config, &key, serial, dest)?;
+    // The bar appears with the first file copied, when the number of files is known.
+    let mut bar: Option<crate::util::Progress> = None;
+    let m = bundle::create_with_progress(gallery, config, &key, serial, dest, &mut |_, total| {
+        bar.get_or_insert_with(|| crate::util::Progress::new(total as u64, "copying", false)).inc(1);
+    })?;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
     writeln!(
         out,
         "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",
@@ -133,7 +141,8 @@ pub fn verify(
     let key = bundle::read_verifying_key(pubkey)?;
     let tmp = std::env::temp_dir().join(format!("rolemirror-verify-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp)?;
+    std::fs::create_dir_all(&tmp)
+        .with_context(|| format!("{}: cannot create the throwaway folder for the check (is $TMPDIR writable?)", tmp.display()))?;
     let store = Store::new(&tmp.join("gallery"));
     let config_path = tmp.join("rolemirror.toml");
     let limits = Limits::default();
@@ -145,7 +154,17 @@ pub fn verify(
         current: None,
     };
     let vision = || common.vision().map(Arc::new);
-    let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| log::info!("{:3.0}% {}", p.fraction * 100.0, p.step));
+    // The booth's import reports a fraction and a step; the bar counts per mille.
+    let bar = crate::util::Progress::new(1000, "verifying", false);
+    let mut shown = 0u64;
+    let outcome = install::import(&bundle_root(dir), &store, &opts, &vision, &mut |p| {
+        log::info!("{:3.0}% {}", p.fraction * 100.0, p.step);
+        let at = (f64::from(p.fraction).clamp(0.0, 1.0) * 1000.0) as u64;
+        bar.inc(at.saturating_sub(shown));
+        shown = shown.max(at);
+        bar.set_message(&p.step.to_string());
+    });
+    bar.finish();
     print_outcome(&outcome, out)?;
     let code = match &outcome {
         Outcome::Installed { role_models, .. } => {

@@ -10,6 +10,7 @@
 //! advice=…`.
 
 pub mod data;
+pub mod firstrun;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -144,14 +144,16 @@ pub fn keygen(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf, Strin
 
 /// Reads a private key file written by [`keygen`].
 pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = fs::read_to_string(path).with_context(|| format!("{}: cannot read key", path.display()))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the private key (make a key pair with `rolemirror keygen --out DIR`)", path.display()))?;
     let seed = parse_hex::<32>(&text).with_context(|| format!("{}: not a rolemirror private key (64 hex digits)", path.display()))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 
 /// Reads a public key file written by [`keygen`].
 pub fn read_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let text = fs::read_to_string(path).with_context(|| format!("{}: cannot read key", path.display()))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the public key (the .pub file `rolemirror keygen` wrote)", path.display()))?;
     let bytes = parse_hex::<32>(&text).with_context(|| format!("{}: not a rolemirror public key (64 hex digits)", path.display()))?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: invalid public key: {e}", path.display()))
 }
@@ -192,6 +194,18 @@ fn check_name(p: &str) -> Result<(), String> {
 /// Writes `OUT/ROLEMIRROR/` from a gallery directory and/or a config file, signed with `key`.
 /// Returns the manifest.
 pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &SigningKey, serial: u64, out: &Path) -> anyhow::Result<BundleManifest> {
+    create_with_progress(gallery, config, key, serial, out, &mut |_, _| {})
+}
+
+/// [`create`], calling `progress(done, total)` after each file copied.
+pub fn create_with_progress(
+    gallery: Option<&Path>,
+    config: Option<&Path>,
+    key: &SigningKey,
+    serial: u64,
+    out: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> anyhow::Result<BundleManifest> {
     if gallery.is_none() && config.is_none() {
         bail!("nothing to bundle: give --gallery DIR and/or --config FILE");
     }
@@ -208,17 +222,17 @@ pub fn create(gallery: Option<&Path>, config: Option<&Path>, key: &SigningKey, s
     if let Some(dir) = gallery {
         let mut list = Vec::new();
         walk(dir, Path::new(""), &mut list)?;
-        for rel in list {
-            // The booth builds its own index; a copy of ours would only be checked and replaced.
-            if rel == Path::new(crate::gallery::index::INDEX_FILE) {
-                continue;
-            }
+        // The booth builds its own index; a copy of ours would only be checked and replaced.
+        list.retain(|rel| rel != Path::new(crate::gallery::index::INDEX_FILE));
+        let total = list.len();
+        for (i, rel) in list.into_iter().enumerate() {
             let name = rel.to_str().with_context(|| format!("{}: file name is not UTF-8", dir.join(&rel).display()))?;
             let dest = format!("gallery/{name}");
             copy_into(&dir.join(&rel), &root.join(&dest), &dest, &mut files)?;
+            progress(i + 1, total);
         }
         if !files.iter().any(|f: &FileEntry| f.path == "gallery/gallery.toml") {
-            bail!("{}: no gallery.toml", dir.display());
+            bail!("{}: no gallery.toml (`rolemirror gallery new DIR` writes a template)", dir.display());
         }
     }
     if let Some(cfg) = config {

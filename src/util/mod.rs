@@ -2,9 +2,11 @@
 //! rename, fsync of the directory), the [`Size`] type and the one-value [`Slot`] between threads.
 
 pub mod logring;
+pub mod progress;
 mod size;
 mod slot;
 
+pub use progress::Progress;
 pub use size::{BadSize, Size};
 pub use slot::Slot;
 

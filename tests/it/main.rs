@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod csv_import;
 mod faults;
+mod firstrun;
 mod gallery;
 mod golden;
 mod health;

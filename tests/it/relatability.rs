@@ -209,7 +209,7 @@ fn relatability_on_the_dev_split_with_the_booth_matcher() {
     // The identity embedding alone (resemblance) is far behind on the visitor's group: the
     // same faces through the library, without the population.
     let vision = default_vision();
-    let faces = rolemirror::eval::embed_utk(vision, &shared().join("data/utk-dev"), 2, false).expect("embeds");
+    let faces = rolemirror::eval::embed_utk(vision, &shared().join("data/utk-dev"), 2, false, true).expect("embeds");
     let opts = rolemirror::eval::RelatabilityOptions { population: false, seeds: 2, ..Default::default() };
     let plain =
         rolemirror::eval::relatability_from(&faces, &vision.embedder_id, Settings { mode: Mode::Resemblance, gender_cue: 0.0 }, &opts);
@@ -229,7 +229,14 @@ fn variety_keeps_the_demo_matches() {
     let data = rolemirror::demo::data::DemoData::builtin().expect("demo list");
     let paths: Vec<std::path::PathBuf> =
         data.visitors.iter().map(|v| tmp.path().join("visitors").join(rolemirror::demo::data::flat_name(&v.photo))).collect();
-    let codes = rolemirror::eval::embed_many(vision, &paths, rolemirror::eval::FacePolicy::Largest, 0, 2);
+    let codes = rolemirror::eval::embed_many(
+        vision,
+        &paths,
+        rolemirror::eval::FacePolicy::Largest,
+        0,
+        2,
+        &rolemirror::util::Progress::new(0, "", true),
+    );
     let visitors: Vec<(Option<&str>, &FaceCode)> =
         data.visitors.iter().zip(&codes).filter_map(|(v, c)| Some((v.expect.as_deref(), c.as_ref()?))).collect();
     let expected = visitors.iter().filter(|(e, _)| e.is_some()).count();
