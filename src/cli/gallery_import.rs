@@ -17,8 +17,7 @@ fn list(out: &mut impl Write, what: &str, ids: &[String]) -> std::io::Result<()>
 /// Imports the CSV into the gallery: exit 0 when written (or already up to date), 3 with every
 /// problem listed (by row and column) and nothing written.
 pub fn import(dir: &Path, csv: &Path, json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    // The lead wires util::progress's bar here (quiet with --json and in pipes).
-    let mut progress = |_done: usize, _total: usize| {};
+    let mut progress = crate::util::progress::callback("reading rows", json);
     let (plan, written) = csv_import::import(dir, csv, &mut progress)?;
     let toml = dir.join(MANIFEST_FILE);
     let code = if plan.problems.is_empty() { ExitCode::Ok } else { ExitCode::Setup };

@@ -130,8 +130,7 @@ pub fn run(common: &Common, opts: &PreviewOptions, out: &mut impl Write) -> anyh
     std::fs::create_dir_all(opts.out).with_context(|| opts.out.display().to_string())?;
     let mut sheets: Vec<(Size, ContactSheet, PathBuf)> = Vec::new();
     let mut files: Vec<serde_json::Value> = Vec::new();
-    // Progress: (done, total) per card; the shared progress bar (util::progress) plugs in here.
-    let mut progress = |_done: usize, _total: usize| {};
+    let mut progress = crate::util::progress::callback("cards", opts.json);
     let checked = gallery_checks(
         common,
         opts.dir,

@@ -52,7 +52,14 @@ pub fn create(
             return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
         }
         // The preview's checks (nothing is written): cards rendered at the booth's size.
-        let checked = super::preview::gallery_checks(common, dir, config, &[], &mut |_, _, _| Ok(()), &mut |_, _| {})?;
+        let checked = super::preview::gallery_checks(
+            common,
+            dir,
+            config,
+            &[],
+            &mut |_, _, _| Ok(()),
+            &mut crate::util::progress::callback("checking cards", false),
+        )?;
         if !checked.problems.is_empty() {
             if let Some(note) = &checked.note {
                 writeln!(out, "note: {note}")?;

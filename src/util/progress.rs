@@ -56,6 +56,19 @@ impl Drop for Progress {
     }
 }
 
+/// A `(done, total)` callback drawing a [`Progress`] bar, made at the first call (when the total
+/// is known), for library loops that report progress that way (`gallery import`, `preview`).
+pub fn callback(what: &'static str, quiet: bool) -> impl FnMut(usize, usize) {
+    let mut bar: Option<Progress> = None;
+    move |done, total| {
+        let b = bar.get_or_insert_with(|| Progress::new(total as u64, what, quiet));
+        b.bar.set_position(done as u64);
+        if done >= total {
+            b.finish();
+        }
+    }
+}
+
 /// Whether a bar is drawn: only on a terminal, and never when asked to be quiet.
 fn shown(quiet: bool, stderr_is_terminal: bool) -> bool {
     stderr_is_terminal && !quiet
@@ -86,5 +99,13 @@ mod tests {
         assert!(p.bar.is_finished());
         // Counting past the total or after finishing is harmless.
         p.inc(10);
+    }
+
+    #[test]
+    fn the_callback_makes_its_bar_at_the_first_call() {
+        let mut cb = callback("testing", true);
+        cb(1, 3);
+        cb(3, 3);
+        cb(3, 3);
     }
 }
