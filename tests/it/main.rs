@@ -8,5 +8,6 @@ mod golden;
 mod layers;
 mod relatability;
 mod screens;
+mod speed;
 mod systemd;
 mod usb;
