@@ -88,7 +88,17 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     };
     perform(first, &core);
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
-    emit("ready", &[("role_models", gallery.role_models.len().to_string()), ("embedder", vision.embedder_id.id.clone())]);
+    let (dw, dh) = vision.detector_input();
+    emit(
+        "ready",
+        &[
+            ("role_models", gallery.role_models.len().to_string()),
+            ("embedder", vision.embedder_id.id.clone()),
+            ("detector_input", format!("{dw}x{dh}")),
+            ("detector_input_from", if vision.auto_input.is_some() { "auto" } else { "config" }.to_string()),
+            ("precision", vision.precision().to_string()),
+        ],
+    );
 
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let outcome = loop {

@@ -43,6 +43,11 @@ pub struct VisionOptions {
     /// Default true, or false when the environment has `ROLEMIRROR_FUSED_OPS=0` (to measure
     /// both on a Pi with the same binary: `ROLEMIRROR_FUSED_OPS=0 rolemirror bench`).
     pub fused_ops: bool,
+    /// `vision.detector_input = "auto"`: `Some((width, height))` of the camera frames, and the
+    /// full-frame detector's input is chosen at load by timing it on this CPU ([`autosize`],
+    /// budget [`autosize::FULL_FRAME_BUDGET_MS`]; `detect.input` is then ignored). `None`: the
+    /// input is `detect.input` as given.
+    pub auto_input: Option<(u32, u32)>,
     /// Input of the second, small detector that looks for a known face in a region around it
     /// ([`Vision::faces_near`]); loaded on first use. Default [`TRACK_INPUT`].
     pub track_input: (u32, u32),
@@ -66,6 +71,7 @@ impl Default for VisionOptions {
             detect: DetectorOptions::default(),
             precision: Precision::F32,
             fused_ops: std::env::var_os("ROLEMIRROR_FUSED_OPS").is_none_or(|v| v != "0"),
+            auto_input: None,
             track_input: TRACK_INPUT,
         }
     }
@@ -139,6 +145,8 @@ pub struct Vision {
     pub embedder_id: EmbedderId,
     /// Detector id in the manifest.
     pub detector_id: String,
+    /// What `detector_input = "auto"` chose and the timings (None: the input was given).
+    pub auto_input: Option<autosize::AutoInput>,
     /// The tracking detector (small input), loaded on first use.
     tracker: std::sync::OnceLock<detect::Detector>,
     detector_path: std::path::PathBuf,
@@ -156,8 +164,12 @@ impl Vision {
     }
 
     /// Loads detector and embedder from `dir`, verifying each file against `manifest`.
+    /// With `opts.auto_input`, the detector input is chosen by timing ([`Vision::auto_input`]).
     pub fn load(dir: &Path, manifest: &Manifest, opts: &VisionOptions) -> anyhow::Result<Vision> {
-        Self::load_with(dir, manifest, opts, None).map(|(v, _)| v)
+        let auto = opts.auto_input.map(|frame| (frame, autosize::FULL_FRAME_BUDGET_MS));
+        let (mut v, chosen) = Self::load_with(dir, manifest, opts, auto)?;
+        v.auto_input = chosen;
+        Ok(v)
     }
 
     /// As [`Vision::load`], with the detector input chosen by timing on this CPU for frames of
@@ -170,8 +182,10 @@ impl Vision {
         frame: (u32, u32),
         budget_ms: f64,
     ) -> anyhow::Result<(Vision, autosize::AutoInput)> {
-        let (v, auto) = Self::load_with(dir, manifest, opts, Some((frame, budget_ms)))?;
-        Ok((v, auto.context("detector input was not chosen")?))
+        let (mut v, auto) = Self::load_with(dir, manifest, opts, Some((frame, budget_ms)))?;
+        let auto = auto.context("detector input was not chosen")?;
+        v.auto_input = Some(auto.clone());
+        Ok((v, auto))
     }
 
     fn load_with(
@@ -203,6 +217,7 @@ impl Vision {
             embedder,
             embedder_id: EmbedderId { id: emb_id.to_string(), sha256: emb_sha, dim, appearance: emb_spec.appearance.clone() },
             detector_id: det_id.to_string(),
+            auto_input: None,
             tracker: std::sync::OnceLock::new(),
             detector_path: det_path,
             tuning,

@@ -174,7 +174,10 @@ fn visitors_get_their_role_model_and_an_empty_frame_keeps_attract() {
     for (m, want) in matches.iter().zip(["demo-02", "demo-06", "demo-04"]) {
         assert!(m.contains(&format!("role_model={want} ")), "{m}");
     }
-    assert!(lines.iter().any(|l| l.starts_with("event=ready")));
+    // The default detector input is "auto": timed at start, one of the 4:3 standard sizes.
+    let ready = lines.iter().find(|l| l.starts_with("event=ready")).expect("ready");
+    assert!(ready.contains("detector_input_from=auto"), "{ready}");
+    assert!(["640x480", "512x384", "384x288", "256x192"].iter().any(|s| ready.contains(&format!("detector_input={s} "))), "{ready}");
     assert!(lines.iter().any(|l| l == "event=shutdown reason=replayended"), "{lines:?}");
     // Empty frames never start a visit, and the booth returns to attract after each.
     let s = screens(&out);
@@ -211,8 +214,14 @@ fn a_stale_or_missing_index_is_rebuilt_at_start() {
     // A second start finds the index fresh and does not rebuild.
     std::fs::remove_dir_all(&out).expect("clean");
     std::fs::create_dir_all(&out).expect("mkdir");
-    let (status, lines) = Daemon::start(&booth_config(&out, &f, &g, false), &[]).finish(60);
+    // With a size given in the config, that size is used (nothing timed).
+    let config = booth_config(&out, &f, &g, false);
+    let text = std::fs::read_to_string(&config).expect("config").replace("[vision]\n", "[vision]\ndetector_input = \"384x288\"\n");
+    std::fs::write(&config, text).expect("write config");
+    let (status, lines) = Daemon::start(&config, &[]).finish(60);
     assert!(status.success() && !lines.iter().any(|l| l.starts_with("event=gallery_indexed")), "{lines:#?}");
+    let ready = lines.iter().find(|l| l.starts_with("event=ready")).expect("ready");
+    assert!(ready.contains("detector_input=384x288 detector_input_from=config "), "{ready}");
 }
 
 #[test]
