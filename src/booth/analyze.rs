@@ -3,7 +3,7 @@
 
 use super::machine::{guidance, FaceObs};
 use crate::config::BoothSettings;
-use crate::vision::{align, choose_face, FacePolicy, RgbImage, Vision};
+use crate::vision::{align, choose_face, Face, FacePolicy, RgbImage, Vision};
 
 /// Frontal by landmark geometry: the nose near the eyes' midpoint (yaw) and the eye line near
 /// level (roll).
@@ -40,12 +40,18 @@ pub fn sharpness(crop: &RgbImage) -> f32 {
     values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n
 }
 
-/// Analyses one frame: the chosen face and how good it is; embeds it only when good.
+/// Analyses one frame with a full-frame detection: the chosen face and how good it is; embeds it
+/// only when good.
 pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
     let faces = vision.faces(frame)?;
-    let Some(face) = choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) else {
-        return Ok(None);
-    };
+    match choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) {
+        Some(face) => Ok(Some(judge(vision, frame, face, cfg)?)),
+        None => Ok(None),
+    }
+}
+
+/// How good the visitor's `face` (found in `frame`) is; embedded only when good.
+pub fn judge(vision: &Vision, frame: &RgbImage, face: &Face, cfg: &BoothSettings) -> anyhow::Result<FaceObs> {
     let eye_fraction = face.eye_distance() / frame.width().max(1) as f32;
     let frontal = is_frontal(&face.landmarks, cfg.max_yaw, cfg.max_roll_degrees);
     let crop = align::align(frame, &face.landmarks);
@@ -57,7 +63,7 @@ pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow
             obs.embedding = Some(vision.embedder.describe(&crop)?);
         }
     }
-    Ok(Some(obs))
+    Ok(obs)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The running booth: three threads and an event loop.
 //!
 //! - capture (camera → a slot of one frame; stale frames are dropped),
-//! - vision (frame → [`analyse_frame`] → observation; inference never runs on the executor),
+//! - vision (frame → [`FrameAnalyser`] → observation; inference never runs on the executor),
 //! - display (scene → screen),
 //! - this event loop (tokio, one thread): observations, camera status, a 100 ms tick, signals and
 //!   USB updates go into [`Core`], whose actions it carries out — scenes to the display, event
@@ -18,7 +18,7 @@ use super::core::{Action, Core};
 use super::counters::{self, Counters};
 use super::startup::Loaded;
 use super::{fallback, notify, updater, Exit, Outcome, Signals};
-use crate::booth::{analyse_frame, Booth, Observation};
+use crate::booth::{Booth, FrameAnalyser, Observation};
 use crate::camera::{self, CameraStatus, FrameSlot};
 use crate::display::{self, DisplayThread};
 use crate::events::emit;
@@ -59,10 +59,15 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
         let (frames, vision, heartbeat, stop) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone());
         let (settings, mirror) = (config.booth.clone(), config.camera.mirror);
         std::thread::Builder::new().name("vision".into()).spawn(move || {
+            // Tracks the visitor's face between frames: one detection per frame, mostly small.
+            let mut analyser = FrameAnalyser::default();
             while !stop.load(Ordering::SeqCst) {
                 heartbeat.store(clock.elapsed().as_millis() as u64, Ordering::SeqCst);
-                let Some(frame) = frames.take(Duration::from_millis(250)) else { continue };
-                match analyse_frame(&vision, &frame.image, frame.label.clone(), &settings, mirror) {
+                let Some(frame) = frames.take(Duration::from_millis(250)) else {
+                    analyser.reset();
+                    continue;
+                };
+                match analyser.analyse(&vision, &frame.image, frame.label.clone(), &settings, mirror) {
                     Ok(obs) => {
                         if obs_tx.blocking_send(obs).is_err() {
                             break;
