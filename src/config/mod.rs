@@ -511,6 +511,18 @@ mod tests {
         assert!(p.len() == 2 && p[0].starts_with("camera.widht (line 2)") && p[1].starts_with("camera.fps"), "{p:?}");
     }
 
+    /// A zero-length config (a power cut, a failed copy) ran the booth on the defaults without a
+    /// word; found by `faults::corrupt_files_at_start_give_the_service_screen_or_a_rebuild`.
+    #[test]
+    fn an_empty_config_is_refused_and_a_comment_only_one_is_not() {
+        for text in ["", "\n", "  \r\n\t\n"] {
+            let p = check(text);
+            assert!(p.len() == 1 && p[0].to_string().starts_with("the file is empty"), "{text:?}: {p:?}");
+            assert!(Config::from_text(text).is_err());
+        }
+        assert!(check("# all defaults\n").is_empty());
+    }
+
     #[test]
     fn unknown_keys_and_wrong_types_are_refused_with_their_line() {
         let e = raw::Config::parse("[camera]\nwidht = 640\n").expect_err("unknown key");
@@ -542,7 +554,7 @@ mod tests {
     #[test]
     fn languages() {
         let texts = |t: &str| Config::from_text(t).map(|c| c.texts.invite);
-        assert_eq!(texts(""), Ok(Texts::english().invite));
+        assert_eq!(texts("[texts]\n"), Ok(Texts::english().invite));
         assert_eq!(texts("[texts]\nlanguage = \"nl\"\n"), Ok("Kom voor de spiegel staan".into()));
         assert!(texts("[texts]\nlanguage = \"fy\"\n").is_err());
         assert_eq!(

@@ -383,8 +383,21 @@ pub struct Config {
 }
 
 impl Config {
-    /// Parses TOML (unknown keys and wrong types are errors, with their key path and line).
+    /// Parses TOML (unknown keys and wrong types are errors, with their key path and line). An
+    /// empty file (nothing but white space) is refused: it is what a power cut or a failed copy
+    /// leaves, and running on the defaults would drop the booth's screen, camera and language
+    /// settings without a word (a file of comments only is a deliberate "all defaults").
     pub fn parse(text: &str) -> Result<Config, Problem> {
+        if text.trim().is_empty() {
+            return Err(Problem::new(
+                "",
+                format!(
+                    "the file is empty ({} bytes): cut off by a power cut or a failed copy? Restore it (a USB update keeps the config \
+                     it replaced next to it, as FILE.previous) or write the settings; `rolemirror config check` checks it",
+                    text.len()
+                ),
+            ));
+        }
         toml::from_str(text).map_err(|e| toml_problem(text, &e))
     }
 

@@ -73,8 +73,10 @@ pub struct Index {
     pub rejected: Vec<Rejection>,
 }
 
-/// Why a photo is not used, or its single trusted face.
-pub fn choose_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
+/// A gallery photo's single trusted face, or why the photo is not used. Not a choice among
+/// faces (that is `vision::choose_face` for visitors): a role model's photo with two comparable
+/// faces is refused, because either could be the role model.
+pub fn trusted_face(faces: &[Face], rules: &PhotoRules) -> Result<Face, String> {
     let Some(first) = faces.first() else {
         return Err("no face found".into());
     };
@@ -109,7 +111,7 @@ pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoRe
         Ok(f) => f,
         Err(e) => return PhotoResult::Rejected(format!("detector failed: {e:#}")),
     };
-    let face = match choose_face(&faces, rules) {
+    let face = match trusted_face(&faces, rules) {
         Ok(f) => f,
         Err(reason) => return PhotoResult::Rejected(reason),
     };
@@ -212,13 +214,40 @@ impl Index {
         };
         let index: Index = serde_json::from_str(&text)
             .with_context(|| format!("{} is corrupt: run `rolemirror gallery build {}`", path.display(), dir.display()))?;
+        // A flipped bit in a number still parses: the checksum catches it (an index written
+        // before checksums has none and is read as it is).
+        let stored: Checksum = serde_json::from_str(&text).unwrap_or_default();
+        if let Some(sum) = stored.checksum {
+            if sum != index.checksum()? {
+                anyhow::bail!(
+                    "{} is corrupt: its content does not match its checksum (a flipped bit or a torn write): run `rolemirror gallery build {}`",
+                    path.display(),
+                    dir.display()
+                );
+            }
+        }
         Ok(Some(index))
     }
 
-    /// Writes `DIR/index.json` atomically.
+    /// sha256 of the index's compact JSON (without the checksum).
+    fn checksum(&self) -> anyhow::Result<String> {
+        Ok(sha256_bytes(&serde_json::to_vec(self)?))
+    }
+
+    /// Writes `DIR/index.json` atomically, with the checksum of its content.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(INDEX_FILE);
-        let json = serde_json::to_vec(self)?;
+        let plain = serde_json::to_vec(self)?;
+        // The checksum is over the JSON as `read` will serialize it again: when a number would
+        // not come back identical (it does with serde_json's shortest round-trip output), the
+        // index is written without one rather than refused at every start.
+        let again = serde_json::from_slice::<Index>(&plain).ok().and_then(|i| serde_json::to_vec(&i).ok());
+        let json = if again.as_deref() == Some(plain.as_slice()) {
+            serde_json::to_vec(&WithChecksum { index: self, checksum: sha256_bytes(&plain) })?
+        } else {
+            log::debug!("{}: written without a checksum (its numbers do not round-trip)", path.display());
+            plain
+        };
         write_atomic(&path, &json).with_context(|| format!("writing {}", path.display()))
     }
 
@@ -275,6 +304,21 @@ impl Index {
     }
 }
 
+/// `index.json` as written: the index and the sha256 of its compact JSON.
+#[derive(Serialize)]
+struct WithChecksum<'a> {
+    #[serde(flatten)]
+    index: &'a Index,
+    checksum: String,
+}
+
+/// The checksum of an `index.json`, if it has one.
+#[derive(Default, Deserialize)]
+struct Checksum {
+    #[serde(default)]
+    checksum: Option<String>,
+}
+
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
@@ -320,11 +364,11 @@ mod tests {
     #[test]
     fn photo_rules() {
         let rules = PhotoRules::default();
-        assert!(choose_face(&[], &rules).unwrap_err().contains("no face"));
-        assert!(choose_face(&[face(100.0, 40.0)], &rules).is_ok());
-        assert!(choose_face(&[face(100.0, 10.0)], &rules).unwrap_err().contains("too small"));
-        assert!(choose_face(&[face(100.0, 40.0), face(80.0, 30.0)], &rules).unwrap_err().contains("comparable"));
+        assert!(trusted_face(&[], &rules).unwrap_err().contains("no face"));
+        assert!(trusted_face(&[face(100.0, 40.0)], &rules).is_ok());
+        assert!(trusted_face(&[face(100.0, 10.0)], &rules).unwrap_err().contains("too small"));
+        assert!(trusted_face(&[face(100.0, 40.0), face(80.0, 30.0)], &rules).unwrap_err().contains("comparable"));
         // A small bystander in the background does not make the photo ambiguous.
-        assert!(choose_face(&[face(100.0, 40.0), face(30.0, 10.0)], &rules).is_ok());
+        assert!(trusted_face(&[face(100.0, 40.0), face(30.0, 10.0)], &rules).is_ok());
     }
 }

@@ -70,24 +70,31 @@ impl Gallery {
     /// Opens `dir` as [`Gallery::open`] does; when only its index is missing or stale (a new
     /// model or software version, an edited manifest or photo), builds and writes the index
     /// first, reusing cached embeddings, calling `progress` per photo. Problems with the
-    /// manifest or photos stay errors. Returns whether it rebuilt.
+    /// manifest or photos stay errors; an index that cannot be written (a full disk) is a
+    /// warning. Returns why it rebuilt (None: the index was fresh).
     pub fn open_or_build(
         dir: &Path,
         vision: &crate::vision::Vision,
         mut progress: impl FnMut(&RoleModel, &str),
-    ) -> anyhow::Result<(Gallery, bool)> {
+    ) -> anyhow::Result<(Gallery, Option<String>)> {
         let manifest = valid_manifest(dir)?;
-        // A corrupt index is rebuilt like a stale one.
-        match Index::read(dir).ok().flatten() {
-            Some(index) if index.staleness(dir, &vision.embedder_id).is_none() => Ok((Self::from_parts(dir, manifest, index), false)),
-            previous => {
-                let (index, _) = index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| {
-                    progress(rm, photo)
-                })?;
-                index.write(dir)?;
-                Ok((Self::from_parts(dir, manifest, index), true))
-            }
+        // A corrupt index is rebuilt like a stale one (and none of its embeddings is reused).
+        let (previous, why) = match Index::read(dir) {
+            Ok(Some(index)) => match index.staleness(dir, &vision.embedder_id) {
+                None => return Ok((Self::from_parts(dir, manifest, index), None)),
+                Some(why) => (Some(index), format!("{} is stale: {why}", dir.join(index::INDEX_FILE).display())),
+            },
+            Ok(None) => (None, format!("{} is missing", dir.join(index::INDEX_FILE).display())),
+            Err(e) => (None, format!("{e:#}")),
+        };
+        let (index, _) =
+            index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
+        // The index is a cache: on a full or read-only disk the booth runs on the one in memory
+        // (and rebuilds it again at the next start) rather than not at all.
+        if let Err(e) = index.write(dir) {
+            log::warn!("{e:#}: the booth runs on the index in memory and rebuilds it at the next start");
         }
+        Ok((Self::from_parts(dir, manifest, index), Some(why)))
     }
 
     /// Combines a manifest and a (fresh) index.

@@ -49,7 +49,10 @@ impl Exit {
 /// How one configuration's run ended.
 pub(crate) enum Outcome {
     Exit(Exit),
+    /// SIGHUP or an installed update: read the config again and start over.
     Reload,
+    /// What was missing is there now (a screen that appeared after the booth started): start over.
+    Retry,
 }
 
 /// Tells systemd (outside systemd, without `NOTIFY_SOCKET`, this does nothing). Never waits: the
@@ -122,7 +125,7 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
                     Startup::Loaded(loaded) => running::booth(*loaded, config_path, &mut sig).await?,
                     Startup::Failed(problems) => {
                         let usb = updater(&config, config_path, None, Some(config.clone()));
-                        fallback::service(&config.display, &problems, usb, &mut sig).await?
+                        fallback::service(&config.display, &problems, false, usb, &mut sig).await?
                     }
                     Startup::Stopped => {
                         emit("shutdown", &[("reason", Exit::Stopped.name().to_string())]);
@@ -134,7 +137,7 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
                 let problems: Vec<String> = e.problems.iter().map(|p| format!("{}: {p}", config_path.display())).collect();
                 let lenient = Config::lenient(config_path);
                 let usb = updater(&lenient, config_path, None, None);
-                fallback::service(&lenient.display, &problems, usb, &mut sig).await?
+                fallback::service(&lenient.display, &problems, false, usb, &mut sig).await?
             }
         };
         match outcome {
@@ -143,6 +146,7 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
                 notify(&[sd_notify::NotifyState::Reloading]);
                 emit("config_reloaded", &[("file", config_path.display().to_string())]);
             }
+            Outcome::Retry => {}
         }
     }
 }

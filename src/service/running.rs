@@ -35,7 +35,7 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     // Display first: READY means the screen works.
     let display: DisplayThread = match display::start(&config.display, Duration::from_secs(10)) {
         Ok(d) => d,
-        Err(e) => return fallback::service(&config.display, &[format!("display: {e}")], usb, sig).await,
+        Err(e) => return fallback::service(&config.display, &[format!("display: {e}")], true, usb, sig).await,
     };
     log::info!("display {}x{}", display.size.0, display.size.1);
 

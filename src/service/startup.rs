@@ -62,9 +62,9 @@ pub fn load(config: &Config, progress: &(dyn Fn(Progress) + Sync)) -> Result<Loa
                 None
             }
             Ok((g, rebuilt)) => {
-                if rebuilt {
+                if let Some(why) = rebuilt {
                     let seconds = format!("{:.1}", started.elapsed().as_secs_f64());
-                    emit("gallery_indexed", &[("role_models", g.role_models.len().to_string()), ("seconds", seconds)]);
+                    emit("gallery_indexed", &[("role_models", g.role_models.len().to_string()), ("seconds", seconds), ("reason", why)]);
                 }
                 if g.role_models.is_empty() {
                     problems.push(format!("gallery.dir: {} has no role model with a usable photo", dir.display()));

@@ -303,6 +303,17 @@ pub fn import(
     if checked.manifest.config().is_some() && opts.config_path.is_none() {
         return refuse("the bundle has a config, but this booth was not started with a config file to replace");
     }
+    // A full disk is told as such up front, not as a write error in the middle of the copy.
+    let need = checked.manifest.total_size().saturating_add(checked.manifest.total_size() / 10).saturating_add(1 << 20);
+    if let Some(free) = free_bytes(&store.versions).filter(|free| *free < need) {
+        return refuse(format!(
+            "the booth's disk is full: the bundle needs about {:.1} MB, {:.1} MB are free in {}; the booth keeps its gallery \
+             and config (make space there and insert the stick again)",
+            need as f64 / 1e6,
+            free as f64 / 1e6,
+            store.versions.display()
+        ));
+    }
     let staging = store.versions.join(format!("staging-{}-{}", std::process::id(), serial));
     let result = stage(&checked, &staging, store, opts, vision, &mut step);
     let outcome = match result {
@@ -507,6 +518,20 @@ pub fn check_header(path: &Path, max: u64) -> Result<(), String> {
         return Err(format!("{w}x{h} = {pixels} pixels, over the limit of {max} (refused before decoding)"));
     }
     Ok(())
+}
+
+/// Bytes an unprivileged process may still write in the filesystem of `dir` (None: unknown).
+/// (`statvfs` counts are 32 bits wide on armv7, 64 on aarch64 and x86_64.)
+#[allow(clippy::useless_conversion)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: all-zero is a valid `statvfs` (integers only).
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs reads the NUL-terminated path and writes `s`, both valid for the call.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    Some(u64::from(s.f_bavail).saturating_mul(u64::from(s.f_frsize)))
 }
 
 /// fsyncs every file and directory under `dir` (children before parents).

@@ -112,12 +112,22 @@ pub fn write_report(stick: &Stick, spool: &Path, text: &str) -> Result<PathBuf, 
         if !std::fs::symlink_metadata(&dir)?.is_dir() {
             return Err(std::io::Error::other("reports is not a directory"));
         }
-        let path = dir.join(format!("report-{stamp}.txt"));
+        // A Pi without a real-time clock may step its time back: a name already taken gets a
+        // suffix rather than sending the report to the spool (an old report is never replaced).
         use std::io::Write;
-        let mut f = std::fs::File::options().write(true).create_new(true).open(&path)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        Ok(path)
+        for n in 0..100 {
+            let name = if n == 0 { format!("report-{stamp}.txt") } else { format!("report-{stamp}-{n}.txt") };
+            let path = dir.join(name);
+            let mut f = match std::fs::File::options().write(true).create_new(true).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            };
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            return Ok(path);
+        }
+        Err(std::io::Error::other("100 reports with the same time stamp already on the stick"))
     })();
     match on_stick {
         Ok(p) => Ok(p),
@@ -334,5 +344,33 @@ impl Updater {
             Some(_) => Tick::Busy,
             None => Tick::Idle,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_in_the_same_second_keep_each_other() {
+        // After the clock steps back (or two imports in one second), a report's name is taken:
+        // the new one gets a suffix on the stick, the old one stays as it was.
+        let root = std::env::temp_dir().join(format!("rolemirror-report-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let bundle = root.join("stick").join(bundle::BUNDLE_DIR);
+        std::fs::create_dir_all(&bundle).unwrap();
+        let stick = Stick { mount: root.join("stick"), bundle, identity: String::new() };
+        let spool = root.join("spool");
+        let mut written = Vec::new();
+        for i in 0..3 {
+            written.push(write_report(&stick, &spool, &format!("report {i}")).unwrap());
+        }
+        // Usually all three land in one second; whatever the clock did, each is on the stick.
+        for (i, p) in written.iter().enumerate() {
+            assert!(p.starts_with(stick.bundle.join(bundle::REPORTS_DIR)), "{p:?}");
+            assert_eq!(std::fs::read_to_string(p).unwrap(), format!("report {i}"));
+        }
+        assert!(!spool.exists());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -71,7 +71,7 @@ pub(crate) fn frames(dir: &Path, visitors: &[PathBuf], repeat: usize, gap: usize
 }
 
 pub(crate) struct Daemon {
-    child: Child,
+    pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }

@@ -3,6 +3,7 @@
 mod booth;
 mod cli;
 mod common;
+mod faults;
 mod gallery;
 mod golden;
 mod layers;

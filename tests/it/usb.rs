@@ -23,14 +23,14 @@ fn run(cmd: &mut Command) -> (i32, String) {
     (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-struct Keys {
-    private: PathBuf,
+pub(crate) struct Keys {
+    pub(crate) private: PathBuf,
     public: PathBuf,
     /// A directory holding only `public` (the booth's usb.trusted_keys).
-    trusted: PathBuf,
+    pub(crate) trusted: PathBuf,
 }
 
-fn keys(dir: &Path, name: &str) -> Keys {
+pub(crate) fn keys(dir: &Path, name: &str) -> Keys {
     let (code, text) = run(bin().args(["keygen", "--out"]).arg(dir).args(["--name", name]));
     assert_eq!(code, 0, "{text}");
     let private = dir.join(format!("{name}.key"));
@@ -44,7 +44,7 @@ fn keys(dir: &Path, name: &str) -> Keys {
 }
 
 /// A gallery of `(id, photo)` from the demo gallery's photos.
-fn small_gallery(dir: &Path, demo: &Path, entries: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn small_gallery(dir: &Path, demo: &Path, entries: &[(&str, &str)]) -> PathBuf {
     std::fs::create_dir_all(dir).expect("mkdir");
     let mut toml = String::new();
     for (id, photo) in entries {
@@ -56,7 +56,7 @@ fn small_gallery(dir: &Path, demo: &Path, entries: &[(&str, &str)]) -> PathBuf {
 }
 
 /// `bundle create` into `out` (a folder standing for the stick's content).
-fn create(out: &Path, gallery: Option<&Path>, config: Option<&Path>, key: &Path, serial: u64) -> PathBuf {
+pub(crate) fn create(out: &Path, gallery: Option<&Path>, config: Option<&Path>, key: &Path, serial: u64) -> PathBuf {
     let mut cmd = bin();
     cmd.args(["bundle", "create", "--key"]).arg(key).args(["--serial", &serial.to_string(), "--out"]).arg(out);
     if let Some(g) = gallery {
@@ -108,7 +108,7 @@ fn fuse_works() -> bool {
 
 /// A real FAT filesystem image holding a stick's content, "plugged in" at `MEDIA/NAME`: mounted
 /// with fusefat where FUSE works, else its content read out with mtools into that folder.
-struct FatStick {
+pub(crate) struct FatStick {
     image: PathBuf,
     mount: PathBuf,
     fuse: Option<Child>,
@@ -116,7 +116,7 @@ struct FatStick {
 
 impl FatStick {
     /// `content` holds ROLEMIRROR/; `patch` may edit the raw image bytes (FAT-level cases).
-    fn new(content: &Path, image: &Path, mount: &Path, patch: impl FnOnce(&mut Vec<u8>)) -> FatStick {
+    pub(crate) fn new(content: &Path, image: &Path, mount: &Path, patch: impl FnOnce(&mut Vec<u8>)) -> FatStick {
         let _ = std::fs::remove_file(image);
         let (code, text) = run(Command::new("mkfs.vfat").args(["-C", "-n", "STICK"]).arg(image).arg("65536"));
         assert_eq!(code, 0, "mkfs.vfat (apt-get install dosfstools): {text}");
@@ -163,7 +163,7 @@ impl FatStick {
         }
     }
 
-    fn unplug(&mut self) {
+    pub(crate) fn unplug(&mut self) {
         if let Some(mut c) = self.fuse.take() {
             // A scan by the booth may hold the mount for a moment: retry, then detach lazily.
             for attempt in 0..20 {
@@ -186,7 +186,7 @@ impl FatStick {
     }
 
     /// Reports written onto the stick (read from the image with mtools after unplugging).
-    fn reports(&self) -> Vec<String> {
+    pub(crate) fn reports(&self) -> Vec<String> {
         // fusefat writes a FAT that fsck.fat accepts but mtools' media-byte check does not.
         let out = Command::new("mdir")
             .env("MTOOLS_SKIP_CHECK", "1")
@@ -217,7 +217,7 @@ impl Drop for FatStick {
 }
 
 /// The active gallery's role-model ids (opening it as the booth does: manifest, fresh index).
-fn active_ids(dir: &Path) -> Result<BTreeSet<String>, String> {
+pub(crate) fn active_ids(dir: &Path) -> Result<BTreeSet<String>, String> {
     let g = Gallery::open(dir, &default_vision().embedder_id).map_err(|e| format!("{e:#}"))?;
     Ok(g.role_models.iter().map(|r| r.id.clone()).collect())
 }
@@ -288,7 +288,7 @@ fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
 }
 
 /// The booth config for USB tests: replay camera, PNG screen, the test's mount root and keys.
-fn usb_booth(tmp: &Path, visitors: &[PathBuf], gallery_dir: &Path, trusted: &Path, media: &Path) -> PathBuf {
+pub(crate) fn usb_booth(tmp: &Path, visitors: &[PathBuf], gallery_dir: &Path, trusted: &Path, media: &Path) -> PathBuf {
     let frames_dir = tmp.join("frames");
     frames(&frames_dir, visitors, 20, 4);
     let cfg = booth_config(tmp, &frames_dir, gallery_dir, true);

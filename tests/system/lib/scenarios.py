@@ -265,6 +265,14 @@ class Context:
         if self.vm and self.vm.alive() and not keep:
             self.vm.poweroff(timeout=60)
 
+    def kill(self):
+        """Cuts the guest's power if it still runs (a failed shutdown must not leave QEMU behind)."""
+        try:
+            if self.vm and self.vm.alive():
+                self.vm.power_cut()
+        except Exception:  # noqa: BLE001 - last resort
+            pass
+
     def screen(self, name):
         path = os.path.join(self.out, "screens", name + ".png")
         self.vm.screendump(path)
