@@ -173,6 +173,10 @@ struct FixScreenInfo {
 
 const FBIOGET_VSCREENINFO: libc::c_ulong = 0x4600;
 const FBIOGET_FSCREENINFO: libc::c_ulong = 0x4602;
+const FBIOBLANK: libc::c_ulong = 0x4611;
+const FB_BLANK_UNBLANK: libc::c_ulong = 0;
+/// How often `present` makes sure the screen is switched on.
+const UNBLANK_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why the framebuffer cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +193,8 @@ pub struct Fbdev {
     geometry: Geometry,
     /// Byte offset of the visible area (yoffset * line_length).
     offset: u64,
+    /// When the screen was last switched on (`None`: a plain file, nothing to switch).
+    unblanked: Option<std::time::Instant>,
 }
 
 impl Fbdev {
@@ -222,7 +228,9 @@ impl Fbdev {
         geometry.check().map_err(err)?;
         let offset = u64::from(var.yoffset) * u64::from(fix.line_length);
         let _ = (fix.id, fix.smem_start, fix.smem_len, fix.mmio_start);
-        Ok(Fbdev { file, path: path.to_path_buf(), geometry, offset })
+        let mut fb = Fbdev { file, path: path.to_path_buf(), geometry, offset, unblanked: None };
+        fb.unblank();
+        Ok(fb)
     }
 
     /// Uses a plain file with the given layout as the framebuffer (tests; screenshots).
@@ -230,7 +238,7 @@ impl Fbdev {
         let err = |reason: String| FbError { path: path.to_path_buf(), reason };
         geometry.check().map_err(err)?;
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(|e| err(e.to_string()))?;
-        Ok(Fbdev { file, path: path.to_path_buf(), geometry, offset: 0 })
+        Ok(Fbdev { file, path: path.to_path_buf(), geometry, offset: 0, unblanked: None })
     }
 
     pub fn geometry(&self) -> Geometry {
@@ -239,8 +247,24 @@ impl Fbdev {
 
     /// Writes the canvas in one go.
     pub fn present(&mut self, canvas: &Canvas) -> Result<(), FbError> {
+        if self.unblanked.is_some_and(|t| t.elapsed() >= UNBLANK_EVERY) {
+            self.unblank();
+        }
         let bytes = encode(canvas, &self.geometry);
         self.file.write_all_at(&bytes, self.offset).map_err(|e| FbError { path: self.path.clone(), reason: e.to_string() })
+    }
+
+    /// Switches the display on (FBIOBLANK, FB_BLANK_UNBLANK). Writing pixels does not: a screen
+    /// blanked by the console's power saving, or whose output was switched off while another
+    /// process held it (seen in the system test: after the watchdog killed the booth, the new
+    /// one drew into a framebuffer QEMU showed as the black VGA text mode), stays dark. Done at
+    /// open and every [`UNBLANK_EVERY`] while drawing; errors are ignored (not every driver has
+    /// it).
+    fn unblank(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: FBIOBLANK takes its argument by value; no memory is passed.
+        let _ = unsafe { libc::ioctl(self.file.as_raw_fd(), FBIOBLANK as _, FB_BLANK_UNBLANK) };
+        self.unblanked = Some(std::time::Instant::now());
     }
 
     /// Black screen (on shutdown).

@@ -148,7 +148,12 @@ impl Gallery {
 
     /// The `k` best role models for a visitor's face under [`Gallery::settings`].
     pub fn top_k(&self, face: &FaceCode, k: usize) -> Vec<Match<'_>> {
-        self.rank(face, k)
+        self.matches(self.rank(face, k))
+    }
+
+    /// Ranked role models as matches (the role model, its similarity and the percent shown).
+    pub(crate) fn matches(&self, ranked: Vec<Ranked>) -> Vec<Match<'_>> {
+        ranked
             .into_iter()
             .map(|Ranked { index, similarity }| Match {
                 role_model: &self.role_models[index],

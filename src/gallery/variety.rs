@@ -222,14 +222,7 @@ impl Gallery {
 
     /// [`Gallery::top_k`] with the variety policy (see [`Gallery::rank_varied`]).
     pub fn top_k_varied(&self, face: &FaceCode, k: usize, variety: &mut Variety) -> Vec<Match<'_>> {
-        self.rank_varied(face, k, variety)
-            .into_iter()
-            .map(|Ranked { index, similarity }| Match {
-                role_model: &self.role_models[index],
-                similarity,
-                percent: matcher::display_percent(similarity),
-            })
-            .collect()
+        self.matches(self.rank_varied(face, k, variety))
     }
 }
 

@@ -105,6 +105,13 @@ pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
     // (reloads included): see display::console.
     #[cfg(target_os = "linux")]
     let _vt = crate::display::console::VtGraphics::take();
+    // tract picks its ARM kernels and f16 support from /proc/cpuinfo; a unit with
+    // `ProcSubset=pid` (or a container) hides it, and every ARM CPU then gets the generic ones.
+    if cfg!(any(target_arch = "aarch64", target_arch = "arm")) && std::fs::read_to_string("/proc/cpuinfo").is_err() {
+        log::warn!(
+            "vision: /proc/cpuinfo cannot be read: tract falls back to generic ARM kernels and no f16 (check the unit's ProcSubset=)"
+        );
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(daemon(config_path))
 }

@@ -361,6 +361,14 @@ mod tests {
         std::fs::create_dir_all(&bundle).unwrap();
         let stick = Stick { mount: root.join("stick"), bundle, identity: String::new() };
         let spool = root.join("spool");
+        // Names of the next few seconds already taken (the clock stepped back): a collision for
+        // sure, whatever second the writes below fall in.
+        let reports = stick.bundle.join(bundle::REPORTS_DIR);
+        std::fs::create_dir_all(&reports).unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        for t in now..now + 5 {
+            std::fs::write(reports.join(format!("report-{t}.txt")), "older").unwrap();
+        }
         let mut written = Vec::new();
         for i in 0..3 {
             written.push(write_report(&stick, &spool, &format!("report {i}")).unwrap());
@@ -371,6 +379,9 @@ mod tests {
             assert_eq!(std::fs::read_to_string(p).unwrap(), format!("report {i}"));
         }
         assert!(!spool.exists());
+        for t in now..now + 5 {
+            assert_eq!(std::fs::read_to_string(reports.join(format!("report-{t}.txt"))).unwrap(), "older", "an old report replaced");
+        }
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -70,6 +70,19 @@ pub(crate) fn frames(dir: &Path, visitors: &[PathBuf], repeat: usize, gap: usize
     }
 }
 
+/// The lines a child writes to its stdout, as they come (read on a thread of their own).
+pub(crate) fn line_reader(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 pub(crate) struct Daemon {
     pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
@@ -84,15 +97,7 @@ impl Daemon {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("daemon starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_reader(child.stdout.take().expect("stdout"));
         Daemon { child, lines, seen: Vec::new() }
     }
 

@@ -94,15 +94,22 @@ fn index_of(dir: &Path) -> Index {
     Index::read(dir).expect("index reads").expect("index exists")
 }
 
-#[test]
-fn corrupt_files_at_start_give_the_service_screen_or_a_rebuild() {
-    let tmp = TempDir::new("fault-corrupt");
+/// A copy of the demo gallery and a booth config whose replay shows visitor img30 (demo-02):
+/// (the temporary folder, the gallery, the output folder, the config file).
+fn img30_booth(name: &str, looping: bool) -> (TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = TempDir::new(name);
     let g = demo_gallery(&tmp);
     let f = tmp.path().join("frames");
     frames(&f, &[tmp.path().join("visitors/img30.jpg")], 6, 4);
     let out = tmp.path().join("out");
     std::fs::create_dir_all(&out).expect("mkdir");
-    let config = booth_config(&out, &f, &g, false);
+    let config = booth_config(&out, &f, &g, looping);
+    (tmp, g, out, config)
+}
+
+#[test]
+fn corrupt_files_at_start_give_the_service_screen_or_a_rebuild() {
+    let (tmp, g, _out, config) = img30_booth("fault-corrupt", false);
     let text = std::fs::read_to_string(&config).expect("config");
 
     // 1. A model file cut off (a power cut during `models fetch`, a bad SD card).
@@ -362,7 +369,7 @@ const GIF: &[u8] = b"GIF89a\x02\x00\x02\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!
 #[test]
 #[ignore = "run by camera_storms_leak_nothing_and_report_each_loss_once, in a process of its own"]
 fn camera_storm_in_a_process_of_its_own() {
-    use rolemirror::camera::{self, CameraError, CameraStatus, FrameSlot};
+    use rolemirror::camera::{self, CameraError, CameraStatus};
     use rolemirror::config::{CameraSettings, CameraSource};
     let tmp = TempDir::new("fault-storm");
     let dir = tmp.path().join("frames");
@@ -389,18 +396,8 @@ fn camera_storm_in_a_process_of_its_own() {
 
     // 2. Through the capture thread (0.5 s back-off after each loss): one Lost and one Connected per
     //    cycle, nothing twice, the thread gone when the booth stops.
-    let slot = Arc::new(FrameSlot::default());
-    let (tx, rx) = mpsc::channel::<CameraStatus>();
     let s = settings(&dir);
-    let capture = camera::spawn_capture(
-        move || camera::open(&s),
-        Duration::from_millis(300),
-        slot.clone(),
-        move |st| {
-            let _ = tx.send(st);
-        },
-    )
-    .expect("capture thread");
+    let (slot, rx, capture) = capture_thread(move || camera::open(&s));
     let next = |what: &str| rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no {what}"));
     const CYCLES: usize = 20;
     for i in 0..CYCLES {
@@ -415,13 +412,7 @@ fn camera_storm_in_a_process_of_its_own() {
     }
     assert!(matches!(next("connected"), CameraStatus::Connected(_)));
 
-    slot.close();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !capture.is_finished() {
-        assert!(Instant::now() < deadline, "the capture thread did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    capture.join().expect("the capture thread did not panic");
+    stop_capture(&slot, capture);
 
     // 3. Frames the source cannot use: 8000x8000 (over the 50-megapixel limit, refused from its
     //    header), a GIF named .jpg, an empty file, a cut-off PNG. Skipped one by one; after the
@@ -434,18 +425,8 @@ fn camera_storm_in_a_process_of_its_own() {
     std::fs::write(junk.join("0004-empty.jpg"), b"").expect("empty");
     let cut = std::fs::read(dir.join("0001.png")).expect("png");
     std::fs::write(junk.join("0005-cut.png"), &cut[..cut.len() / 2]).expect("cut");
-    let slot = Arc::new(FrameSlot::default());
-    let (tx, rx) = mpsc::channel::<CameraStatus>();
     let s = settings(&junk);
-    let capture = camera::spawn_capture(
-        move || camera::open(&s),
-        Duration::from_millis(300),
-        slot.clone(),
-        move |st| {
-            let _ = tx.send(st);
-        },
-    )
-    .expect("capture thread");
+    let (slot, rx, capture) = capture_thread(move || camera::open(&s));
     let next = |what: &str| rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no {what}"));
     match next("lost (bad frames)") {
         CameraStatus::Lost(why) => assert_eq!(why, "no usable frame for 0.3 s"),
@@ -460,13 +441,7 @@ fn camera_storm_in_a_process_of_its_own() {
         }
     };
     assert!(matches!(status, CameraStatus::Connected(_)), "{status:?}");
-    slot.close();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !capture.is_finished() {
-        assert!(Instant::now() < deadline, "the capture thread did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    capture.join().expect("the capture thread did not panic");
+    stop_capture(&slot, capture);
 
     // 4. A V4L2 camera whose frames are not in the format it announced (a UVC camera that
     //    negotiated YUYV sends JPEG, or the other way round): no V4L2 device exists here, so a
@@ -497,33 +472,44 @@ fn camera_storm_in_a_process_of_its_own() {
         .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
         .expect("jpeg");
     let yuyv: Vec<u8> = [81u8, 90, 81, 240].repeat(640 * 480 / 2);
-    let slot = Arc::new(FrameSlot::default());
-    let (tx, rx) = mpsc::channel::<CameraStatus>();
-    let capture = camera::spawn_capture(
-        move || Ok(Box::new(Unannounced { jpeg: jpeg.clone(), yuyv: yuyv.clone(), n: 0 }) as Box<dyn camera::FrameSource>),
-        Duration::from_millis(300),
-        slot.clone(),
-        move |st| {
-            let _ = tx.send(st);
-        },
-    )
-    .expect("capture thread");
+    let (slot, rx, capture) =
+        capture_thread(move || Ok(Box::new(Unannounced { jpeg: jpeg.clone(), yuyv: yuyv.clone(), n: 0 }) as Box<dyn camera::FrameSource>));
     match rx.recv_timeout(Duration::from_secs(20)).expect("a status") {
         CameraStatus::Lost(why) => assert_eq!(why, "no usable frame for 0.3 s"),
         other => panic!("{other:?}"),
     }
     assert!(slot.take(Duration::from_millis(10)).is_none(), "no frame of the wrong format reached the booth");
+    stop_capture(&slot, capture);
+
+    std::fs::remove_dir_all(&dir).expect("clean");
+    assert_eq!(fds_and_threads(), before, "file descriptors or threads left by the storms");
+    println!("camera storm: ok");
+}
+
+/// The booth's capture thread over the source `open` gives (camera timeout 0.3 s): its frame
+/// slot, the statuses it reports, and its handle.
+type Capture = (Arc<rolemirror::camera::FrameSlot>, mpsc::Receiver<rolemirror::camera::CameraStatus>, std::thread::JoinHandle<()>);
+fn capture_thread(
+    open: impl Fn() -> Result<Box<dyn rolemirror::camera::FrameSource>, rolemirror::camera::CameraError> + Send + 'static,
+) -> Capture {
+    let slot = Arc::new(rolemirror::camera::FrameSlot::default());
+    let (tx, rx) = mpsc::channel();
+    let capture = rolemirror::camera::spawn_capture(open, Duration::from_millis(300), slot.clone(), move |st| {
+        let _ = tx.send(st);
+    })
+    .expect("capture thread");
+    (slot, rx, capture)
+}
+
+/// Closes the capture thread's slot: the thread must end within 10 s, without a panic.
+fn stop_capture(slot: &rolemirror::camera::FrameSlot, capture: std::thread::JoinHandle<()>) {
     slot.close();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !capture.is_finished() {
         assert!(Instant::now() < deadline, "the capture thread did not stop");
         std::thread::sleep(Duration::from_millis(20));
     }
-    capture.join().expect("no panic");
-
-    std::fs::remove_dir_all(&dir).expect("clean");
-    assert_eq!(fds_and_threads(), before, "file descriptors or threads left by the storms");
-    println!("camera storm: ok");
+    capture.join().expect("the capture thread did not panic");
 }
 
 #[test]
@@ -807,13 +793,7 @@ fn a_screen_that_appears_after_the_start_brings_the_booth_up() {
     // came up after the booth had started, and the booth stayed on a service screen it could not
     // even show until someone restarted it. The stand-in for the late device: the PNG screen's
     // folder is a plain file (the screen cannot open) until the test removes it.
-    let tmp = TempDir::new("fault-late-screen");
-    let g = demo_gallery(&tmp);
-    let f = tmp.path().join("frames");
-    frames(&f, &[tmp.path().join("visitors/img30.jpg")], 6, 4);
-    let out = tmp.path().join("out");
-    std::fs::create_dir_all(&out).expect("mkdir");
-    let config = booth_config(&out, &f, &g, true);
+    let (_tmp, _g, out, config) = img30_booth("fault-late-screen", true);
     let late = out.join("late");
     std::fs::write(&late, b"not yet a folder").expect("blocker");
     let text = std::fs::read_to_string(&config).expect("config").replace(

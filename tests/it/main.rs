@@ -9,6 +9,7 @@ mod golden;
 mod layers;
 mod relatability;
 mod screens;
+mod soak;
 mod speed;
 mod systemd;
 mod usb;

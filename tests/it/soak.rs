@@ -1,0 +1,679 @@
+//! Soak: the real daemon (`rolemirror run`, replay camera at full speed, PNG screen, real models)
+//! through a booth's day pattern — an empty room, single visitors, pairs, people walking past —
+//! with a signed gallery imported from a real FAT stick every few hundred visitors, while the
+//! test samples the process's RSS, open file descriptors, threads and vision time per frame.
+//!
+//! Soak time: one visitor slot is one simulated minute (a booth sees about one visitor a
+//! minute), a day is 600 slots (10 h), one sample per slot. A slot is a handful of replayed
+//! frames; each frame is a uniquely named symlink, so the daemon's own event lines (`no_face`
+//! and `match` name the replayed file) tell the test which slot and frame the booth is at.
+//! Per-frame time is the vision thread's CPU time (from `/proc/PID/task/*/stat`) over the frames
+//! it analysed since the last sample; the wall time per frame is recorded too (it moves with the
+//! machine's load).
+//!
+//! Pass: after warm-up, none of RSS, fds, threads and vision CPU time per frame grows by more
+//! than 5 %: the median over the last day's samples is at most 1.05 × the median over the
+//! second day's (the first day is warm-up). Every day has the same sequence of slot kinds and
+//! its imports at the same places, so days compare. `samples.csv` (rewritten every 100 samples
+//! while the soak runs), `summary.txt` and `soak.png` (by `tests/soak/plot.py`) are written to
+//! `SOAK_OUT` (default `target/soak/<name>`).
+//!
+//! The short soak runs in CI (three compressed days of 40 slots); the long one (7 days = 4,200
+//! slots by default, `SOAK_DAYS` to change) is
+//! `cargo test --release --test it soak::long -- --ignored --nocapture` (see
+//! docs/reliability.md, "Soak").
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::usb::{create, keys, small_gallery, FatStick};
+
+/// Slots (simulated minutes) in a booth's day: 10 h.
+const SLOTS_PER_DAY: usize = 600;
+/// The kinds of a day's slots are the same every day (a fixed seed per day), who comes differs:
+/// so every day has the same mix of frames, and days compare.
+const DAY_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Frames of a visitor standing in front of the booth (the booth matches on the third).
+const FACE_FRAMES: usize = 5;
+/// Empty frames after a visitor: long enough (at the fastest frame rate seen here) for the
+/// result's minimum time, the face-lost grace time and the cooldown to pass.
+const AFTER_FRAMES: usize = 12;
+/// Empty frames of a minute nobody came.
+const EMPTY_FRAMES: usize = 6;
+/// Empty frames at the end of a segment, consumed while a stick is imported.
+const TAIL_FRAMES: usize = 2500;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Empty,
+    Single,
+    Pair,
+    WalkPast,
+}
+
+impl Kind {
+    fn letter(self) -> char {
+        match self {
+            Kind::Empty => 'e',
+            Kind::Single => 's',
+            Kind::Pair => 'p',
+            Kind::WalkPast => 'w',
+        }
+    }
+}
+
+/// A small deterministic PRNG (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The kind of a slot: busier at midday and late afternoon, quiet in the first and last hour.
+/// A day is `day` slots (its tenths are its hours).
+fn kind_at(slot: usize, day: usize, rng: &mut Rng) -> Kind {
+    let hour = ((slot % day) * 10 / day).min(9);
+    let empty = [0.45, 0.25, 0.15, 0.1, 0.05, 0.05, 0.15, 0.1, 0.2, 0.4][hour];
+    let r = rng.unit();
+    if r < empty {
+        return Kind::Empty;
+    }
+    match rng.below(10) {
+        0..=5 => Kind::Single,
+        6 | 7 => Kind::Pair,
+        _ => Kind::WalkPast,
+    }
+}
+
+/// An empty room: a wall, a floor, a door, a poster; no face.
+fn room() -> image::RgbImage {
+    image::RgbImage::from_fn(640, 480, |x, y| {
+        let n = ((x.wrapping_mul(7919) ^ y.wrapping_mul(104_729)) % 9) as u8;
+        if y > 360 {
+            image::Rgb([92 + n, 80 + n, 70 + n])
+        } else if (80..200).contains(&x) && y > 90 {
+            image::Rgb([120 + n, 95 + n, 60 + n])
+        } else if (420..560).contains(&x) && (60..250).contains(&y) {
+            image::Rgb([40 + n, 70 + n, 120 + n])
+        } else {
+            image::Rgb([200 + n, 198 + n, 190 + n])
+        }
+    })
+}
+
+fn paste(canvas: &mut image::RgbImage, photo: &image::RgbImage, x: i64, y: i64) {
+    image::imageops::overlay(canvas, photo, x, y);
+}
+
+fn fit(photo: &image::RgbImage, w: u32, h: u32) -> image::RgbImage {
+    let s = (w as f32 / photo.width() as f32).min(h as f32 / photo.height() as f32);
+    image::imageops::resize(
+        photo,
+        ((photo.width() as f32 * s) as u32).max(1),
+        ((photo.height() as f32 * s) as u32).max(1),
+        image::imageops::FilterType::Triangle,
+    )
+}
+
+/// The replayed sequence: symlinks in `dir`, one list file per segment (between imports).
+struct Sequence {
+    dir: PathBuf,
+    /// Slots in a day.
+    day: usize,
+    kinds: Vec<Kind>,
+    /// Index (over the whole soak, tails excluded) of each slot's first frame.
+    first_frame: Vec<usize>,
+    /// The list file lines of each segment.
+    segments: Vec<Vec<String>>,
+}
+
+impl Sequence {
+    /// `slots` slots in days of `day` slots, an import before each slot of `imports`. Pictures
+    /// from `visitors`.
+    fn build(dir: &Path, visitors: &[PathBuf], slots: usize, day: usize, imports: &[usize]) -> Sequence {
+        let pics = dir.join("pictures");
+        std::fs::create_dir_all(&pics).expect("mkdir");
+        let bg = room();
+        bg.save(pics.join("room.png")).expect("png");
+        let photos: Vec<image::RgbImage> = visitors.iter().map(|v| image::open(v).expect("visitor photo").to_rgb8()).collect();
+        // Pairs: two visitors side by side in the room. Walk-pasts: a visitor far away crossing
+        // the room in three steps.
+        let mut pairs = Vec::new();
+        for i in 0..photos.len() {
+            let mut c = bg.clone();
+            paste(&mut c, &fit(&photos[i], 310, 420), 5, 40);
+            paste(&mut c, &fit(&photos[(i + 5) % photos.len()], 310, 420), 325, 40);
+            let p = pics.join(format!("pair-{i:02}.png"));
+            c.save(&p).expect("png");
+            pairs.push(p);
+        }
+        let mut walks = Vec::new();
+        for (i, photo) in photos.iter().enumerate() {
+            let small = fit(photo, 90, 110);
+            let steps: Vec<PathBuf> = (0..3)
+                .map(|k| {
+                    let mut c = bg.clone();
+                    paste(&mut c, &small, 60 + 200 * k, 180);
+                    let p = pics.join(format!("walk-{i:02}-{k}.png"));
+                    c.save(&p).expect("png");
+                    p
+                })
+                .collect();
+            walks.push(steps);
+        }
+        let room_png = pics.join("room.png");
+        let (mut rng, mut who_rng) = (Rng(DAY_SEED), Rng(0x2545_f491_4f6c_dd1d));
+        let (mut kinds, mut first_frame, mut segments) = (Vec::new(), Vec::new(), vec![Vec::new()]);
+        let mut frame = 0;
+        let link = |name: String, target: &Path, list: &mut Vec<String>| {
+            let ext = target.extension().and_then(|e| e.to_str()).unwrap_or("png").to_string();
+            let name = format!("{name}.{ext}");
+            std::os::unix::fs::symlink(target, dir.join(&name)).expect("symlink");
+            list.push(name);
+        };
+        for slot in 0..slots {
+            if slot > 0 && imports.contains(&slot) {
+                let seg = segments.len() - 1;
+                for t in 0..TAIL_FRAMES {
+                    link(format!("t{seg:03}-{t:04}"), &room_png, segments.last_mut().expect("segment"));
+                }
+                segments.push(Vec::new());
+            }
+            if slot % day == 0 {
+                rng = Rng(DAY_SEED);
+            }
+            let kind = kind_at(slot, day, &mut rng);
+            let who = who_rng.below(photos.len());
+            let mut pictures: Vec<&Path> = Vec::new();
+            match kind {
+                Kind::Empty => pictures.extend(std::iter::repeat_n(room_png.as_path(), EMPTY_FRAMES)),
+                Kind::Single => pictures.extend(std::iter::repeat_n(visitors[who].as_path(), FACE_FRAMES)),
+                Kind::Pair => pictures.extend(std::iter::repeat_n(pairs[who].as_path(), FACE_FRAMES)),
+                Kind::WalkPast => pictures.extend(walks[who].iter().map(PathBuf::as_path)),
+            }
+            if kind != Kind::Empty {
+                pictures.extend(std::iter::repeat_n(room_png.as_path(), AFTER_FRAMES));
+            }
+            kinds.push(kind);
+            first_frame.push(frame);
+            for (i, p) in pictures.iter().enumerate() {
+                link(format!("s{slot:05}-{i:02}{}", kind.letter()), p, segments.last_mut().expect("segment"));
+            }
+            frame += pictures.len();
+        }
+        // The end of the recording: a few empty frames, then the replay ends (and the daemon).
+        let seg = segments.len() - 1;
+        for t in 0..4 {
+            link(format!("t{seg:03}-{t:04}"), &room_png, segments.last_mut().expect("segment"));
+        }
+        first_frame.push(frame);
+        Sequence { dir: dir.to_path_buf(), day, kinds, first_frame, segments }
+    }
+
+    /// Makes segment `n` the replay (read by the daemon when its camera opens).
+    fn activate(&self, n: usize) -> PathBuf {
+        let list = self.dir.join("replay.list");
+        let tmp = self.dir.join("replay.list.tmp");
+        std::fs::write(&tmp, self.segments[n].join("\n") + "\n").expect("write list");
+        std::fs::rename(&tmp, &list).expect("rename list");
+        list
+    }
+
+    /// (slot, frame index) of a replayed file's name, if it belongs to a slot.
+    fn position(&self, label: &str) -> Option<(usize, usize)> {
+        let rest = label.strip_prefix('s')?;
+        let slot: usize = rest.get(..5)?.parse().ok()?;
+        let i: usize = rest.get(6..8)?.parse().ok()?;
+        Some((slot, self.first_frame.get(slot)? + i))
+    }
+
+    /// The segment whose tail a replayed file's name belongs to.
+    fn tail(label: &str) -> Option<usize> {
+        label.strip_prefix('t')?.get(..3)?.parse().ok()
+    }
+}
+
+/// One sample of the daemon, taken when the booth reaches a new slot.
+#[derive(Clone, Debug)]
+struct Sample {
+    slot: usize,
+    frame: usize,
+    segment: usize,
+    wall: f64,
+    rss_kb: u64,
+    fds: usize,
+    threads: usize,
+    /// The vision thread's CPU time (utime + stime), in clock ticks.
+    vision_ticks: Option<u64>,
+}
+
+fn proc_status(pid: u32, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok()).unwrap_or(0)
+}
+
+fn vision_ticks(pid: u32) -> Option<u64> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        if std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim() == "vision") {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            // Fields after "(comm) ": state is field 3; utime and stime are fields 14 and 15.
+            let after = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = after.split_whitespace().collect();
+            return Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?);
+        }
+    }
+    None
+}
+
+fn sample(pid: u32, slot: usize, frame: usize, segment: usize, start: Instant) -> Sample {
+    Sample {
+        slot,
+        frame,
+        segment,
+        wall: start.elapsed().as_secs_f64(),
+        rss_kb: proc_status(pid, "VmRSS:"),
+        fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0),
+        threads: proc_status(pid, "Threads:") as usize,
+        vision_ticks: vision_ticks(pid),
+    }
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
+}
+
+/// Per-frame figures of each sample over the frames since the previous sample of the same
+/// segment (an import restarts the vision thread): (vision CPU ms per frame, wall ms per frame).
+fn per_frame(samples: &[Sample]) -> Vec<(Option<f64>, Option<f64>)> {
+    let tick_ms = 1000.0 / ticks_per_second();
+    let mut out = vec![(None, None)];
+    for w in samples.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let frames = b.frame.saturating_sub(a.frame);
+        if a.segment != b.segment || frames == 0 {
+            out.push((None, None));
+            continue;
+        }
+        let cpu = match (a.vision_ticks, b.vision_ticks) {
+            (Some(x), Some(y)) if y >= x => Some((y - x) as f64 * tick_ms / frames as f64),
+            _ => None,
+        };
+        out.push((cpu, Some((b.wall - a.wall) * 1000.0 / frames as f64)));
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Growth of one series over whole days (every day has the same mix of slots, imports at the
+/// same places): (median over the second day, median over the last full day, ratio). The first
+/// day is warm-up.
+fn growth(samples: &[Sample], values: &[Option<f64>], day: usize) -> (f64, f64, f64) {
+    let last = samples.last().map_or(0, |s| (s.slot + 1) / day).max(1) - 1;
+    let of_day = |d: usize| median(samples.iter().zip(values).filter(|(s, _)| s.slot / day == d).filter_map(|(_, v)| *v).collect());
+    let (early, late) = (of_day(1), of_day(last));
+    (early, late, late / early)
+}
+
+/// The daemon with its event lines on a channel.
+struct Booth {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Booth {
+    fn start(config: &Path) -> Booth {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("daemon starts");
+        let lines = crate::booth::line_reader(child.stdout.take().expect("stdout"));
+        Booth { child, lines }
+    }
+}
+
+impl Drop for Booth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(' ').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// What a soak run saw.
+struct Outcome {
+    samples: Vec<Sample>,
+    matches: usize,
+    imports: usize,
+    visitors_counted: u64,
+    lines: Vec<String>,
+    seconds: f64,
+}
+
+/// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
+/// writes the numbers and the plot to `out`; returns what it saw.
+fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) -> Outcome {
+    assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
+    let slots = days * day;
+    let tmp = TempDir::new(&format!("soak-{name}"));
+    let out = std::env::var_os("SOAK_OUT").map(PathBuf::from).unwrap_or_else(|| root().join("target/soak").join(name));
+    std::fs::create_dir_all(&out).expect("mkdir out");
+    let demo = demo_gallery(&tmp);
+    let mut visitors: Vec<PathBuf> =
+        std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
+    visitors.sort();
+    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
+    let list = seq.activate(0);
+
+    // Two galleries the technician alternates between (imported from sticks, embedded by the
+    // booth): the demo gallery's twelve role models, and eleven of them.
+    let mut photos: Vec<String> = std::fs::read_dir(&demo)
+        .expect("gallery")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    photos.sort();
+    let entries: Vec<(String, String)> = photos.iter().map(|p| (format!("rm-{}", p.trim_end_matches(".jpg")), p.clone())).collect();
+    let as_refs = |n: usize| entries[..n].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
+    let galleries = [
+        small_gallery(&tmp.path().join("g-all"), &demo, &as_refs(entries.len())),
+        small_gallery(&tmp.path().join("g-less"), &demo, &as_refs(entries.len() - 1)),
+    ];
+    let k = keys(tmp.path(), "tech");
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    let active = tmp.path().join("active-gallery");
+    assert!(Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp").success());
+
+    let state = tmp.path().join("state");
+    let config = tmp.path().join("booth.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[camera]
+source = "replay"
+replay = "{list}"
+replay_fps = 120.0
+replay_loop = false
+timeout_seconds = 2.0
+[vision]
+models = "{models}"
+[gallery]
+dir = "{active}"
+[booth]
+matching_frames = 3
+result_min_seconds = 0.15
+result_max_seconds = 5.0
+cooldown_seconds = 0.05
+face_lost_seconds = 0.1
+[display]
+backend = "png"
+png = "{dir}/screen.png"
+width = 960
+height = 540
+[state]
+dir = "{state}"
+[usb]
+mount_roots = ["{media}"]
+trusted_keys = "{trusted}"
+poll_seconds = 0.2
+settle_seconds = 0.5
+result_seconds = 0.5
+report_spool = "{dir}/spool"
+"#,
+            list = list.display(),
+            models = models().display(),
+            active = active.display(),
+            dir = tmp.path().display(),
+            state = state.display(),
+            media = media.display(),
+            trusted = k.trusted.display(),
+        ),
+    )
+    .expect("write config");
+
+    let start = Instant::now();
+    let mut booth = Booth::start(&config);
+    let pid = booth.child.id();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    let (mut segment, mut matches, mut imports) = (0usize, 0usize, 0usize);
+    let mut next_slot = 0usize;
+    let mut last_progress = Instant::now();
+    let wait = |booth: &mut Booth, lines: &mut Vec<String>, needle: &str, secs: u64| -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(l) = booth.lines.recv_timeout(Duration::from_millis(100)) {
+                lines.push(l.clone());
+                if l.contains(needle) {
+                    return l;
+                }
+            }
+        }
+        panic!("no {needle:?} within {secs} s; last lines:\n{}", lines[lines.len().saturating_sub(30)..].join("\n"));
+    };
+    wait(&mut booth, &mut lines, "event=ready", 120);
+    loop {
+        let line = match booth.lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => l,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                assert!(
+                    last_progress.elapsed() < Duration::from_secs(120),
+                    "the booth made no progress for 2 minutes at slot {next_slot}; last lines:\n{}",
+                    lines[lines.len().saturating_sub(30)..].join("\n")
+                );
+                continue;
+            }
+        };
+        last_progress = Instant::now();
+        if line.starts_with("event=match") {
+            matches += 1;
+        }
+        let label = field(&line, "visitor").map(str::to_string);
+        lines.push(line);
+        let Some(label) = label else { continue };
+        if let Some((slot, frame)) = seq.position(&label) {
+            if slot >= next_slot {
+                samples.push(sample(pid, slot, frame, segment, start));
+                next_slot = slot + 1;
+                if samples.len().is_multiple_of(100) {
+                    write_csv(&seq, &samples, &out);
+                    let s = samples.last().expect("sample");
+                    eprintln!(
+                        "soak {name}: slot {slot}/{slots} after {:.0} s: rss {} kB, fds {}, threads {}",
+                        s.wall, s.rss_kb, s.fds, s.threads
+                    );
+                }
+            }
+        } else if Sequence::tail(&label) == Some(segment) && segment + 1 < seq.segments.len() {
+            // The room is empty: the technician plugs in a stick with the other gallery.
+            segment += 1;
+            seq.activate(segment);
+            let content = tmp.path().join(format!("stick-{segment}"));
+            create(&content, Some(&galleries[segment % 2]), None, &k.private, 100 + segment as u64);
+            let mut stick =
+                FatStick::new(&content, &tmp.path().join(format!("stick-{segment}.img")), &media.join(format!("stick{segment}")), |_| {});
+            let installed = wait(&mut booth, &mut lines, "event=gallery_installed", 120);
+            assert!(installed.contains(&format!("serial={}", 100 + segment)), "{installed}");
+            let ready = wait(&mut booth, &mut lines, "event=ready", 120);
+            let want = if segment % 2 == 0 { entries.len() } else { entries.len() - 1 };
+            assert!(ready.contains(&format!("role_models={want} ")), "{ready}");
+            imports += 1;
+            stick.unplug();
+            drop(stick);
+            let _ = std::fs::remove_file(tmp.path().join(format!("stick-{segment}.img")));
+            let _ = std::fs::remove_dir_all(&content);
+        }
+    }
+    let status = booth.child.wait().expect("wait");
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(status.success(), "{status:?}; last lines:\n{}", lines[lines.len().saturating_sub(30)..].join("\n"));
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("event=shutdown reason=replayended"),
+        "{:?}",
+        &lines[lines.len().saturating_sub(30)..]
+    );
+    let counters: serde_json::Value = serde_json::from_slice(&std::fs::read(state.join("counters.json")).expect("counters")).expect("json");
+    let visitors_counted = counters["visitors"].as_u64().unwrap_or(0);
+    // Nothing about visitors on disk but the counts.
+    let kept: Vec<String> =
+        std::fs::read_dir(&state).expect("state").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(kept, ["counters.json"], "the state directory holds only the counters");
+    let outcome = Outcome { samples, matches, imports, visitors_counted, lines, seconds };
+    report(name, &seq, &outcome, &out, cpu_limit);
+    outcome
+}
+
+/// Writes the samples (with their per-frame figures) to `out/samples.csv`; returns the latter.
+fn write_csv(seq: &Sequence, samples: &[Sample], out: &Path) -> Vec<(Option<f64>, Option<f64>)> {
+    let pf = per_frame(samples);
+    let mut csv = String::from("slot,day,frame,segment,wall_s,rss_kb,fds,threads,vision_cpu_ms_per_frame,wall_ms_per_frame\n");
+    for (s, (cpu, wall)) in samples.iter().zip(&pf) {
+        let f = |v: &Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+        csv += &format!(
+            "{},{:.4},{},{},{:.2},{},{},{},{},{}\n",
+            s.slot,
+            s.slot as f64 / seq.day as f64,
+            s.frame,
+            s.segment,
+            s.wall,
+            s.rss_kb,
+            s.fds,
+            s.threads,
+            f(cpu),
+            f(wall)
+        );
+    }
+    std::fs::write(out.join("samples.csv"), csv).expect("write csv");
+    pf
+}
+
+/// Writes samples.csv, summary.txt and soak.png to `out`; checks the pass criterion.
+fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, cpu_limit: f64) {
+    let pf = write_csv(seq, &o.samples, out);
+    let series: [(&str, Vec<Option<f64>>, bool); 5] = [
+        ("rss_kb", o.samples.iter().map(|s| Some(s.rss_kb as f64)).collect(), true),
+        ("fds", o.samples.iter().map(|s| Some(s.fds as f64)).collect(), true),
+        ("threads", o.samples.iter().map(|s| Some(s.threads as f64)).collect(), true),
+        ("vision_cpu_ms_per_frame", pf.iter().map(|p| p.0).collect(), true),
+        ("wall_ms_per_frame (not gated: moves with the machine's load)", pf.iter().map(|p| p.1).collect(), false),
+    ];
+    let count = |k: Kind| seq.kinds.iter().filter(|&&x| x == k).count();
+    let slots = seq.kinds.len();
+    let mut text = format!(
+        "soak {name}: {slots} slots (simulated minutes) = {:.2} booth days of {} slots, {} frames, {:.0} s wall\n\
+         slots: {} empty, {} single visitors, {} pairs, {} walking past; {} USB imports (FAT stick, signed gallery)\n\
+         matches shown: {}; visitors counted by the booth (counters.json, kept across reloads): {} of {} slots with someone in them\n\
+         samples: {} (one per slot reached)\n\
+         growth = median over the last day / median over the second day (the first day is warm-up; every day has the same slot mix); pass: <= 1.05 (vision CPU per frame: <= {cpu_limit:.2})\n",
+        slots as f64 / seq.day as f64,
+        seq.day,
+        seq.first_frame[slots] + seq.segments.len() * TAIL_FRAMES,
+        o.seconds,
+        count(Kind::Empty),
+        count(Kind::Single),
+        count(Kind::Pair),
+        count(Kind::WalkPast),
+        o.imports,
+        o.matches,
+        o.visitors_counted,
+        slots - count(Kind::Empty),
+        o.samples.len(),
+    );
+    let mut failures = Vec::new();
+    for (key, values, gated) in &series {
+        let (early, late, ratio) = growth(&o.samples, values, seq.day);
+        let max = values.iter().flatten().copied().fold(f64::NAN, f64::max);
+        let min = values.iter().flatten().copied().fold(f64::NAN, f64::min);
+        let limit = if key.starts_with("vision_cpu") { cpu_limit } else { 1.05 };
+        let verdict = if !gated {
+            "reported"
+        } else if ratio <= limit {
+            "ok"
+        } else {
+            failures.push(format!("{key}: {early:.2} -> {late:.2} (x{ratio:.3}, limit x{limit:.2})"));
+            "GROWS"
+        };
+        text += &format!("  {key}: second day {early:.2}, last day {late:.2}, ratio {ratio:.3} (min {min:.2}, max {max:.2}) {verdict}\n");
+    }
+    std::fs::write(out.join("summary.txt"), &text).expect("write summary");
+    eprintln!("{text}");
+    let plot = root().join("tests/soak/plot.py");
+    let st = Command::new("python3").arg(&plot).arg(out.join("samples.csv")).arg(out.join("soak.png")).arg(format!("soak {name}")).status();
+    assert!(st.is_ok_and(|s| s.success()), "python3 {} (needs PIL) failed", plot.display());
+    eprintln!("soak {name}: numbers and plot in {}", out.display());
+    assert!(failures.is_empty(), "grows after warm-up: {failures:?}\n{text}");
+}
+
+fn check(o: &Outcome, slots: usize) {
+    assert!(o.samples.len() * 10 >= slots * 9, "samples at {} of {slots} slots", o.samples.len());
+    // Privacy: the event lines name replayed files, role models and counts, nothing else.
+    for l in &o.lines {
+        assert!(l.starts_with("event="), "{l}");
+    }
+}
+
+/// The CI soak: three compressed booth days of 40 slots (the day pattern in 40 minutes), a
+/// stick imported in the middle of the first day. Only the warm-up day has an import: a reload
+/// moves the process's RSS by up to ±20 % (see docs/reliability.md, "Soak"), so days 2 and 3
+/// compare the booth running on, without one. With 40 samples a day the vision CPU time per
+/// frame moves with the machine's load (x1.048 measured while another soak ran beside it), so
+/// this short run gates it at x1.25: it catches a per-frame cost that keeps growing, not 5 %;
+/// the long soak gates every curve at x1.05.
+#[test]
+fn short() {
+    let (days, day) = (3, 40);
+    let o = soak("short", days, day, &[day / 2], 1.25);
+    check(&o, days * day);
+    assert_eq!(o.imports, 1);
+    assert!(o.matches >= days * day / 2, "{} matches", o.matches);
+}
+
+/// The long soak: `SOAK_DAYS` booth days (default 7) of 600 slots (10 h at a visitor a minute),
+/// a stick every `SOAK_USB_EVERY` slots (default 300).
+#[test]
+#[ignore = "long: cargo test --release --test it soak::long -- --ignored --nocapture"]
+fn long() {
+    let var = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let days = var("SOAK_DAYS", 7);
+    let every = var("SOAK_USB_EVERY", 300);
+    let imports: Vec<usize> = (1..days * SLOTS_PER_DAY).filter(|s| s % every == 0).collect();
+    let o = soak("long", days, SLOTS_PER_DAY, &imports, 1.05);
+    check(&o, days * SLOTS_PER_DAY);
+}
