@@ -1,6 +1,7 @@
 //! Small helpers every layer may use: sha256 of files, atomic writes (temporary file, fsync,
 //! rename, fsync of the directory), the [`Size`] type and the one-value [`Slot`] between threads.
 
+pub mod memory;
 mod size;
 mod slot;
 
