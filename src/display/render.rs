@@ -137,6 +137,9 @@ impl Assets {
             return img;
         }
         let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
+        // The whole photo was decoded for the crop: hand its memory back rather than let the heap
+        // keep growing with each portrait shown (the soak's RSS curve).
+        crate::util::memory::release_free();
         if kept.len() >= Self::PORTRAITS_KEPT {
             kept.remove(0);
         }
