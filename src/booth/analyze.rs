@@ -45,20 +45,20 @@ pub fn sharpness(crop: &RgbImage) -> f32 {
 pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
     let faces = vision.faces(frame)?;
     match choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) {
-        Some(face) => Ok(Some(judge(vision, frame, face, cfg)?)),
+        Some(face) => Ok(Some(judge(vision, frame, face, cfg, true)?)),
         None => Ok(None),
     }
 }
 
-/// How good the visitor's `face` (found in `frame`) is; embedded only when good.
-pub fn judge(vision: &Vision, frame: &RgbImage, face: &Face, cfg: &BoothSettings) -> anyhow::Result<FaceObs> {
+/// How good the visitor's `face` (found in `frame`) is; embedded only when good and `embed`.
+pub fn judge(vision: &Vision, frame: &RgbImage, face: &Face, cfg: &BoothSettings, embed: bool) -> anyhow::Result<FaceObs> {
     let eye_fraction = face.eye_distance() / frame.width().max(1) as f32;
     let frontal = is_frontal(&face.landmarks, cfg.max_yaw, cfg.max_roll_degrees);
     let crop = align::align(frame, &face.landmarks);
     let sharp = crop.as_ref().is_some_and(|c| sharpness(c) >= cfg.min_sharpness);
     let mut obs = FaceObs { bbox: face.bbox, eye_fraction, frontal, sharp, embedding: None };
     let placeholder = crate::vision::embed::FaceCode { identity: Vec::new(), appearance: None };
-    if guidance(&FaceObs { embedding: Some(placeholder), ..obs.clone() }, cfg).is_none() {
+    if embed && guidance(&FaceObs { embedding: Some(placeholder), ..obs.clone() }, cfg).is_none() {
         if let Some(crop) = crop {
             obs.embedding = Some(vision.embedder.describe(&crop)?);
         }

@@ -77,6 +77,8 @@ pub struct FrameAnalyser {
     known: Option<Known>,
     full_every: u32,
     last_kind: Option<FrameKind>,
+    /// Whether good faces are embedded (see [`FrameAnalyser::set_embedding`]).
+    embed: bool,
 }
 
 impl Default for FrameAnalyser {
@@ -89,12 +91,19 @@ impl FrameAnalyser {
     /// An analyser that runs a full-frame detection at least every `full_every` frames (1: on
     /// every frame, no tracking).
     pub fn new(full_every: u32) -> FrameAnalyser {
-        FrameAnalyser { known: None, full_every: full_every.max(1), last_kind: None }
+        FrameAnalyser { known: None, full_every: full_every.max(1), last_kind: None, embed: true }
     }
 
     /// How the last analysed frame was looked at (None before the first).
     pub fn last_kind(&self) -> Option<FrameKind> {
         self.last_kind
+    }
+
+    /// Whether the next frames' good faces are embedded. The booth needs no embedding once its
+    /// result is decided (see [`super::machine::Phase::wants_embeddings`]): the face is then still
+    /// found and tracked (a visitor leaving, another arriving) but not embedded.
+    pub fn set_embedding(&mut self, wanted: bool) {
+        self.embed = wanted;
     }
 
     /// Forgets the known face: the next frame gets a full-frame detection.
@@ -126,7 +135,7 @@ impl FrameAnalyser {
         self.last_kind = Some(kind);
         let obs = match face {
             Some(face) => {
-                let obs = judge(vision, frame, &face, settings)?;
+                let obs = judge(vision, frame, &face, settings, self.embed)?;
                 self.known = Some(Known { face, size, tracked });
                 Some(obs)
             }

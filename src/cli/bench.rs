@@ -160,6 +160,88 @@ fn booth_frames(
     Ok(())
 }
 
+/// Frames of the steady-state visit (5 s at the camera's 30 fps).
+pub const VISIT_FRAMES: usize = 150;
+
+/// What one steady-state visit cost (see [`visit`]).
+struct Visit {
+    /// Mean ms per frame over the whole visit, over the frames until the match was decided, and
+    /// over the frames after it.
+    mean_ms: f64,
+    matching_ms: f64,
+    after_ms: f64,
+    /// Frames by kind: full-frame detections, tracked, embedded; the frame the match came on.
+    full: usize,
+    tracked: usize,
+    embedded: usize,
+    matched_at: Option<usize>,
+}
+
+/// The booth's vision worker over a visit: [`VISIT_FRAMES`] camera frames of the visitor
+/// standing in front of the booth (the photo as a 640x480 frame, swaying a few pixels as a person
+/// does), each through the daemon's [`FrameAnalyser`] (full-frame detection on the first frame
+/// and every 5th, the tracker between, an embedding while the booth still wants one) and the
+/// booth's state machine at 30 fps on a fake clock, as the daemon runs them; the analyser's time
+/// per frame. Matching (the event loop's work) is not timed.
+fn visit(
+    vision: &vision::Vision,
+    frames: &[std::sync::Arc<vision::RgbImage>],
+    candidates: &[Candidate],
+    hubs: &crate::gallery::matcher::Hubs,
+    matching: crate::gallery::matcher::Settings,
+) -> anyhow::Result<Visit> {
+    use crate::booth::machine::{BoothEvent, Machine};
+    use crate::booth::{FrameAnalyser, FrameKind};
+    let settings = crate::config::BoothSettings::default();
+    let mut machine = Machine::new(settings.clone(), 0.0);
+    let mut analyser = FrameAnalyser::default();
+    let (mut times, mut full, mut tracked, mut embedded, mut matched_at) = (Vec::new(), 0, 0, 0, None);
+    for i in 0..VISIT_FRAMES {
+        let now = 1.0 + i as f64 / 30.0;
+        analyser.set_embedding(machine.phase().wants_embeddings());
+        let t = Stopwatch::start();
+        let obs = analyser.analyse(vision, &frames[i % frames.len()], None, &settings, false)?;
+        times.push(ms(t.elapsed()));
+        match analyser.last_kind() {
+            Some(FrameKind::Full) => full += 1,
+            _ => tracked += 1,
+        }
+        embedded += usize::from(obs.face.as_ref().is_some_and(|f| f.embedding.is_some()));
+        let events = machine.observe(now, obs.face.as_ref(), |code| crate::gallery::matcher::rank(code, candidates, hubs, matching, 5));
+        if matched_at.is_none() && events.iter().any(|e| matches!(e, BoothEvent::Matched(_))) {
+            matched_at = Some(i);
+        }
+    }
+    let mean = |s: &[f64]| if s.is_empty() { f64::NAN } else { s.iter().sum::<f64>() / s.len() as f64 };
+    let split = matched_at.map_or(times.len(), |m| m + 1);
+    Ok(Visit {
+        mean_ms: mean(&times),
+        matching_ms: mean(&times[..split]),
+        after_ms: mean(&times[split..]),
+        full,
+        tracked,
+        embedded,
+        matched_at,
+    })
+}
+
+/// The visit's camera frames: `frame` on a 640x480 grey frame, moved by up to 6 px (one sway a
+/// second at 30 fps).
+fn visit_frames(frame: &vision::RgbImage) -> Vec<std::sync::Arc<vision::RgbImage>> {
+    (0..30)
+        .map(|i| {
+            let a = i as f64 / 30.0 * std::f64::consts::TAU;
+            let (dx, dy) = ((6.0 * a.sin()).round() as i64, (3.0 * a.cos()).round() as i64);
+            let (w, h) = BOOTH_FRAME;
+            let mut canvas = vision::RgbImage::from_pixel(w, h, ::image::Rgb([110, 110, 110]));
+            let x = (i64::from(w) - i64::from(frame.width())) / 2 + dx;
+            let y = (i64::from(h) - i64::from(frame.height())) / 2 + dy;
+            ::image::imageops::overlay(&mut canvas, frame, x, y);
+            std::sync::Arc::new(canvas)
+        })
+        .collect()
+}
+
 /// The top `n` operator kinds of a profile, as JSON.
 fn profile_json(nodes: &[vision::profile::NodeTime], n: usize) -> serde_json::Value {
     let total: f64 = nodes.iter().map(|x| x.ms).sum();
@@ -228,6 +310,8 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         }
     };
     let booth_detector = booth_detector.as_ref().unwrap_or(&vision.detector);
+    let visit_frames = visit_frames(&frame);
+    let mut last_visit = None;
     let names = ["decode", "detect", "align", "embed", "match"];
     let mut s = Samples::default();
     let runs = opts.runs.max(1);
@@ -261,6 +345,11 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             lap.push(name, ms(v));
         }
         booth_frames(&vision, booth_detector, &frame, &mut lap, "")?;
+        let v = visit(&vision, &visit_frames, &candidates, &hubs, settings)?;
+        lap.push("steady", v.mean_ms);
+        lap.push("steady.matching", v.matching_ms);
+        lap.push("steady.after", v.after_ms);
+        last_visit = Some(v);
         if run >= 2 {
             for (name, v) in lap.0 {
                 s.push(name, v[0]);
@@ -326,6 +415,15 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
                 "track_input": vision::TRACK_INPUT,
                 "auto": auto,
                 "frames_ms": s.json(&frame_keys),
+                "steady": last_visit.as_ref().map(|v| json!({
+                    "detector_input": vision.detector_input(),
+                    "frames": VISIT_FRAMES,
+                    "mean_ms": r3(s.median("steady")),
+                    "matching_mean_ms": r3(s.median("steady.matching")),
+                    "after_match_mean_ms": r3(s.median("steady.after")),
+                    "full_frames": v.full, "tracked_frames": v.tracked, "embedded_frames": v.embedded,
+                    "matched_at_frame": v.matched_at,
+                })),
             },
             "profile": {"detect": profile_json(&profile_detect, 8), "embed": profile_json(&profile_embed, 8)},
             "rss_mb": memory.map(|m| (m.rss_kib as f64 / 102.4).round() / 10.0),
@@ -383,6 +481,21 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
                 let k16 = format!("f16.{key}");
                 writeln!(out, "  {:<24} {:>9.3} ms", format!("  in f16"), s16.median(&k16))?;
             }
+        }
+        if let Some(v) = &last_visit {
+            let (dw, dh) = vision.detector_input();
+            writeln!(
+                out,
+                "booth steady state, a {VISIT_FRAMES}-frame visit (full-frame detector {dw}x{dh}): {:.3} ms per frame \
+                 (until the match {:.3}, after it {:.3}); {} full, {} tracked, {} embedded; matched at frame {}",
+                s.median("steady"),
+                s.median("steady.matching"),
+                s.median("steady.after"),
+                v.full,
+                v.tracked,
+                v.embedded,
+                v.matched_at.map_or("never".to_string(), |m| m.to_string()),
+            )?;
         }
         if let Some(a) = &auto {
             let t: Vec<String> = a.timings.iter().map(|t| format!("{}x{} {:.1} ms", t.input.0, t.input.1, t.ms)).collect();

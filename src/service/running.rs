@@ -55,8 +55,11 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     // Milliseconds since `clock` when the vision worker last looped (the watchdog's evidence).
     let heartbeat = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    // Whether the booth can still use an embedding (not once its result is decided): set by the
+    // event loop after each step, read by the worker before each frame.
+    let embed = Arc::new(AtomicBool::new(true));
     let worker = {
-        let (frames, vision, heartbeat, stop) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone());
+        let (frames, vision, heartbeat, stop, embed) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone(), embed.clone());
         let (settings, mirror) = (config.booth.clone(), config.camera.mirror);
         std::thread::Builder::new().name("vision".into()).spawn(move || {
             // Tracks the visitor's face between frames: one detection per frame, mostly small.
@@ -67,6 +70,7 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
                     analyser.reset();
                     continue;
                 };
+                analyser.set_embedding(embed.load(Ordering::SeqCst));
                 match analyser.analyse(&vision, &frame.image, frame.label.clone(), &settings, mirror) {
                     Ok(obs) => {
                         if obs_tx.blocking_send(obs).is_err() {
@@ -136,6 +140,7 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
             }
         };
         perform(actions, &core);
+        embed.store(core.wants_embeddings(), Ordering::SeqCst);
     };
 
     // Stop: camera and vision threads first, then the screen (blanked). STOPPING=1 only when the

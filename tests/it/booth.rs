@@ -565,3 +565,28 @@ fn the_frame_analyser_tracks_the_face_and_still_sees_a_second_visitor() {
     // The second visitor (larger, nearer the centre) is taken at the next full-frame detection.
     assert_eq!(sides, "LLLLLLLLLLRRR--L", "{kinds}");
 }
+
+/// Once the booth's result is decided the vision worker stops embedding: the analyser still
+/// finds and tracks the face (same boxes, same frame kinds) but embeds nothing until told again.
+#[test]
+fn the_frame_analyser_embeds_only_while_embeddings_are_wanted() {
+    use rolemirror::booth::FrameAnalyser;
+    use rolemirror::config::BoothSettings;
+    let vision = default_vision();
+    let settings = BoothSettings::default();
+    let frame = camera_frame(&[("img14.jpg", 300, 170)]);
+    let (mut wanting, mut not) = (FrameAnalyser::default(), FrameAnalyser::default());
+    not.set_embedding(false);
+    for i in 0..6 {
+        let a = wanting.analyse(vision, &frame, None, &settings, false).expect("analyse");
+        let b = not.analyse(vision, &frame, None, &settings, false).expect("analyse");
+        let (fa, fb) = (a.face.expect("a face"), b.face.expect("the same face"));
+        assert_eq!(wanting.last_kind(), not.last_kind(), "frame {i}");
+        assert_eq!(fa.bbox, fb.bbox, "frame {i}");
+        assert!(fa.embedding.is_some(), "frame {i}: a good face is embedded when wanted");
+        assert!(fb.embedding.is_none(), "frame {i}: and not when not");
+    }
+    not.set_embedding(true);
+    let b = not.analyse(vision, &frame, None, &settings, false).expect("analyse");
+    assert!(b.face.expect("face").embedding.is_some(), "wanted again: embedded again");
+}
