@@ -574,7 +574,7 @@ fn the_frame_analyser_embeds_only_while_embeddings_are_wanted() {
     use rolemirror::config::BoothSettings;
     let vision = default_vision();
     let settings = BoothSettings::default();
-    let frame = camera_frame(&[("img14.jpg", 300, 170)]);
+    let frame = camera_frame(&[("img2.jpg", 400, 120)]);
     let (mut wanting, mut not) = (FrameAnalyser::default(), FrameAnalyser::default());
     not.set_embedding(false);
     for i in 0..6 {
