@@ -3,7 +3,7 @@
 
 use super::machine::{guidance, FaceObs};
 use crate::config::BoothSettings;
-use crate::vision::{align, choose_face, FacePolicy, RgbImage, Vision};
+use crate::vision::{align, choose_face, Face, FacePolicy, RgbImage, Vision};
 
 /// Frontal by landmark geometry: the nose near the eyes' midpoint (yaw) and the eye line near
 /// level (roll).
@@ -41,6 +41,7 @@ pub fn sharpness(crop: &RgbImage) -> f32 {
 }
 
 /// How long each stage of one frame's analysis took, in seconds (`None`: the stage did not run).
+/// `detect` is the full-frame or the tracking detection, whichever ran.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     pub detect: Option<f64>,
@@ -48,19 +49,30 @@ pub struct StageTimes {
     pub embed: Option<f64>,
 }
 
-/// Analyses one frame: the chosen face and how good it is; embeds it only when good.
+/// Analyses one frame with a full-frame detection: the chosen face and how good it is; embeds it
+/// only when good.
 pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
-    analyze_timed(vision, frame, cfg, &mut StageTimes::default())
+    let faces = vision.faces(frame)?;
+    match choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) {
+        Some(face) => Ok(Some(judge(vision, frame, face, cfg, true)?)),
+        None => Ok(None),
+    }
 }
 
-/// [`analyze`], timing each stage into `times`.
-pub fn analyze_timed(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings, times: &mut StageTimes) -> anyhow::Result<Option<FaceObs>> {
-    let started = std::time::Instant::now();
-    let faces = vision.faces(frame)?;
-    times.detect = Some(started.elapsed().as_secs_f64());
-    let Some(face) = choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) else {
-        return Ok(None);
-    };
+/// How good the visitor's `face` (found in `frame`) is; embedded only when good and `embed`.
+pub fn judge(vision: &Vision, frame: &RgbImage, face: &Face, cfg: &BoothSettings, embed: bool) -> anyhow::Result<FaceObs> {
+    judge_timed(vision, frame, face, cfg, embed, &mut StageTimes::default())
+}
+
+/// [`judge`], timing alignment and embedding into `times` (the daemon's health report).
+pub fn judge_timed(
+    vision: &Vision,
+    frame: &RgbImage,
+    face: &Face,
+    cfg: &BoothSettings,
+    embed: bool,
+    times: &mut StageTimes,
+) -> anyhow::Result<FaceObs> {
     let eye_fraction = face.eye_distance() / frame.width().max(1) as f32;
     let frontal = is_frontal(&face.landmarks, cfg.max_yaw, cfg.max_roll_degrees);
     let started = std::time::Instant::now();
@@ -69,14 +81,14 @@ pub fn analyze_timed(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings, tim
     let sharp = crop.as_ref().is_some_and(|c| sharpness(c) >= cfg.min_sharpness);
     let mut obs = FaceObs { bbox: face.bbox, eye_fraction, frontal, sharp, embedding: None };
     let placeholder = crate::vision::embed::FaceCode { identity: Vec::new(), appearance: None };
-    if guidance(&FaceObs { embedding: Some(placeholder), ..obs.clone() }, cfg).is_none() {
+    if embed && guidance(&FaceObs { embedding: Some(placeholder), ..obs.clone() }, cfg).is_none() {
         if let Some(crop) = crop {
             let started = std::time::Instant::now();
             obs.embedding = Some(vision.embedder.describe(&crop)?);
             times.embed = Some(started.elapsed().as_secs_f64());
         }
     }
-    Ok(Some(obs))
+    Ok(obs)
 }
 
 #[cfg(test)]

@@ -47,6 +47,14 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// Whether a face's embedding can still change anything: not once the result is decided
+    /// (Result and Cooldown only look at where the face is, see [`Machine::observe`]).
+    pub fn wants_embeddings(&self) -> bool {
+        !matches!(self, Phase::Result { .. } | Phase::Cooldown { .. })
+    }
+}
+
 /// Something worth an event line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BoothEvent {
@@ -273,6 +281,35 @@ mod tests {
     fn matcher(e: &FaceCode) -> Vec<Ranked> {
         assert!((e.identity[0] - 1.0).abs() < 1e-6);
         vec![Ranked { index: 4, similarity: 0.5 }, Ranked { index: 1, similarity: 0.3 }]
+    }
+
+    /// Embeddings are wanted until the result is decided; after it, faces without one (what the
+    /// vision worker then sends) take the machine through the same phases as faces with one.
+    #[test]
+    fn no_embedding_is_wanted_once_the_result_is_decided() {
+        let (mut m, mut without) = (Machine::new(cfg(), 0.0), Machine::new(cfg(), 0.0));
+        assert!(m.phase().wants_embeddings());
+        for machine in [&mut m, &mut without] {
+            machine.observe(1.0, Some(&FaceObs { eye_fraction: 0.01, ..good(100.0) }), matcher);
+            assert!(matches!(machine.phase(), Phase::Tracking { .. }) && machine.phase().wants_embeddings());
+            machine.observe(1.1, Some(&good(100.0)), matcher);
+            assert!(matches!(machine.phase(), Phase::Matching { .. }) && machine.phase().wants_embeddings());
+            machine.observe(1.2, Some(&good(100.0)), matcher);
+            machine.observe(1.3, Some(&good(100.0)), matcher);
+            assert!(matches!(machine.phase(), Phase::Result { .. }));
+        }
+        let bare = FaceObs { embedding: None, ..good(100.0) };
+        let mut t = 1.4;
+        while !matches!(m.phase(), Phase::Attract { .. }) {
+            assert!(!m.phase().wants_embeddings(), "{:?}", m.phase());
+            // The visitor stays 40 s, then leaves.
+            let (a, b) = if t < 40.0 { (Some(good(100.0)), Some(bare.clone())) } else { (None, None) };
+            assert_eq!(m.observe(t, a.as_ref(), matcher), without.observe(t, b.as_ref(), matcher));
+            assert_eq!(std::mem::discriminant(m.phase()), std::mem::discriminant(without.phase()), "at {t}");
+            t += 0.1;
+            assert!(t < 200.0, "the booth returns to attract");
+        }
+        assert!(matches!(without.phase(), Phase::Attract { .. }) && m.phase().wants_embeddings());
     }
 
     #[test]

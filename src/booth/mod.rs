@@ -9,4 +9,4 @@ pub mod analyze;
 pub mod machine;
 pub mod step;
 
-pub use step::{analyse_frame, analyse_frame_timed, Booth, Observation};
+pub use step::{analyse_frame, Booth, FrameAnalyser, FrameKind, Observation, FULL_FRAME_EVERY};

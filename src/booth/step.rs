@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
-use super::analyze::{analyze_timed, StageTimes};
+use super::analyze::{analyze, judge_timed, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
 use crate::display::scene::{Guidance, Scene};
 use crate::gallery::matcher::display_percent;
 use crate::gallery::variety::{Variety, VarietySettings};
 use crate::gallery::Gallery;
-use crate::vision::{RgbImage, Vision};
+use crate::vision::detect::iou;
+use crate::vision::{choose_face, Face, FacePolicy, RgbImage, Vision};
 
 /// One analysed camera frame.
 #[derive(Debug, Clone)]
@@ -25,9 +26,10 @@ pub struct Observation {
     pub label: Option<String>,
 }
 
-/// Analyses one camera frame: the visitor's face is chosen, judged and (when good) embedded on
-/// the frame as the camera saw it; with `mirror`, the picture and the face box are then flipped
-/// for display, as a mirror shows them.
+/// Analyses one camera frame on its own, with a full-frame detection: the visitor's face is
+/// chosen, judged and (when good) embedded on the frame as the camera saw it; with `mirror`, the
+/// picture and the face box are then flipped for display, as a mirror shows them. A stream of
+/// frames goes through a [`FrameAnalyser`] instead, which tracks the face between them.
 pub fn analyse_frame(
     vision: &Vision,
     frame: &Arc<RgbImage>,
@@ -35,28 +37,151 @@ pub fn analyse_frame(
     settings: &BoothSettings,
     mirror: bool,
 ) -> anyhow::Result<Observation> {
-    analyse_frame_timed(vision, frame, label, settings, mirror, &mut StageTimes::default())
+    let face = analyze(vision, frame, settings)?;
+    Ok(observation(frame, face, label, mirror))
 }
 
-/// [`analyse_frame`], timing the stages into `times` (the daemon's health report).
-pub fn analyse_frame_timed(
-    vision: &Vision,
-    frame: &Arc<RgbImage>,
-    label: Option<String>,
-    settings: &BoothSettings,
-    mirror: bool,
-    times: &mut StageTimes,
-) -> anyhow::Result<Observation> {
-    let face = analyze_timed(vision, frame, settings, times)?;
+/// While a face is tracked, a full-frame detection runs at least every this many frames, so a
+/// second visitor stepping in (larger or more central: [`FacePolicy::Visitor`]) is seen within
+/// this many frames; the frames between look only in a region around the known face.
+pub const FULL_FRAME_EVERY: u32 = 5;
+
+/// How a frame's face was looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A full-frame detection at the configured (or `auto`) detector input.
+    Full,
+    /// The small tracking detector on a region around the face of the previous frame
+    /// ([`Vision::faces_near`]).
+    Tracked,
+}
+
+/// The face seen on the previous frame.
+#[derive(Debug, Clone)]
+struct Known {
+    face: Face,
+    /// The frame size it was seen in (a new size means a new camera mode: look everywhere).
+    size: (u32, u32),
+    /// Tracked frames since the last full-frame detection.
+    tracked: u32,
+}
+
+/// Analyses a stream of camera frames with one detection per frame: a full-frame detection while
+/// no face is known, when the tracked face was lost (on the frame after), and every
+/// [`FULL_FRAME_EVERY`]th frame; on the frames between, the small tracking detector looks in a
+/// region around the face of the previous frame. Each frame's face is then judged and, when
+/// good, embedded once, exactly as [`analyse_frame`] does. Holds only the last face box and
+/// landmarks (no picture, no embedding).
+#[derive(Debug, Clone)]
+pub struct FrameAnalyser {
+    known: Option<Known>,
+    full_every: u32,
+    last_kind: Option<FrameKind>,
+    /// Whether good faces are embedded (see [`FrameAnalyser::set_embedding`]).
+    embed: bool,
+}
+
+impl Default for FrameAnalyser {
+    fn default() -> Self {
+        FrameAnalyser::new(FULL_FRAME_EVERY)
+    }
+}
+
+impl FrameAnalyser {
+    /// An analyser that runs a full-frame detection at least every `full_every` frames (1: on
+    /// every frame, no tracking).
+    pub fn new(full_every: u32) -> FrameAnalyser {
+        FrameAnalyser { known: None, full_every: full_every.max(1), last_kind: None, embed: true }
+    }
+
+    /// How the last analysed frame was looked at (None before the first).
+    pub fn last_kind(&self) -> Option<FrameKind> {
+        self.last_kind
+    }
+
+    /// Whether the next frames' good faces are embedded. The booth needs no embedding once its
+    /// result is decided (see [`super::machine::Phase::wants_embeddings`]): the face is then still
+    /// found and tracked (a visitor leaving, another arriving) but not embedded.
+    pub fn set_embedding(&mut self, wanted: bool) {
+        self.embed = wanted;
+    }
+
+    /// Forgets the known face: the next frame gets a full-frame detection.
+    pub fn reset(&mut self) {
+        self.known = None;
+    }
+
+    /// Analyses the next frame of the stream (see [`FrameAnalyser`] and [`analyse_frame`]).
+    pub fn analyse(
+        &mut self,
+        vision: &Vision,
+        frame: &Arc<RgbImage>,
+        label: Option<String>,
+        settings: &BoothSettings,
+        mirror: bool,
+    ) -> anyhow::Result<Observation> {
+        self.analyse_timed(vision, frame, label, settings, mirror, &mut StageTimes::default())
+    }
+
+    /// [`FrameAnalyser::analyse`], timing the stages into `times` (the daemon's health report).
+    pub fn analyse_timed(
+        &mut self,
+        vision: &Vision,
+        frame: &Arc<RgbImage>,
+        label: Option<String>,
+        settings: &BoothSettings,
+        mirror: bool,
+        times: &mut StageTimes,
+    ) -> anyhow::Result<Observation> {
+        let started = std::time::Instant::now();
+        let size = frame.dimensions();
+        let track = self.known.take().filter(|k| k.size == size && k.tracked + 1 < self.full_every);
+        let (face, kind, tracked) = match track {
+            Some(known) => {
+                let near = vision.faces_near(frame, &known.face)?;
+                (same_face(&near, &known.face).cloned(), FrameKind::Tracked, known.tracked + 1)
+            }
+            None => {
+                let faces = vision.faces(frame)?;
+                (choose_face(&faces, size.0, size.1, FacePolicy::Visitor).cloned(), FrameKind::Full, 0)
+            }
+        };
+        self.last_kind = Some(kind);
+        times.detect = Some(started.elapsed().as_secs_f64());
+        let obs = match face {
+            Some(face) => {
+                let obs = judge_timed(vision, frame, &face, settings, self.embed, times)?;
+                self.known = Some(Known { face, size, tracked });
+                Some(obs)
+            }
+            None => None,
+        };
+        Ok(observation(frame, obs, label, mirror))
+    }
+}
+
+/// Of the faces found around `known`, the one that overlaps it most (None: none overlaps; the
+/// face is lost and the next frame looks at the whole frame).
+fn same_face<'a>(faces: &'a [Face], known: &Face) -> Option<&'a Face> {
+    faces
+        .iter()
+        .map(|f| (iou(&f.bbox, &known.bbox), f))
+        .filter(|(overlap, _)| *overlap > 0.0)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, f)| f)
+}
+
+/// The observation of a frame whose face was analysed on the frame as the camera saw it.
+fn observation(frame: &Arc<RgbImage>, face: Option<FaceObs>, label: Option<String>, mirror: bool) -> Observation {
     if !mirror {
-        return Ok(Observation { shown: frame.clone(), face, label });
+        return Observation { shown: frame.clone(), face, label };
     }
     let width = frame.width() as f32;
     let face = face.map(|mut f| {
         f.bbox[0] = width - f.bbox[0] - f.bbox[2];
         f
     });
-    Ok(Observation { shown: Arc::new(image::imageops::flip_horizontal(frame.as_ref())), face, label })
+    Observation { shown: Arc::new(image::imageops::flip_horizontal(frame.as_ref())), face, label }
 }
 
 /// The booth: the state machine, the latest frame for the mirror view, and the scenes.
@@ -162,6 +287,19 @@ mod tests {
             &gallery,
             0.0,
         )
+    }
+
+    fn found(x: f32) -> Face {
+        Face { bbox: [x, 10.0, 40.0, 40.0], score: 0.9, landmarks: [[0.0; 2]; 5] }
+    }
+
+    #[test]
+    fn the_tracked_face_is_the_one_overlapping_the_known_one_most() {
+        let known = found(100.0);
+        let faces = [found(150.0), found(110.0), found(300.0)];
+        assert_eq!(same_face(&faces, &known).map(|f| f.bbox[0]), Some(110.0));
+        assert_eq!(same_face(&[found(300.0)], &known).map(|f| f.bbox[0]), None, "no overlap: lost");
+        assert!(same_face(&[], &known).is_none());
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn gallery_checks(
     let manifest = GalleryManifest::load(dir)?;
     let vision = common.vision()?;
     let gallery = open_gallery(dir, &manifest, &vision)?;
-    let assets = Assets { fonts, texts: config.texts.clone(), cards: preview::cards_for(&gallery) };
+    let assets = Assets::with_cards(fonts, config.texts.clone(), preview::cards_for(&gallery));
     let mut problems = preview::missing_photos(&manifest, &gallery);
     problems.extend(preview::left_out_photos(&gallery));
     let found = preview::check_cards(

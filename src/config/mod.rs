@@ -21,7 +21,7 @@ pub use texts::Texts;
 use crate::gallery::matcher;
 use crate::gallery::variety::VarietySettings;
 use crate::util::Size;
-use crate::vision::VisionOptions;
+use crate::vision::{Precision, VisionOptions};
 
 /// One thing wrong with a config, with the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +225,7 @@ impl Config {
     pub fn from_raw(raw: &raw::Config) -> Result<Config, Vec<Problem>> {
         let mut p = Checker(Vec::new());
         let camera = camera(&raw.camera, &mut p);
-        let vision = vision(&raw.vision, &mut p);
+        let vision = vision(&raw.vision, (raw.camera.width, raw.camera.height), &mut p);
         let g = &raw.gallery;
         p.check(!g.dir.is_empty(), "gallery.dir", || "must not be empty".into());
         p.check(g.also_like <= 2, "gallery.also_like", || format!("{} is not in 0..=2", g.also_like));
@@ -272,7 +272,8 @@ fn camera(c: &raw::Camera, p: &mut Checker) -> CameraSettings {
     CameraSettings { source, mirror: c.mirror, timeout }
 }
 
-fn vision(v: &raw::Vision, p: &mut Checker) -> VisionOptions {
+/// The `[vision]` settings; `frame` is the camera's frame size, for `detector_input = "auto"`.
+fn vision(v: &raw::Vision, frame: (u32, u32), p: &mut Checker) -> VisionOptions {
     let mut options = VisionOptions {
         models: path(&v.models),
         embedder: (!v.embedder.is_empty()).then(|| v.embedder.clone()),
@@ -280,12 +281,17 @@ fn vision(v: &raw::Vision, p: &mut Checker) -> VisionOptions {
         ..Default::default()
     };
     match v.detector_input.parse::<Size>() {
+        _ if v.detector_input == "auto" => options.auto_input = Some(frame),
         Ok(s) => {
             let ok = s.width >= 32 && s.height >= 32 && s.width % 32 == 0 && s.height % 32 == 0 && s.width <= 4096 && s.height <= 4096;
             p.check(ok, "vision.detector_input", || format!("{s}: width and height must be multiples of 32 from 32 to 4096"));
             options.detect.input = s.pair();
         }
-        Err(e) => p.check(false, "vision.detector_input", || e.to_string()),
+        Err(e) => p.check(false, "vision.detector_input", || format!("{e} (or \"auto\")")),
+    }
+    match v.precision.parse::<Precision>() {
+        Ok(precision) => options.precision = precision,
+        Err(e) => p.check(false, "vision.precision", || e),
     }
     p.check((1..=8).contains(&v.threads), "vision.threads", || format!("{} is not in 1..=8", v.threads));
     p.check(v.min_score > 0.0 && v.min_score < 1.0, "vision.min_score", || format!("{} is not in (0, 1)", v.min_score));
@@ -453,7 +459,11 @@ mod tests {
     fn typed_settings_from_the_defaults() {
         let c = Config::default();
         assert_eq!(c.camera.source, CameraSource::V4l2 { device: None, size: Size::new(640, 480), fps: 15 });
-        assert_eq!(c.vision.detect.input, (640, 480));
+        assert_eq!(
+            (c.vision.auto_input, c.vision.precision),
+            (Some((640, 480)), Precision::Auto),
+            "timed at start for the camera's frames"
+        );
         assert_eq!(c.vision.models, None);
         assert_eq!(c.gallery.dir, PathBuf::from("/var/lib/rolemirror/gallery"));
         assert_eq!(c.usb.max_file_bytes, 20 << 20);
@@ -527,12 +537,16 @@ mod tests {
                     [display]\nbackend = \"spi\"\n[display.spi]\nreset_pin = \"none\"\nbacklight_pin = -1\n";
         let c = Config::from_text(text).expect("valid");
         assert_eq!(c.camera.source, CameraSource::Replay { path: PathBuf::from("/frames"), fps: 5.0, looping: true });
-        assert_eq!(c.vision.detect.input, (384, 288));
+        assert_eq!((c.vision.detect.input, c.vision.auto_input), ((384, 288), None), "a given size is used as it is");
         assert_eq!(c.vision.models, Some(PathBuf::from("/m")));
         let Backend::Spi(spi) = c.display.backend else { panic!("spi backend") };
         assert_eq!((spi.dc_pin, spi.reset_pin, spi.backlight_pin), (25, None, None));
         let p = check("[vision]\ndetector_input = \"640\"\n[display.spi]\nreset_pin = -7\n[camera]\nsource = \"replay\"\n");
         assert_eq!(keys(&p), vec!["camera.replay", "vision.detector_input"], "{p:?}");
+        let c = Config::from_text("[camera]\nwidth = 1280\nheight = 720\n[vision]\nprecision = \"f32\"\n").expect("valid");
+        assert_eq!((c.vision.auto_input, c.vision.precision), (Some((1280, 720)), Precision::F32));
+        let p = check("[vision]\nprecision = \"half\"\ndetector_input = \"Auto\"\n");
+        assert_eq!(keys(&p), vec!["vision.detector_input", "vision.precision"], "{p:?}");
         let p = check("[display]\nbackend = \"spi\"\n[display.spi]\nreset_pin = -7\nbacklight_pin = \"gpio18\"\n");
         assert_eq!(keys(&p), vec!["display.spi.reset_pin", "display.spi.backlight_pin"], "{p:?}");
     }

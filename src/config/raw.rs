@@ -72,8 +72,11 @@ pub struct Vision {
     pub models: String,
     /// Embedder id; empty: the manifest's default.
     pub embedder: String,
-    /// Detector input, WIDTHxHEIGHT in multiples of 32; use the camera's aspect ratio.
+    /// Detector input: "auto" (timed at start), or WIDTHxHEIGHT in multiples of 32 with the
+    /// camera's aspect ratio.
     pub detector_input: String,
+    /// Arithmetic of the networks: "auto", "f32" or "f16".
+    pub precision: String,
     /// tract threads per model.
     pub threads: usize,
     /// Minimum detector score.
@@ -82,7 +85,14 @@ pub struct Vision {
 
 impl Default for Vision {
     fn default() -> Self {
-        Vision { models: String::new(), embedder: String::new(), detector_input: "640x480".into(), threads: 1, min_score: 0.6 }
+        Vision {
+            models: String::new(),
+            embedder: String::new(),
+            detector_input: "auto".into(),
+            precision: "auto".into(),
+            threads: 1,
+            min_score: 0.6,
+        }
     }
 }
 

@@ -237,8 +237,8 @@ pub fn face_placement(vision: &Vision, photo: &RgbImage) -> anyhow::Result<Optio
 }
 
 /// The photo of a card: missing (error), or a face small, large or off-centre in its crop.
-pub fn check_photo(vision: &Vision, card: &Card, id: &str) -> Vec<Problem> {
-    let Some(photo) = &card.photo else {
+pub fn check_photo(vision: &Vision, photo: Option<&RgbImage>, id: &str) -> Vec<Problem> {
+    let Some(photo) = photo else {
         return vec![problem(Severity::Error, id, None, "photo", "no usable photo: the card shows none".into())];
     };
     let warn = |m: String| vec![problem(Severity::Warning, id, None, "photo", m)];
@@ -305,7 +305,7 @@ pub fn check_cards(
         }
     };
     for (i, card) in assets.cards.iter().enumerate() {
-        let photo = vision.map(|v| check_photo(v, card, &role_models[i].id)).unwrap_or_default();
+        let photo = vision.map(|v| check_photo(v, assets.photo(i).as_deref(), &role_models[i].id)).unwrap_or_default();
         add(photo.clone(), &mut all);
         for &size in sizes {
             let (image, fits) = render_card(assets, i, size);

@@ -9,6 +9,9 @@ use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 
 use super::scene::{Guidance, Scene};
 use super::text::{draw_line, draw_paragraph_fit, width, Align, Fit, Fonts, Style};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
 use crate::config::Texts;
 use crate::gallery::{Gallery, RoleModel};
 use crate::vision::{self, RgbImage};
@@ -25,10 +28,24 @@ pub struct Card {
     pub role: String,
     pub branch: String,
     pub quote: String,
-    /// Portrait crop around the face, 3:4, at most 600x800.
-    pub photo: Option<RgbImage>,
+    /// The portrait (3:4 crop around the face, at most 600x800).
+    pub photo: Photo,
     /// QR code modules of the story URL (row-major, true = dark) and the side in modules.
     pub qr: Option<(Vec<bool>, usize)>,
+}
+
+/// A card's portrait. A gallery's portraits stay on disk and are decoded when a scene shows
+/// them (a few are kept, see [`Assets::PORTRAITS_KEPT`]): decoded, each is up to 1.4 MB, so
+/// keeping all of a 1,000-photo gallery's would cost up to 1.4 GB.
+pub enum Photo {
+    None,
+    /// Already decoded (a portrait drawn in memory).
+    Decoded(Arc<RgbImage>),
+    /// The gallery photo and its face box, cropped by [`portrait`] when shown.
+    File {
+        path: PathBuf,
+        face: Option<[f32; 4]>,
+    },
 }
 
 /// Everything the renderer needs besides the scene.
@@ -36,6 +53,8 @@ pub struct Assets {
     pub fonts: Fonts,
     pub texts: Texts,
     pub cards: Vec<Card>,
+    /// Recently shown portraits decoded from their files, the latest last.
+    portraits: Mutex<Vec<(usize, Option<Arc<RgbImage>>)>>,
 }
 
 /// A 3:4 portrait crop around a face box, resized to fit 600x800.
@@ -66,12 +85,15 @@ pub fn qr_modules(url: &str) -> Option<(Vec<bool>, usize)> {
 }
 
 impl Card {
-    /// Builds a card: the first accepted photo of the role model, cropped around its face.
+    /// Builds a card: the first accepted photo of the role model (decoded and cropped around its
+    /// face when a scene shows it).
     pub fn build(gallery: &Gallery, rm: &RoleModel) -> Card {
-        let photo = gallery.index.photos.iter().find(|p| p.role_model == rm.id).and_then(|p| {
-            let img = vision::image::load(&gallery.dir.join(&p.file), vision::image::DEFAULT_MAX_PIXELS).ok()?;
-            Some(portrait(&img, p.face))
-        });
+        let photo = gallery
+            .index
+            .photos
+            .iter()
+            .find(|p| p.role_model == rm.id)
+            .map_or(Photo::None, |p| Photo::File { path: gallery.dir.join(&p.file), face: p.face });
         Card {
             name: rm.name.clone(),
             role: rm.role.clone(),
@@ -87,7 +109,42 @@ impl Assets {
     /// Cards for every role model of the gallery (in its order).
     pub fn new(fonts: Fonts, texts: Texts, gallery: Option<&Gallery>) -> Assets {
         let cards = gallery.map(|g| g.role_models.iter().map(|rm| Card::build(g, rm)).collect()).unwrap_or_default();
-        Assets { fonts, texts, cards }
+        Assets::with_cards(fonts, texts, cards)
+    }
+
+    /// Assets with cards made elsewhere.
+    pub fn with_cards(fonts: Fonts, texts: Texts, cards: Vec<Card>) -> Assets {
+        Assets { fonts, texts, cards, portraits: Mutex::new(Vec::new()) }
+    }
+
+    /// How many portraits decoded from files are kept: a result scene shows up to four (the best
+    /// and three more look-alikes), the showcase one.
+    pub const PORTRAITS_KEPT: usize = 6;
+
+    /// The portrait of card `i`: decoded from its file the first time a scene shows it, then
+    /// kept among the last [`Self::PORTRAITS_KEPT`]. A photo that no longer decodes gives none.
+    pub fn photo(&self, i: usize) -> Option<Arc<RgbImage>> {
+        let (path, face) = match &self.cards.get(i)?.photo {
+            Photo::None => return None,
+            Photo::Decoded(img) => return Some(img.clone()),
+            Photo::File { path, face } => (path, *face),
+        };
+        let mut kept = self.portraits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = kept.iter().position(|(k, _)| *k == i) {
+            let entry = kept.remove(at);
+            let img = entry.1.clone();
+            kept.push(entry);
+            return img;
+        }
+        let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
+        // The whole photo was decoded for the crop: hand its memory back rather than let the heap
+        // keep growing with each portrait shown (the soak's RSS curve).
+        crate::util::memory::release_free();
+        if kept.len() >= Self::PORTRAITS_KEPT {
+            kept.remove(0);
+        }
+        kept.push((i, img.clone()));
+        img
     }
 }
 
@@ -233,7 +290,7 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     let title = c.style(true, 1.4, ACCENT, BG);
     let top = margin;
     let used = c.paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
-    let card = showcase.and_then(|i| a.cards.get(i));
+    let card = showcase.and_then(|i| Some((a.cards.get(i)?, a.photo(i))));
     let (photo_box, text_box) = if c.portrait() {
         let ph = (c.h as f32 * 0.42) as i32;
         ((margin, top + used + margin / 2, c.w - 2 * margin, ph), (margin, top + used + margin + ph, c.w - 2 * margin))
@@ -244,11 +301,11 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
             (margin * 4 + pw, top + used + margin * 2, c.w - pw - margin * 6),
         )
     };
-    if let Some(card) = card {
+    if let Some((card, photo)) = card {
         let (px, py, pw, ph) = photo_box;
         let name_h = (c.u * 2.2) as i32;
-        if let Some(photo) = &card.photo {
-            let (ix, iy, iw, ih) = draw_image(t, photo, px, py, pw, ph - name_h, false);
+        if let Some(photo) = photo {
+            let (ix, iy, iw, ih) = draw_image(t, &photo, px, py, pw, ph - name_h, false);
             frame(t, ix - 4, iy - 4, iw + 8, ih + 8, 4, ACCENT);
             let s = c.style(true, 0.8, FG, BG);
             let used = c.paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
@@ -308,6 +365,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         centered(t, c, &tx.thanks, "");
         return;
     };
+    let photo = a.photo(best);
     let margin = (c.u * 0.8) as i32;
     let likeness = format!("{percent} % {}", tx.likeness);
     if c.portrait() {
@@ -315,7 +373,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         let s = c.style(false, 0.8, SOFT, BG);
         y += c.paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
         let ph = (c.h as f32 * 0.30) as i32;
-        if let Some(photo) = &card.photo {
+        if let Some(photo) = &photo {
             let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, false);
             frame(t, ix - 3, iy - 3, iw + 6, ih + 6, 3, ACCENT);
         }
@@ -340,7 +398,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     // Landscape: photo left, text right, QR and further look-alikes at the bottom right.
     let pw = (c.w as f32 * 0.34) as i32;
     let ph = c.h - 2 * margin;
-    if let Some(photo) = &card.photo {
+    if let Some(photo) = &photo {
         let (ix, iy, iw, ih) = draw_image(t, photo, margin, margin, pw, ph, false);
         frame(t, ix - 5, iy - 5, iw + 10, ih + 10, 5, ACCENT);
     }
@@ -395,8 +453,8 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         for (i, (idx, pct)) in others.iter().enumerate() {
             let Some(other) = a.cards.get(*idx) else { continue };
             let x0 = x + i as i32 * slot;
-            if let Some(photo) = &other.photo {
-                draw_image(t, photo, x0, ty, thumb_w, thumb_h, false);
+            if let Some(photo) = a.photo(*idx) {
+                draw_image(t, &photo, x0, ty, thumb_w, thumb_h, false);
             }
             let label_x = x0 + thumb_w + margin / 3;
             let label_w = slot - thumb_w - margin / 3 - margin / 2;

@@ -75,6 +75,11 @@ impl Core {
     }
 
     /// The counters (to save them).
+    /// Whether the vision worker should still embed faces (see [`Phase::wants_embeddings`]).
+    pub fn wants_embeddings(&self) -> bool {
+        self.booth.phase().wants_embeddings()
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -146,7 +146,12 @@ async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
             Ok(config) => {
                 startup::tidy_gallery_store(&config.gallery.dir);
                 match startup::load_watched(&config, &mut sig).await {
-                    Startup::Loaded(loaded) => running::booth(*loaded, config_path, &mut sig).await?,
+                    Startup::Loaded(loaded) => {
+                        // Start-up (model optimisation, gallery indexing) freed far more than the
+                        // booth keeps: give it back before running.
+                        crate::util::memory::release_free();
+                        running::booth(*loaded, config_path, &mut sig).await?
+                    }
                     Startup::Failed(problems) => {
                         let live = service_health(&config, &problems);
                         let usb = updater(&config, config_path, None, Some(config.clone()), live);

@@ -1,7 +1,7 @@
 //! The running booth: three threads and an event loop.
 //!
 //! - capture (camera → a slot of one frame; stale frames are dropped),
-//! - vision (frame → [`analyse_frame`] → observation; inference never runs on the executor),
+//! - vision (frame → [`FrameAnalyser`] → observation; inference never runs on the executor),
 //! - display (scene → screen),
 //! - this event loop (tokio, one thread): observations, camera status, a 100 ms tick, signals and
 //!   USB updates go into [`Core`], whose actions it carries out — scenes to the display, event
@@ -19,7 +19,7 @@ use super::counters::{self, Counters};
 use super::health::{self, Live, ModelVersion, Timings};
 use super::startup::Loaded;
 use super::{fallback, notify, updater, Exit, Outcome, Signals};
-use crate::booth::{analyse_frame_timed, Booth, Observation};
+use crate::booth::{Booth, FrameAnalyser, Observation};
 use crate::camera::{self, CameraStatus, FrameSlot};
 use crate::display::{self, DisplayThread};
 use crate::events::emit;
@@ -66,15 +66,25 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     // Milliseconds since `clock` when the vision worker last looped (the watchdog's evidence).
     let heartbeat = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    // Whether the booth can still use an embedding (not once its result is decided): set by the
+    // event loop after each step, read by the worker before each frame.
+    let embed = Arc::new(AtomicBool::new(true));
     let worker = {
-        let (frames, vision, heartbeat, stop, timings) = (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone(), timings.clone());
+        let (frames, vision, heartbeat, stop, embed, timings) =
+            (frames.clone(), vision.clone(), heartbeat.clone(), stop.clone(), embed.clone(), timings.clone());
         let (settings, mirror) = (config.booth.clone(), config.camera.mirror);
         std::thread::Builder::new().name("vision".into()).spawn(move || {
+            // Tracks the visitor's face between frames: one detection per frame, mostly small.
+            let mut analyser = FrameAnalyser::default();
             while !stop.load(Ordering::SeqCst) {
                 heartbeat.store(clock.elapsed().as_millis() as u64, Ordering::SeqCst);
-                let Some(frame) = frames.take(Duration::from_millis(250)) else { continue };
+                let Some(frame) = frames.take(Duration::from_millis(250)) else {
+                    analyser.reset();
+                    continue;
+                };
+                analyser.set_embedding(embed.load(Ordering::SeqCst));
                 let mut times = crate::booth::analyze::StageTimes::default();
-                let analysed = analyse_frame_timed(&vision, &frame.image, frame.label.clone(), &settings, mirror, &mut times);
+                let analysed = analyser.analyse_timed(&vision, &frame.image, frame.label.clone(), &settings, mirror, &mut times);
                 timings.lock().unwrap_or_else(|e| e.into_inner()).frame(frame.seq, &times);
                 match analysed {
                     Ok(obs) => {
@@ -102,7 +112,17 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
     };
     perform(first, &core);
     notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("running")]);
-    emit("ready", &[("role_models", gallery.role_models.len().to_string()), ("embedder", vision.embedder_id.id.clone())]);
+    let (dw, dh) = vision.detector_input();
+    emit(
+        "ready",
+        &[
+            ("role_models", gallery.role_models.len().to_string()),
+            ("embedder", vision.embedder_id.id.clone()),
+            ("detector_input", format!("{dw}x{dh}")),
+            ("detector_input_from", if vision.auto_input.is_some() { "auto" } else { "config" }.to_string()),
+            ("precision", vision.precision().to_string()),
+        ],
+    );
 
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let (mut refreshed, mut saved) = (Instant::now(), Instant::now());
@@ -160,6 +180,7 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
             }
         };
         perform(actions, &core);
+        embed.store(core.wants_embeddings(), Ordering::SeqCst);
     };
 
     // Stop: camera and vision threads first, then the screen (blanked). STOPPING=1 only when the

@@ -38,7 +38,12 @@ pub enum Progress {
 pub fn load(config: &Config, progress: &(dyn Fn(Progress) + Sync)) -> Result<Loaded, Vec<String>> {
     let mut problems = Vec::new();
     progress(Progress::Phase("loading models"));
-    let vision = match Vision::open(&config.vision) {
+    // The tracking detector too, now: loaded on first use it would stall the vision worker (and
+    // its watchdog heartbeat) for the length of a model load on the first tracked frame.
+    let vision = match Vision::open(&config.vision).and_then(|v| {
+        v.tracker()?;
+        Ok(v)
+    }) {
         Ok(v) => Some(Arc::new(v)),
         Err(e) => {
             problems.push(format!("vision.models: {e:#}"));

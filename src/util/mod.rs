@@ -2,6 +2,7 @@
 //! rename, fsync of the directory), the [`Size`] type and the one-value [`Slot`] between threads.
 
 pub mod logring;
+pub mod memory;
 pub mod progress;
 mod size;
 mod slot;

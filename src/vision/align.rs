@@ -82,7 +82,9 @@ pub fn warp(img: &RgbImage, m: &Affine, size: u32) -> RgbImage {
             if !(sx > -1.0 && sy > -1.0 && sx < w as f64 && sy < h as f64) {
                 continue; // entirely outside: stays black (also catches NaN)
             }
-            let (x0, y0) = (sx.floor() as i64, sy.floor() as i64);
+            // floor() and round() without libm calls (the x86-64 baseline has no SSE4.1
+            // rounding instruction): the same values, ~10x faster.
+            let (x0, y0) = (floor_i64(sx), floor_i64(sy));
             let (fx, fy) = ((sx - x0 as f64) as f32, (sy - y0 as f64) as f32);
             let weights = [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy];
             let mut acc = [0f32; 3];
@@ -98,11 +100,31 @@ pub fn warp(img: &RgbImage, m: &Affine, size: u32) -> RgbImage {
             }
             let o = (v * size as usize + u) * 3;
             for c in 0..3 {
-                dst[o + c] = acc[c].round().clamp(0.0, 255.0) as u8;
+                dst[o + c] = round_u8(acc[c]);
             }
         }
     }
     out
+}
+
+/// `v.floor()` for a finite `v` > -2^62, without a libm call.
+fn floor_i64(v: f64) -> i64 {
+    let t = v as i64;
+    if (t as f64) > v {
+        t - 1
+    } else {
+        t
+    }
+}
+
+/// `v.round().clamp(0.0, 255.0) as u8` (half away from zero), without a libm call: in f64 the
+/// sum `v + 0.5` is exact for every f32 `v`, so truncating it rounds exactly as `round` does.
+fn round_u8(v: f32) -> u8 {
+    if v >= 0.0 {
+        (f64::from(v) + 0.5) as u8
+    } else {
+        0
+    }
 }
 
 /// Aligns the face with these landmarks to the ArcFace template: a 112x112 crop.
@@ -120,6 +142,23 @@ mod tests {
         let (c, si) = (angle.cos() * s, angle.sin() * s);
         let (x, y) = (f64::from(p[0]), f64::from(p[1]));
         [(c * x - si * y + t.0) as f32, (si * x + c * y + t.1) as f32]
+    }
+
+    #[test]
+    fn fast_floor_and_round_agree_with_std() {
+        for v in [-1.5f64, -1.0, -0.5, -1e-12, 0.0, 0.3, 1.0, 2.5, 639.999, 1e9] {
+            assert_eq!(floor_i64(v), v.floor() as i64, "{v}");
+        }
+        let mut v = -3.0f32;
+        while v < 260.0 {
+            for x in [v, f32::from_bits(v.to_bits() + 1), f32::from_bits(v.to_bits().saturating_sub(1))] {
+                assert_eq!(round_u8(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+            }
+            v += 0.25;
+        }
+        for x in [0.49999997f32, 0.5, 254.5, 255.49998, f32::NAN] {
+            assert_eq!(round_u8(x), x.round().clamp(0.0, 255.0) as u8, "{x}");
+        }
     }
 
     #[test]

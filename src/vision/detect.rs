@@ -19,8 +19,11 @@
 
 use std::path::Path;
 
-use super::image::{resize, RgbImage};
-use super::onnx::{nchw_tensor, ModelError, Plan};
+use std::time::Duration;
+
+use super::image::{resize_region, Region, RgbImage};
+use super::onnx::{ModelError, Plan, Tuning};
+use tract_onnx::prelude::Tensor;
 
 /// A detected face, in the coordinates of the image that was passed to [`Detector::detect`].
 #[derive(Debug, Clone, PartialEq)]
@@ -178,7 +181,7 @@ pub struct Detector {
 
 impl Detector {
     /// Loads the YuNet model at `path` for the input size in `options`.
-    pub fn load(path: &Path, options: DetectorOptions, threads: usize) -> Result<Self, ModelError> {
+    pub fn load(path: &Path, options: DetectorOptions, tuning: Tuning) -> Result<Self, ModelError> {
         let (w, h) = options.input;
         if w < 32 || h < 32 || w % 32 != 0 || h % 32 != 0 || w > 4096 || h > 4096 {
             return Err(ModelError {
@@ -186,7 +189,7 @@ impl Detector {
                 reason: format!("detector input {w}x{h}: width and height must be multiples of 32 from 32 to 4096"),
             });
         }
-        let plan = Plan::load(path, [1, 3, h as usize, w as usize], threads, true)?;
+        let plan = Plan::load(path, [1, 3, h as usize, w as usize], tuning, true)?;
         for stride in STRIDES {
             for head in ["cls", "obj", "bbox", "kps"] {
                 if !plan.output_names().iter().any(|n| *n == format!("{head}_{stride}")) {
@@ -205,27 +208,50 @@ impl Detector {
         &self.options
     }
 
+    /// The letterboxed model input for the `region` of `img` (YuNet: planar BGR, 0..255, black
+    /// border), and how the region was placed in it.
+    fn input(&self, img: &RgbImage, region: Region) -> anyhow::Result<(Tensor, Letterbox)> {
+        let (in_w, in_h) = self.options.input;
+        let lb = letterbox(region.width, region.height, in_w, in_h, 1.0);
+        let whole = region == Region::whole(img.width(), img.height());
+        let scaled;
+        let pixels = if whole && (lb.width, lb.height) == img.dimensions() {
+            img
+        } else {
+            scaled = resize_region(img, region, lb.width, lb.height);
+            &scaled
+        };
+        Ok((bgr_planes(pixels, in_w as usize, in_h as usize)?, lb))
+    }
+
+    /// Per-node times of the detector network on this image (see [`super::profile`]).
+    pub fn profile(&self, img: &RgbImage, runs: usize) -> anyhow::Result<Vec<super::profile::NodeTime>> {
+        self.plan.profile(&self.input(img, Region::whole(img.width(), img.height()))?.0, runs)
+    }
+
     /// Finds faces in `img`, in image coordinates, largest first.
     pub fn detect(&self, img: &RgbImage) -> anyhow::Result<Vec<Face>> {
+        Ok(self.detect_timed(img, Region::whole(img.width(), img.height()))?.0)
+    }
+
+    /// Finds faces in the `region` of `img` (scaled to fit this detector's input, never
+    /// enlarged), in the coordinates of the whole image, largest first. A face cut by the
+    /// region's edge is found cut, or not at all: give the region a margin (see
+    /// [`region_around`]).
+    pub fn detect_region(&self, img: &RgbImage, region: Region) -> anyhow::Result<Vec<Face>> {
+        Ok(self.detect_timed(img, region)?.0)
+    }
+
+    /// As [`Detector::detect_region`], with the time each step took.
+    pub fn detect_timed(&self, img: &RgbImage, region: Region) -> anyhow::Result<(Vec<Face>, DetectTimes)> {
+        let t = super::profile::Stopwatch::start();
         let (in_w, in_h) = self.options.input;
-        let lb = letterbox(img.width(), img.height(), in_w, in_h, 1.0);
-        let scaled = resize(img, lb.width, lb.height);
-        let (sw, sh) = (lb.width as usize, lb.height as usize);
-        let raw = scaled.as_raw();
-        // YuNet takes BGR in 0..255; the letterbox border is black (0).
-        let input =
-            nchw_tensor(
-                in_h as usize,
-                in_w as usize,
-                |c, x, y| {
-                    if x < sw && y < sh {
-                        f32::from(raw[(y * sw + x) * 3 + (2 - c)])
-                    } else {
-                        0.0
-                    }
-                },
-            )?;
+        let (input, lb) = self.input(img, region)?;
+        let prepare = t.elapsed();
+        let t = super::profile::Stopwatch::start();
         let outputs = self.plan.run(input)?;
+        let network = t.elapsed();
+        let t = super::profile::Stopwatch::start();
         let get = |name: String| -> anyhow::Result<&[f32]> {
             outputs
                 .iter()
@@ -248,10 +274,61 @@ impl Detector {
             ));
         }
         let inv = 1.0 / lb.scale;
-        let mut faces: Vec<Face> = nms(faces, self.options.nms_iou, self.options.top_k).iter().map(|f| f.scaled(inv, 0.0, 0.0)).collect();
+        let (dx, dy) = (region.x as f32, region.y as f32);
+        let mut faces: Vec<Face> = nms(faces, self.options.nms_iou, self.options.top_k).iter().map(|f| f.scaled(inv, dx, dy)).collect();
         sort_by_area(&mut faces);
-        Ok(faces)
+        Ok((faces, DetectTimes { prepare, network, decode: t.elapsed() }))
     }
+}
+
+/// Where one detection's time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DetectTimes {
+    /// Resizing and letterboxing into the model input.
+    pub prepare: Duration,
+    /// The network.
+    pub network: Duration,
+    /// Decoding the heads, NMS, mapping back to image coordinates.
+    pub decode: Duration,
+}
+
+/// Planar BGR f32 (0..255) of `pixels` at the top-left of an `in_w` x `in_h` black input.
+fn bgr_planes(pixels: &RgbImage, in_w: usize, in_h: usize) -> anyhow::Result<Tensor> {
+    let (w, h) = (pixels.width() as usize, pixels.height() as usize);
+    anyhow::ensure!(w <= in_w && h <= in_h, "{w}x{h} does not fit the {in_w}x{in_h} input");
+    let mut t = Tensor::zero::<f32>(&[1, 3, in_h, in_w])?;
+    {
+        let mut view = t.try_as_plain_ram_mut()?;
+        let data = view.as_slice_mut::<f32>()?;
+        let plane = in_w * in_h;
+        let (b, rest) = data.split_at_mut(plane);
+        let (g, r) = rest.split_at_mut(plane);
+        for (y, row) in pixels.as_raw().chunks_exact(w * 3).enumerate() {
+            let o = y * in_w;
+            for (x, px) in row.chunks_exact(3).enumerate() {
+                r[o + x] = f32::from(px[0]);
+                g[o + x] = f32::from(px[1]);
+                b[o + x] = f32::from(px[2]);
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// The region to look for a known face in on the next frame: a square `scale` times the face
+/// box's larger side around its centre, cut to the image. None for an empty or non-finite box.
+pub fn region_around(bbox: [f32; 4], width: u32, height: u32, scale: f32) -> Option<Region> {
+    let [x, y, w, h] = bbox;
+    let side = w.max(h) * scale;
+    if !(side.is_finite() && side >= 1.0 && x.is_finite() && y.is_finite()) {
+        return None;
+    }
+    let (cx, cy) = (x + w / 2.0, y + h / 2.0);
+    let x0 = (cx - side / 2.0).floor().clamp(0.0, width as f32) as u32;
+    let y0 = (cy - side / 2.0).floor().clamp(0.0, height as f32) as u32;
+    let x1 = (cx + side / 2.0).ceil().clamp(0.0, width as f32) as u32;
+    let y1 = (cy + side / 2.0).ceil().clamp(0.0, height as f32) as u32;
+    (x1 > x0 && y1 > y0).then_some(Region { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })
 }
 
 #[cfg(test)]
@@ -352,6 +429,29 @@ mod tests {
         assert_eq!(back.landmarks[2], [48.0, 88.0]);
         let moved = f.scaled(1.0, 100.0, 7.0);
         assert_eq!(moved.bbox[..2], [110.0, 27.0]);
+    }
+
+    #[test]
+    fn region_around_a_face_is_a_square_cut_to_the_image() {
+        let r = region_around([100.0, 100.0, 50.0, 60.0], 640, 480, 2.0).expect("region");
+        assert_eq!((r.x, r.y, r.width, r.height), (65, 70, 120, 120));
+        // Near the corner: cut, not shifted.
+        let r = region_around([0.0, 0.0, 40.0, 40.0], 640, 480, 2.0).expect("region");
+        assert_eq!((r.x, r.y, r.width, r.height), (0, 0, 60, 60));
+        assert!(region_around([0.0, 0.0, 0.0, 0.0], 640, 480, 2.0).is_none());
+        assert!(region_around([f32::NAN, 0.0, 10.0, 10.0], 640, 480, 2.0).is_none());
+        assert!(region_around([700.0, 500.0, 10.0, 10.0], 640, 480, 2.0).is_none(), "outside the image");
+    }
+
+    #[test]
+    fn bgr_planes_puts_blue_first_and_black_around() {
+        let px = RgbImage::from_fn(2, 1, |x, _| image::Rgb([10 + x as u8, 20, 30]));
+        let t = bgr_planes(&px, 3, 2).expect("fits");
+        let v: Vec<f32> = t.to_plain_array_view::<f32>().expect("f32").iter().copied().collect();
+        assert_eq!(&v[0..6], &[30.0, 30.0, 0.0, 0.0, 0.0, 0.0], "blue plane");
+        assert_eq!(&v[6..9], &[20.0, 20.0, 0.0], "green plane");
+        assert_eq!(&v[12..15], &[10.0, 11.0, 0.0], "red plane");
+        assert!(bgr_planes(&px, 1, 1).is_err());
     }
 
     #[test]

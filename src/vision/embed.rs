@@ -14,7 +14,10 @@ use std::path::Path;
 
 use super::align::CROP;
 use super::image::RgbImage;
-use super::onnx::{nchw_tensor, ModelError, Plan};
+use std::time::Duration;
+
+use super::onnx::{nchw_tensor, ModelError, NamedOutput, Plan, Tuning};
+use tract_onnx::prelude::Tensor;
 
 pub use crate::models::{ColorOrder, Preprocess};
 
@@ -80,13 +83,13 @@ pub fn channel_means(shape: &[usize], data: &[f32]) -> Option<Vec<f32>> {
 impl Embedder {
     /// Loads the model at `path` for one 112x112 crop with this preprocessing and output size.
     /// `appearance` names the intermediate tensor for the appearance vector (see the module docs).
-    pub fn load(path: &Path, prep: Preprocess, dim: usize, appearance: Option<String>, threads: usize) -> Result<Self, ModelError> {
+    pub fn load(path: &Path, prep: Preprocess, dim: usize, appearance: Option<String>, tuning: Tuning) -> Result<Self, ModelError> {
         if prep.std.iter().any(|s| !(s.abs() > 0.0)) {
             return Err(ModelError { path: path.to_path_buf(), reason: "preprocess std must not be 0".into() });
         }
         let side = CROP as usize;
         let extra: Vec<String> = appearance.iter().cloned().collect();
-        let plan = Plan::load_with_outputs(path, [1, 3, side, side], threads, false, &extra)?;
+        let plan = Plan::load_with_outputs(path, [1, 3, side, side], tuning, false, &extra)?;
         Ok(Embedder { plan, prep, dim, appearance })
     }
 
@@ -105,20 +108,47 @@ impl Embedder {
         Ok(self.describe(crop)?.identity)
     }
 
-    /// Identity embedding and appearance vector of one aligned crop, from one run.
-    pub fn describe(&self, crop: &RgbImage) -> anyhow::Result<FaceCode> {
+    /// The model input for one aligned crop.
+    fn input(&self, crop: &RgbImage) -> anyhow::Result<Tensor> {
         anyhow::ensure!(crop.dimensions() == (CROP, CROP), "crop must be {CROP}x{CROP}, got {:?}", crop.dimensions());
         let side = CROP as usize;
         let raw = crop.as_raw();
         let p = &self.prep;
-        let input = nchw_tensor(side, side, |c, x, y| {
+        nchw_tensor(side, side, |c, x, y| {
             let src = match p.color {
                 ColorOrder::Rgb => c,
                 ColorOrder::Bgr => 2 - c,
             };
             (f32::from(raw[(y * side + x) * 3 + src]) * p.scale - p.mean[c]) / p.std[c]
-        })?;
-        let mut outputs = self.plan.run_shaped(input)?.into_iter();
+        })
+    }
+
+    /// Per-node times of the embedder on this crop (see [`super::profile`]).
+    pub fn profile(&self, crop: &RgbImage, runs: usize) -> anyhow::Result<Vec<super::profile::NodeTime>> {
+        self.plan.profile(&self.input(crop)?, runs)
+    }
+
+    /// Identity embedding and appearance vector of one aligned crop, from one run.
+    pub fn describe(&self, crop: &RgbImage) -> anyhow::Result<FaceCode> {
+        Ok(self.describe_timed(crop)?.0)
+    }
+
+    /// As [`Embedder::describe`], with the time each step took.
+    pub fn describe_timed(&self, crop: &RgbImage) -> anyhow::Result<(FaceCode, EmbedTimes)> {
+        let t = super::profile::Stopwatch::start();
+        let input = self.input(crop)?;
+        let prepare = t.elapsed();
+        let t = super::profile::Stopwatch::start();
+        let outputs = self.plan.run_shaped(input)?;
+        let network = t.elapsed();
+        let t = super::profile::Stopwatch::start();
+        let code = self.finish(outputs)?;
+        Ok((code, EmbedTimes { prepare, network, finish: t.elapsed() }))
+    }
+
+    /// The face code from the network's outputs.
+    fn finish(&self, outputs: Vec<NamedOutput>) -> anyhow::Result<FaceCode> {
+        let mut outputs = outputs.into_iter();
         let (_, _, out) = outputs.next().ok_or_else(|| anyhow::anyhow!("embedder gave no output"))?;
         anyhow::ensure!(out.len() == self.dim, "embedder gave {} values, manifest says {}", out.len(), self.dim);
         let identity = normalize(out).ok_or_else(|| anyhow::anyhow!("embedder output is zero or not finite"))?;
@@ -133,6 +163,17 @@ impl Embedder {
         };
         Ok(FaceCode { identity, appearance })
     }
+}
+
+/// Where one embedding's time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EmbedTimes {
+    /// Colour order and normalisation into the model input.
+    pub prepare: Duration,
+    /// The network.
+    pub network: Duration,
+    /// Normalising the embedding, averaging the appearance tensor.
+    pub finish: Duration,
 }
 
 /// Scales `v` to unit length; `None` if it is zero or not finite.

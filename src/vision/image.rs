@@ -126,6 +126,55 @@ pub fn resize(src: &RgbImage, width: u32, height: u32) -> RgbImage {
     resized.unwrap_or_else(|| image::imageops::resize(src, width, height, image::imageops::FilterType::Triangle))
 }
 
+/// A rectangle of an image, in whole pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Region {
+    /// The whole of a `width` x `height` image.
+    pub fn whole(width: u32, height: u32) -> Region {
+        Region { x: 0, y: 0, width, height }
+    }
+}
+
+/// Resizes the `region` of `src` to `width` x `height` with the same filter as [`resize`]. The
+/// whole image is exactly [`resize`]; a region is clamped to the image first (an empty one gives
+/// a black image).
+pub fn resize_region(src: &RgbImage, region: Region, width: u32, height: u32) -> RgbImage {
+    let x = region.x.min(src.width());
+    let y = region.y.min(src.height());
+    let rw = region.width.min(src.width() - x);
+    let rh = region.height.min(src.height() - y);
+    if (x, y, rw, rh) == (0, 0, src.width(), src.height()) {
+        return resize(src, width, height);
+    }
+    let (width, height) = (width.max(1), height.max(1));
+    if rw == 0 || rh == 0 {
+        return RgbImage::new(width, height);
+    }
+    let resized = (|| {
+        let src_view = fr::images::ImageRef::new(src.width(), src.height(), src.as_raw(), fr::PixelType::U8x3).ok()?;
+        let mut dst = fr::images::Image::new(width, height, fr::PixelType::U8x3);
+        let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Hamming)).crop(
+            f64::from(x),
+            f64::from(y),
+            f64::from(rw),
+            f64::from(rh),
+        );
+        fr::Resizer::new().resize(&src_view, &mut dst, &options).ok()?;
+        RgbImage::from_raw(width, height, dst.into_vec())
+    })();
+    resized.unwrap_or_else(|| {
+        let crop = image::imageops::crop_imm(src, x, y, rw, rh).to_image();
+        image::imageops::resize(&crop, width, height, image::imageops::FilterType::Triangle)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +222,20 @@ mod tests {
             assert!(jpeg_truncated(&jpg[..cut]).is_some(), "cut at {cut}");
         }
         assert_eq!(jpeg_truncated(b"\x89PNG not a jpeg"), None);
+    }
+
+    #[test]
+    fn resize_region_takes_the_region_and_the_whole_image_as_resize() {
+        // Red up to x = 10, blue after: a region well inside the blue is all blue (the filter
+        // reads a few pixels beyond the region's edge, as a resize of the whole image would).
+        let img = RgbImage::from_fn(40, 20, |x, _| if x < 10 { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) });
+        let right = resize_region(&img, Region { x: 20, y: 0, width: 20, height: 20 }, 10, 10);
+        assert!(right.pixels().all(|p| p.0 == [0, 0, 255]));
+        assert_eq!(resize_region(&img, Region::whole(40, 20), 13, 7), resize(&img, 13, 7));
+        // Clamped to the image; outside it, black.
+        let clamped = resize_region(&img, Region { x: 30, y: 10, width: 100, height: 100 }, 5, 5);
+        assert!(clamped.pixels().all(|p| p.0 == [0, 0, 255]));
+        assert!(resize_region(&img, Region { x: 50, y: 0, width: 5, height: 5 }, 4, 4).pixels().all(|p| p.0 == [0, 0, 0]));
     }
 
     #[test]

@@ -179,7 +179,10 @@ fn visitors_get_their_role_model_and_an_empty_frame_keeps_attract() {
     for (m, want) in matches.iter().zip(["demo-02", "demo-06", "demo-04"]) {
         assert!(m.contains(&format!("role_model={want} ")), "{m}");
     }
-    assert!(lines.iter().any(|l| l.starts_with("event=ready")));
+    // The default detector input is "auto": timed at start, one of the 4:3 standard sizes.
+    let ready = lines.iter().find(|l| l.starts_with("event=ready")).expect("ready");
+    assert!(ready.contains("detector_input_from=auto"), "{ready}");
+    assert!(["640x480", "512x384", "384x288", "256x192"].iter().any(|s| ready.contains(&format!("detector_input={s} "))), "{ready}");
     assert!(lines.iter().any(|l| l == "event=shutdown reason=replayended"), "{lines:?}");
     // Empty frames never start a visit, and the booth returns to attract after each.
     let s = screens(&out);
@@ -216,8 +219,14 @@ fn a_stale_or_missing_index_is_rebuilt_at_start() {
     // A second start finds the index fresh and does not rebuild.
     std::fs::remove_dir_all(&out).expect("clean");
     std::fs::create_dir_all(&out).expect("mkdir");
-    let (status, lines) = Daemon::start(&booth_config(&out, &f, &g, false), &[]).finish(60);
+    // With a size given in the config, that size is used (nothing timed).
+    let config = booth_config(&out, &f, &g, false);
+    let text = std::fs::read_to_string(&config).expect("config").replace("[vision]\n", "[vision]\ndetector_input = \"384x288\"\n");
+    std::fs::write(&config, text).expect("write config");
+    let (status, lines) = Daemon::start(&config, &[]).finish(60);
     assert!(status.success() && !lines.iter().any(|l| l.starts_with("event=gallery_indexed")), "{lines:#?}");
+    let ready = lines.iter().find(|l| l.starts_with("event=ready")).expect("ready");
+    assert!(ready.contains("detector_input=384x288 detector_input_from=config "), "{ready}");
 }
 
 #[test]
@@ -533,4 +542,92 @@ fn the_strace_check_catches_what_it_should() {
     assert!(p[0].contains("AF_INET") && p[1].contains("/tmp/face.png"));
     assert!(regex_like_float_run("event=x v=[0.1, -0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]"));
     assert!(!regex_like_float_run("event=match role_model=demo-01 similarity=0.6662"));
+}
+
+/// A 640x480 camera frame: grey, with each (photo, width, x) pasted at the top, scaled to that
+/// width.
+fn camera_frame(photos: &[(&str, u32, i64)]) -> std::sync::Arc<image::RgbImage> {
+    let mut canvas = image::RgbImage::from_pixel(640, 480, image::Rgb([90, 90, 90]));
+    for (name, width, x) in photos {
+        let p = image::open(demo_dir().join("visitors").join(name)).expect("visitor photo").to_rgb8();
+        let p = image::imageops::resize(&p, *width, width * p.height() / p.width(), image::imageops::FilterType::Triangle);
+        image::imageops::overlay(&mut canvas, &p, *x, 40);
+    }
+    std::sync::Arc::new(canvas)
+}
+
+#[test]
+fn the_frame_analyser_tracks_the_face_and_still_sees_a_second_visitor() {
+    use rolemirror::booth::{analyse_frame, FrameAnalyser, FrameKind, FULL_FRAME_EVERY};
+    use rolemirror::config::BoothSettings;
+    let vision = default_vision();
+    let settings = BoothSettings::default();
+    // A visitor on the left, then a second, larger one steps in on the right, then nobody, then
+    // the first again.
+    let one = camera_frame(&[("img14.jpg", 200, 0)]);
+    let two = camera_frame(&[("img14.jpg", 200, 0), ("img30.jpg", 300, 330)]);
+    let empty = camera_frame(&[]);
+    let stream: Vec<&std::sync::Arc<image::RgbImage>> =
+        [vec![&one; 7], vec![&two; 6], vec![&empty; 2], vec![&one; 1]].into_iter().flatten().collect();
+    assert_eq!(FULL_FRAME_EVERY, 5, "the expected pattern below assumes it");
+    let mut analyser = FrameAnalyser::default();
+    let mut kinds = Vec::new();
+    let mut sides = Vec::new();
+    for (i, frame) in stream.iter().enumerate() {
+        let obs = analyser.analyse(vision, frame, None, &settings, false).expect("analyse");
+        let kind = analyser.last_kind().expect("a kind");
+        kinds.push(match kind {
+            FrameKind::Full => 'F',
+            FrameKind::Tracked => 't',
+        });
+        let centre = obs.face.as_ref().map(|f| f.bbox[0] + f.bbox[2] / 2.0);
+        sides.push(match centre {
+            None => '-',
+            Some(c) if c < 320.0 => 'L',
+            Some(_) => 'R',
+        });
+        // A tracked frame sees the face where a full-frame detection on the same frame does.
+        if let (FrameKind::Tracked, Some(face)) = (kind, &obs.face) {
+            let full = vision.faces(frame).expect("detect");
+            let overlap = full.iter().map(|f| rolemirror::vision::detect::iou(&face.bbox, &f.bbox)).fold(0.0f32, f32::max);
+            assert!(overlap > 0.7, "frame {i}: tracked {:?} vs full {full:?}", face.bbox);
+        }
+        // A lone frame is analysed as the analyser's full-frame frames are.
+        if i == 0 {
+            let alone = analyse_frame(vision, frame, None, &settings, false).expect("analyse").face.expect("face");
+            assert_eq!(obs.face.as_ref().map(|f| f.bbox), Some(alone.bbox));
+        }
+    }
+    let kinds: String = kinds.into_iter().collect();
+    let sides: String = sides.into_iter().collect();
+    // One detection per frame: full on the first, every 5th while tracking, and on the frame
+    // after the face was lost (frame 13 found nobody around it, frame 14 looked everywhere).
+    assert_eq!(kinds, "FttttFttttFtttFF", "{sides}");
+    // The second visitor (larger, nearer the centre) is taken at the next full-frame detection.
+    assert_eq!(sides, "LLLLLLLLLLRRR--L", "{kinds}");
+}
+
+/// Once the booth's result is decided the vision worker stops embedding: the analyser still
+/// finds and tracks the face (same boxes, same frame kinds) but embeds nothing until told again.
+#[test]
+fn the_frame_analyser_embeds_only_while_embeddings_are_wanted() {
+    use rolemirror::booth::FrameAnalyser;
+    use rolemirror::config::BoothSettings;
+    let vision = default_vision();
+    let settings = BoothSettings::default();
+    let frame = camera_frame(&[("img2.jpg", 400, 120)]);
+    let (mut wanting, mut not) = (FrameAnalyser::default(), FrameAnalyser::default());
+    not.set_embedding(false);
+    for i in 0..6 {
+        let a = wanting.analyse(vision, &frame, None, &settings, false).expect("analyse");
+        let b = not.analyse(vision, &frame, None, &settings, false).expect("analyse");
+        let (fa, fb) = (a.face.expect("a face"), b.face.expect("the same face"));
+        assert_eq!(wanting.last_kind(), not.last_kind(), "frame {i}");
+        assert_eq!(fa.bbox, fb.bbox, "frame {i}");
+        assert!(fa.embedding.is_some(), "frame {i}: a good face is embedded when wanted");
+        assert!(fb.embedding.is_none(), "frame {i}: and not when not");
+    }
+    not.set_embedding(true);
+    let b = not.analyse(vision, &frame, None, &settings, false).expect("analyse");
+    assert!(b.face.expect("face").embedding.is_some(), "wanted again: embedded again");
 }

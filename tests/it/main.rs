@@ -14,5 +14,6 @@ mod preview;
 mod relatability;
 mod screens;
 mod soak;
+mod speed;
 mod systemd;
 mod usb;

@@ -17,7 +17,7 @@ use image::{ImageEncoder, Rgb, RgbImage};
 use rolemirror::config::Texts;
 use rolemirror::display::canvas::Canvas;
 use rolemirror::display::fbdev::{self, Fbdev, Geometry};
-use rolemirror::display::render::{qr_modules, render, Assets, Card};
+use rolemirror::display::render::{qr_modules, render, Assets, Card, Photo};
 use rolemirror::display::scene::{Guidance, Scene};
 use rolemirror::display::text::Fonts;
 
@@ -66,7 +66,7 @@ fn cards() -> Vec<Card> {
             quote:
                 "Ik had nooit gedacht dat iemand zoals ik hier zou passen — en nu leid ik een team. Straße, façade, naïve, Ørsted, Şişli."
                     .into(),
-            photo: Some(portrait(300, 400, *tone)),
+            photo: Photo::Decoded(Arc::new(portrait(300, 400, *tone))),
             qr: qr_modules(&format!("https://example.org/stories/{i}")),
         })
         .collect()
@@ -157,7 +157,7 @@ fn check_golden(name: &str, img: &RgbImage) -> Option<String> {
 
 #[test]
 fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
-    let assets = Assets { fonts: fonts(), texts: Texts::dutch(), cards: cards() };
+    let assets = Assets::with_cards(fonts(), Texts::dutch(), cards());
     let tmp = TempDir::new("fb");
     let mut problems = Vec::new();
     for (w, h) in [(1920u32, 1080u32), (240, 320)] {
@@ -189,7 +189,7 @@ fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
 #[test]
 fn the_golden_comparison_catches_a_shifted_text_block() {
     // The check itself: a render moved by 6 px (what a layout slip does) must not pass.
-    let assets = Assets { fonts: fonts(), texts: Texts::english(), cards: cards() };
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards());
     let mut canvas = Canvas::new(960, 540);
     render(&Scene::Result { best: 0, percent: 63, others: vec![(1, 48)] }, &assets, &mut canvas);
     let img = canvas.to_image();
@@ -197,4 +197,42 @@ fn the_golden_comparison_catches_a_shifted_text_block() {
     let (n, _) = difference(&img, &shifted);
     assert!(n as f64 / (960.0 * 540.0) > MAX_DIFFERING * 10.0, "only {n} pixels differ");
     assert_eq!(difference(&img, &img).0, 0);
+}
+
+/// A gallery's portraits are decoded when shown, a few kept: the same one twice is one decode,
+/// the oldest is let go after `PORTRAITS_KEPT` others, and a photo gone from disk gives none.
+#[test]
+fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
+    let tmp = TempDir::new("portraits");
+    let n = Assets::PORTRAITS_KEPT + 2;
+    let cards: Vec<Card> = (0..n)
+        .map(|i| {
+            let path = tmp.path().join(format!("p{i}.png"));
+            if i != n - 1 {
+                save_png(&portrait(300, 400, [200, 150, 120]), &path);
+            }
+            Card {
+                name: format!("rm {i}"),
+                role: String::new(),
+                branch: String::new(),
+                quote: String::new(),
+                photo: Photo::File { path, face: Some([60.0, 80.0, 180.0, 240.0]) },
+                qr: None,
+            }
+        })
+        .collect();
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards);
+    let first = assets.photo(0).expect("the first portrait decodes");
+    assert!(first.width() <= 600 && first.height() <= 800);
+    assert!(Arc::ptr_eq(&first, &assets.photo(0).expect("kept")), "shown again: the kept one, not a second decode");
+    for i in 1..=Assets::PORTRAITS_KEPT {
+        assert!(assets.photo(i).is_some());
+    }
+    let again = assets.photo(0).expect("decoded again");
+    assert!(!Arc::ptr_eq(&first, &again), "let go after {} others", Assets::PORTRAITS_KEPT);
+    assert!(assets.photo(n - 1).is_none(), "a missing file gives no portrait");
+    assert!(assets.photo(n + 5).is_none(), "no such card");
+    // A result scene with a missing portrait still renders.
+    let mut canvas = Canvas::new(640, 360);
+    render(&Scene::Result { best: n - 1, percent: 50, others: vec![(0, 40)] }, &assets, &mut canvas);
 }

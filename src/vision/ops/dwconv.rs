@@ -1,0 +1,480 @@
+//! Depthwise 3x3 convolution (stride 1, padding 1) with its bias, fused with the ReLU and the
+//! 2x2 max-pool that follow it in YuNet, in one pass over each channel plane.
+//!
+//! tract runs YuNet's `Conv(depthwise 3x3) → Relu → MaxPool` as three passes over tensors of a
+//! few MB each (its depthwise kernel has no activation); here each output row is computed from a
+//! three-row window kept in L1, the ReLU applied in registers, and — when a pool follows — two
+//! rows pooled before anything is written, so a quarter of the output goes to memory.
+//!
+//! Found by [`fuse`], a pass over the decluttered model (before tract's optimiser): a `Conv`
+//! with `group` = channels, a constant `C x 1 x 3 x 3` kernel and constant bias, stride 1,
+//! padding 1, no dilation, NCHW or CHW f32, optionally followed by `Max(x, 0)` and then
+//! [`super::maxpool::MaxPool2x2`], each the only user of the one before. Other convolutions
+//! stay tract's.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
+use tract_onnx::tract_core::ops::cnn::PaddingSpec;
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+use super::concrete_shape;
+use super::maxpool::MaxPool2x2;
+
+/// Depthwise 3x3/1 convolution with bias, then optionally ReLU and a 2x2/2 max-pool, over the
+/// last two axes of an NCHW or CHW tensor (f32 or f16; computed in f32).
+#[derive(Debug, Clone)]
+pub struct DwConv3x3 {
+    /// Nine taps per channel, row-major.
+    pub weights: Vec<f32>,
+    /// One per channel.
+    pub bias: Vec<f32>,
+    pub relu: bool,
+    pub pool: bool,
+}
+
+impl PartialEq for DwConv3x3 {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        self.relu == other.relu
+            && self.pool == other.pool
+            && bits(&self.weights) == bits(&other.weights)
+            && bits(&self.bias) == bits(&other.bias)
+    }
+}
+impl Eq for DwConv3x3 {}
+
+impl DwConv3x3 {
+    fn channels(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// Output shape for an input shape (rank 3 or 4, channels on the axis before H and W).
+    fn output_shape(&self, shape: &[usize]) -> TractResult<TVec<usize>> {
+        ensure!(matches!(shape.len(), 3 | 4), "depthwise conv: input {shape:?} is not CHW or NCHW");
+        let r = shape.len();
+        ensure!(shape[r - 3] == self.channels(), "depthwise conv: input {shape:?} does not have {} channels", self.channels());
+        let mut out: TVec<usize> = shape.into();
+        if self.pool {
+            out[r - 2] /= 2;
+            out[r - 1] /= 2;
+        }
+        Ok(out)
+    }
+
+    /// Runs over planes of f32 (`src` of shape `shape`, `dst` of the output shape).
+    pub fn run_f32(&self, shape: &[usize], src: &[f32], dst: &mut [f32]) -> TractResult<()> {
+        self.run(
+            shape,
+            |plane, y, row| row.copy_from_slice(&src[plane + y * row.len()..][..row.len()]),
+            |plane, y, row| dst[plane + y * row.len()..][..row.len()].copy_from_slice(row),
+        )
+    }
+
+    /// As [`DwConv3x3::run_f32`] on f16 data (converted to f32 a row at a time).
+    pub fn run_f16(&self, shape: &[usize], src: &[f16], dst: &mut [f16]) -> TractResult<()> {
+        use tract_onnx::prelude::tract_data::half::slice::HalfFloatSliceExt;
+        self.run(
+            shape,
+            |plane, y, row| src[plane + y * row.len()..][..row.len()].convert_to_f32_slice(row),
+            |plane, y, row| dst[plane + y * row.len()..][..row.len()].convert_from_f32_slice(row),
+        )
+    }
+
+    /// The plane loop: `load(offset, y, row)` fills input row `y` of the plane starting at
+    /// `offset`; `store(offset, y, row)` takes output row `y` of the output plane at `offset`.
+    fn run(
+        &self,
+        shape: &[usize],
+        mut load: impl FnMut(usize, usize, &mut [f32]),
+        mut store: impl FnMut(usize, usize, &[f32]),
+    ) -> TractResult<()> {
+        let out_shape = self.output_shape(shape)?;
+        let r = shape.len();
+        let (h, w) = (shape[r - 2], shape[r - 1]);
+        let (oh, ow) = (out_shape[r - 2], out_shape[r - 1]);
+        let planes: usize = shape[..r - 2].iter().product();
+        if h == 0 || w == 0 || oh == 0 || ow == 0 {
+            return Ok(());
+        }
+        // A rolling window of three input rows (zero rows beyond the edges), conv rows, pooled row.
+        let mut window = [vec![0f32; w], vec![0f32; w], vec![0f32; w]];
+        let zero = vec![0f32; w];
+        let mut conv = [vec![0f32; w], vec![0f32; w]];
+        let mut pooled = vec![0f32; ow];
+        let row = kernel();
+        for p in 0..planes {
+            let c = p % self.channels();
+            let k: [f32; 9] = self.weights[c * 9..c * 9 + 9].try_into().map_err(|_| format_err!("depthwise conv: weights"))?;
+            let b = self.bias[c];
+            let (src_plane, dst_plane) = (p * h * w, p * oh * ow);
+            // window[i % 3] holds input row i.
+            load(src_plane, 0, &mut window[0]);
+            if h > 1 {
+                load(src_plane, 1, &mut window[1]);
+            }
+            let mut out_y = 0;
+            for y in 0..h {
+                if y + 1 < h && y >= 1 {
+                    load(src_plane, y + 1, &mut window[(y + 1) % 3]);
+                }
+                let above = if y == 0 { &zero } else { &window[(y + 2) % 3] };
+                let below = if y + 1 >= h { &zero } else { &window[(y + 1) % 3] };
+                let slot = if self.pool { y % 2 } else { 0 };
+                row(above, &window[y % 3], below, &k, b, self.relu, &mut conv[slot]);
+                if !self.pool {
+                    store(dst_plane, y, &conv[0]);
+                } else if y % 2 == 1 && out_y < oh {
+                    pool_rows(&conv[0], &conv[1], &mut pooled);
+                    store(dst_plane, out_y, &pooled);
+                    out_y += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `out[x] = max of the 2x2 block at (2x, 0..2)` of two rows.
+fn pool_rows(a: &[f32], b: &[f32], out: &mut [f32]) {
+    let max = |x: f32, y: f32| if y > x { y } else { x };
+    for (o, (pa, pb)) in out.iter_mut().zip(a.chunks_exact(2).zip(b.chunks_exact(2))) {
+        *o = max(max(pa[0], pa[1]), max(pb[0], pb[1]));
+    }
+}
+
+type RowFn = fn(&[f32], &[f32], &[f32], &[f32; 9], f32, bool, &mut [f32]);
+
+/// The row kernel for this CPU: with FMA and AVX2 where the CPU has them (x86-64 builds target
+/// plain SSE2), otherwise portable (NEON on aarch64).
+fn kernel() -> RowFn {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        return |a, m, b, k, bias, relu, out| {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            unsafe { row_avx2_fma(a, m, b, k, bias, relu, out) }
+        };
+    }
+    row_portable
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_avx2_fma(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
+    row_impl::<true>(above, mid, below, k, bias, relu, out)
+}
+
+fn row_portable(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
+    // aarch64 always has FMA; elsewhere mul_add may be a library call.
+    row_impl::<{ cfg!(target_arch = "aarch64") }>(above, mid, below, k, bias, relu, out)
+}
+
+/// One output row of the 3x3 convolution from the rows above, at and below it (zeros beyond
+/// the left and right edges), plus bias, optionally ReLU.
+#[inline(always)]
+fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
+    let w = out.len();
+    let (above, mid, below) = (&above[..w], &mid[..w], &below[..w]);
+    let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
+    let act = |v: f32| if relu { v.max(0.0) } else { v };
+    let at = |r: &[f32], x: isize| {
+        if x < 0 || x as usize >= w {
+            0.0
+        } else {
+            r[x as usize]
+        }
+    };
+    let edge = |x: isize| {
+        let mut acc = bias;
+        for (i, r) in [above, mid, below].into_iter().enumerate() {
+            for j in 0..3 {
+                acc = madd(at(r, x + j as isize - 1), k[i * 3 + j], acc);
+            }
+        }
+        act(acc)
+    };
+    if w <= 2 {
+        for (x, o) in out.iter_mut().enumerate() {
+            *o = edge(x as isize);
+        }
+        return;
+    }
+    out[0] = edge(0);
+    out[w - 1] = edge(w as isize - 1);
+    let n = w - 2;
+    let (a0, a1, a2) = (&above[..n], &above[1..n + 1], &above[2..n + 2]);
+    let (m0, m1, m2) = (&mid[..n], &mid[1..n + 1], &mid[2..n + 2]);
+    let (b0, b1, b2) = (&below[..n], &below[1..n + 1], &below[2..n + 2]);
+    let o = &mut out[1..n + 1];
+    for i in 0..n {
+        let mut acc = bias;
+        acc = madd(a0[i], k[0], acc);
+        acc = madd(a1[i], k[1], acc);
+        acc = madd(a2[i], k[2], acc);
+        acc = madd(m0[i], k[3], acc);
+        acc = madd(m1[i], k[4], acc);
+        acc = madd(m2[i], k[5], acc);
+        acc = madd(b0[i], k[6], acc);
+        acc = madd(b1[i], k[7], acc);
+        acc = madd(b2[i], k[8], acc);
+        o[i] = act(acc);
+    }
+}
+
+impl Op for DwConv3x3 {
+    fn name(&self) -> StaticName {
+        match (self.relu, self.pool) {
+            (true, true) => "DwConv3x3+Relu+MaxPool2x2".into(),
+            (true, false) => "DwConv3x3+Relu".into(),
+            (false, true) => "DwConv3x3+MaxPool2x2".into(),
+            (false, false) => "DwConv3x3".into(),
+        }
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for DwConv3x3 {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let shape = input.shape().to_vec();
+        let out_shape = self.output_shape(&shape)?;
+        let view = input.try_as_plain_ram()?;
+        // SAFETY: every element of the output is written by `run` (all planes, all rows).
+        let mut out = unsafe { Tensor::uninitialized_dt(input.datum_type(), &out_shape)? };
+        {
+            let mut out_view = out.try_as_plain_ram_mut()?;
+            match input.datum_type() {
+                DatumType::F32 => self.run_f32(&shape, view.as_slice::<f32>()?, out_view.as_slice_mut::<f32>()?)?,
+                DatumType::F16 => self.run_f16(&shape, view.as_slice::<f16>()?, out_view.as_slice_mut::<f16>()?)?,
+                dt => bail!("depthwise conv: {dt:?} input not supported"),
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for DwConv3x3 {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let shape = concrete_shape(inputs[0]).ok_or_else(|| format_err!("depthwise conv needs a concrete input shape"))?;
+        Ok(tvec!(inputs[0].datum_type.fact(&*self.output_shape(&shape)?)))
+    }
+
+    fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+        let count: TDim = inputs[0].shape.iter().product();
+        Ok(tvec!((Cost::FMA(inputs[0].datum_type), count * 9)))
+    }
+
+    as_op!();
+}
+
+/// The constant values of an outlet as f32, if it is a constant.
+pub(super) fn konst_f32(model: &TypedModel, outlet: OutletId) -> Option<Vec<f32>> {
+    let k = model.outlet_fact(outlet).ok()?.konst.clone()?;
+    let k = k.cast_to::<f32>().ok()?;
+    Some(k.try_as_plain_ram().ok()?.as_slice::<f32>().ok()?.to_vec())
+}
+
+/// The only user of an outlet that is not a model output, if it has exactly one.
+pub(super) fn sole_successor(model: &TypedModel, outlet: OutletId) -> Option<&TypedNode> {
+    let succ = &model.outlet_successors(outlet);
+    if succ.len() != 1 || model.output_outlets().ok()?.contains(&outlet) {
+        return None;
+    }
+    Some(model.node(succ[0].node))
+}
+
+/// Is this node `max(x, 0)` of the outlet `x`?
+pub(super) fn is_relu_of(model: &TypedModel, node: &TypedNode, x: OutletId) -> bool {
+    let Some(bin) = node.op_as::<TypedBinOp>() else {
+        return false;
+    };
+    if !bin.0.is::<tract_onnx::tract_core::ops::math::Max>() || node.inputs.len() != 2 {
+        return false;
+    }
+    let other = if node.inputs[0] == x { node.inputs[1] } else { node.inputs[0] };
+    (node.inputs[0] == x || node.inputs[1] == x) && konst_f32(model, other).is_some_and(|v| v.len() == 1 && v[0] == 0.0)
+}
+
+/// A fusable depthwise conv at `node`: the op and the outlet it replaces.
+fn match_at(model: &TypedModel, node: &TypedNode) -> Option<(DwConv3x3, OutletId)> {
+    let conv = node.op_as::<Conv>()?;
+    let spec = &conv.pool_spec;
+    let c = spec.input_channels;
+    let ones = |v: &Option<TVec<usize>>| v.as_ref().is_none_or(|v| v.iter().all(|x| *x == 1));
+    let padded = matches!(&spec.padding, PaddingSpec::Explicit(b, a) if b[..] == [1, 1] && a[..] == [1, 1]);
+    if conv.q_params.is_some()
+        || conv.group != c
+        || spec.output_channels != c
+        || spec.kernel_shape[..] != [3, 3]
+        || !ones(&spec.strides)
+        || !ones(&spec.dilations)
+        || !padded
+        || !matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
+        || conv.kernel_fmt != KernelFormat::OIHW
+        || node.inputs.len() != 3
+    {
+        return None;
+    }
+    let x = model.outlet_fact(node.inputs[0]).ok()?;
+    if x.datum_type != DatumType::F32 || !x.is_plain() || concrete_shape(x).is_none() {
+        return None;
+    }
+    let kfact = model.outlet_fact(node.inputs[1]).ok()?;
+    if kfact.shape.as_concrete()? != [c, 1, 3, 3] {
+        return None;
+    }
+    let weights = konst_f32(model, node.inputs[1])?;
+    let bias = match konst_f32(model, node.inputs[2])? {
+        b if b.len() == c => b,
+        b if b.len() == 1 => vec![b[0]; c],
+        _ => return None,
+    };
+    let mut op = DwConv3x3 { weights, bias, relu: false, pool: false };
+    let mut last = OutletId::new(node.id, 0);
+    if let Some(next) = sole_successor(model, last).filter(|n| is_relu_of(model, n, last)) {
+        op.relu = true;
+        last = OutletId::new(next.id, 0);
+    }
+    if let Some(next) = sole_successor(model, last).filter(|n| n.op_is::<MaxPool2x2>()) {
+        op.pool = true;
+        last = OutletId::new(next.id, 0);
+    }
+    Some((op, last))
+}
+
+/// Replaces every fusable depthwise conv (with its ReLU and pool) in a decluttered model.
+pub fn fuse(mut model: TypedModel) -> TractResult<TypedModel> {
+    loop {
+        let mut found = None;
+        for id in model.eval_order()? {
+            let node = model.node(id);
+            if let Some((op, last)) = match_at(&model, node) {
+                let mut patch = TypedModelPatch::new(format!("fuse depthwise {}", node.name));
+                let x = patch.tap_model(&model, node.inputs[0])?;
+                let out = patch.wire_node(format!("{}.dw3x3", node.name), op, &[x])?;
+                patch.shunt_outside(&model, last, out[0])?;
+                found = Some(patch);
+                break;
+            }
+        }
+        match found {
+            Some(patch) => patch.apply(&mut model)?,
+            None => break,
+        }
+    }
+    model.into_compact()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition: zero padding, bias, optional ReLU and 2x2 max-pool, in f64.
+    fn reference(op: &DwConv3x3, shape: &[usize], src: &[f32]) -> Vec<f32> {
+        let r = shape.len();
+        let (h, w) = (shape[r - 2], shape[r - 1]);
+        let planes: usize = shape[..r - 2].iter().product();
+        let mut out = Vec::new();
+        for p in 0..planes {
+            let c = p % op.bias.len();
+            let at = |y: isize, x: isize| {
+                if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                    0.0
+                } else {
+                    f64::from(src[p * h * w + y as usize * w + x as usize])
+                }
+            };
+            let conv = |y: usize, x: usize| {
+                let mut acc = f64::from(op.bias[c]);
+                for i in 0..3 {
+                    for j in 0..3 {
+                        acc += f64::from(op.weights[c * 9 + i * 3 + j]) * at(y as isize + i as isize - 1, x as isize + j as isize - 1);
+                    }
+                }
+                if op.relu {
+                    acc.max(0.0)
+                } else {
+                    acc
+                }
+            };
+            if op.pool {
+                for y in 0..h / 2 {
+                    for x in 0..w / 2 {
+                        let v = [conv(2 * y, 2 * x), conv(2 * y, 2 * x + 1), conv(2 * y + 1, 2 * x), conv(2 * y + 1, 2 * x + 1)];
+                        out.push(v.iter().copied().fold(f64::NEG_INFINITY, f64::max) as f32);
+                    }
+                }
+            } else {
+                for y in 0..h {
+                    for x in 0..w {
+                        out.push(conv(y, x) as f32);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn op(c: usize, relu: bool, pool: bool) -> DwConv3x3 {
+        let weights = (0..c * 9).map(|i| ((i * 29 % 17) as f32 - 8.0) * 0.11).collect();
+        let bias = (0..c).map(|i| i as f32 * 0.3 - 0.4).collect();
+        DwConv3x3 { weights, bias, relu, pool }
+    }
+
+    #[test]
+    fn matches_the_definition_on_odd_and_tiny_planes() {
+        for shape in [vec![1, 3, 5, 7], vec![2, 2, 6, 4], vec![3, 1, 1], vec![1, 2, 2, 2], vec![2, 3, 9, 33], vec![1, 1, 2, 1]] {
+            for (relu, pool) in [(false, false), (true, false), (true, true), (false, true)] {
+                let o = op(shape[shape.len() - 3], relu, pool);
+                let n: usize = shape.iter().product();
+                let src: Vec<f32> = (0..n).map(|i| ((i * 7919 % 31) as f32 - 15.0) * 0.21).collect();
+                let want = reference(&o, &shape, &src);
+                let mut got = vec![f32::NAN; want.len()];
+                o.run_f32(&shape, &src, &mut got).expect("runs");
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{shape:?} relu {relu} pool {pool} at {i}: {g} vs {w}");
+                }
+                let src16: Vec<f16> = src.iter().map(|v| f16::from_f32(*v)).collect();
+                let mut got16 = vec![f16::from_f32(0.0); want.len()];
+                o.run_f16(&shape, &src16, &mut got16).expect("runs");
+                for (g, w) in got16.iter().zip(&want) {
+                    assert!((g.to_f32() - w).abs() <= 0.02 * (1.0 + w.abs()), "f16 {g} vs {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "timing: prints the op's time on YuNet's 64x120x160 layers"]
+    fn dwconv_timing() {
+        for (relu, pool) in [(true, false), (true, true)] {
+            let o = op(64, relu, pool);
+            let shape = [1, 64, 120, 160];
+            let src: Vec<f32> = (0..64 * 120 * 160).map(|i| (i % 255) as f32 - 100.0).collect();
+            let mut dst = vec![0f32; o.output_shape(&shape).expect("shape").iter().product()];
+            let mut t = Vec::new();
+            for _ in 0..30 {
+                let sw = crate::vision::profile::Stopwatch::start();
+                o.run_f32(&shape, &src, &mut dst).expect("runs");
+                t.push(sw.elapsed().as_secs_f64() * 1000.0);
+            }
+            t.sort_by(f64::total_cmp);
+            eprintln!("dwconv 64x120x160 relu {relu} pool {pool}: min {:.3} ms, median {:.3} ms", t[0], t[15]);
+        }
+    }
+
+    #[test]
+    fn refuses_a_shape_that_does_not_fit() {
+        let o = op(3, true, false);
+        assert!(o.run_f32(&[1, 2, 4, 4], &[0.0; 32], &mut [0.0; 32]).is_err());
+        assert!(o.run_f32(&[4, 4], &[0.0; 16], &mut [0.0; 16]).is_err());
+    }
+}
