@@ -509,6 +509,7 @@ pub fn plan(dir: &Path, csv_name: &str, bytes: &[u8], progress: &mut dyn FnMut(u
     let old = existing.clone().map(|m| m.role_models).unwrap_or_default();
     let mut merged: Vec<(RoleModel, Origin)> = old.iter().cloned().map(|rm| (rm, Origin::Kept)).collect();
     let mut first_row: HashMap<String, usize> = HashMap::new();
+    let mut duplicates: Vec<(RoleModel, Origin)> = Vec::new();
     let total = rows.len();
     for (done, row) in rows.iter().enumerate() {
         progress(done, total);
@@ -541,6 +542,9 @@ pub fn plan(dir: &Path, csv_name: &str, bytes: &[u8], progress: &mut dyn FnMut(u
         if !id.is_empty() {
             if let Some(first) = first_row.get(&id) {
                 problems.push(at(id_col, format!("the id {id:?} is also on row {first}: each role model needs its own id")));
+                // Its other cells are still checked (below, on their own): every problem at once.
+                let rm = role_model(row, &fields, None, problems);
+                duplicates.push((rm, Origin::Row { row: row.row, record: row.row - 1 }));
                 continue;
             }
             first_row.insert(id.clone(), row.row);
@@ -568,14 +572,14 @@ pub fn plan(dir: &Path, csv_name: &str, bytes: &[u8], progress: &mut dyn FnMut(u
     plan.kept = merged.iter().filter(|(_, o)| matches!(o, Origin::Kept)).map(|(rm, _)| rm.id.clone()).collect();
     let (role_models, origins): (Vec<RoleModel>, Vec<Origin>) = merged.into_iter().unzip();
     let manifest = GalleryManifest { role_models };
-    for p in manifest.validate(Some(dir)) {
+    let place = |p: String, manifest: &GalleryManifest, origins: &[Origin], problems: &mut Vec<Problem>| {
         let Some((index, field, message)) = manifest_problem(&p) else {
             problems.push(Problem::file(if p.starts_with("role_model: ") {
                 "no role models: the CSV has no rows (and gallery.toml none)".into()
             } else {
                 p
             }));
-            continue;
+            return;
         };
         match origins.get(index) {
             Some(Origin::Row { row, record }) => {
@@ -600,6 +604,15 @@ pub fn plan(dir: &Path, csv_name: &str, bytes: &[u8], progress: &mut dyn FnMut(u
                 let id = manifest.role_models.get(index).map(|rm| rm.id.as_str()).unwrap_or_default();
                 problems.push(Problem::file(format!("{MANIFEST_FILE}: {p} (the role model {id:?} is not in the CSV and is kept)")));
             }
+        }
+    };
+    for p in manifest.validate(Some(dir)) {
+        place(p, &manifest, &origins, problems);
+    }
+    for (rm, origin) in duplicates {
+        let alone = GalleryManifest { role_models: vec![rm] };
+        for p in alone.validate(Some(dir)) {
+            place(p, &alone, std::slice::from_ref(&origin), problems);
         }
     }
     // Name the columns of problems placed before the header was known.
@@ -761,6 +774,26 @@ mod tests {
         let p = run(&dir, &bad);
         assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
         assert_eq!(p.problems[0].to_string(), "row 3 (line 4), column B (name): must not be empty");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_duplicate_rows_other_cells_are_still_checked() {
+        let dir = temp("dup");
+        let csv = "id,name,role,story_url,photos\n\
+                   a-1,Anna,Engineer,https://example.org/a,a.jpg\n\
+                   a-1,Ann,,www.example.org,missing.jpg\n";
+        let p = run(&dir, csv);
+        let lines: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+        for want in [
+            "row 3, column A (id): the id \"a-1\" is also on row 2",
+            "row 3, column C (role): must not be empty",
+            "row 3, column D (story_url):",
+            "row 3, column E (photos): \"missing.jpg\" does not exist",
+        ] {
+            assert!(lines.iter().any(|l| l.starts_with(want)), "{want:?} not in {lines:#?}");
+        }
+        assert_eq!(lines.len(), 4, "{lines:#?}");
         let _ = std::fs::remove_dir_all(dir);
     }
 
