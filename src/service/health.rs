@@ -264,7 +264,11 @@ pub struct GalleryHealth {
     pub dir: PathBuf,
     /// The installed USB bundle's serial (0: none installed yet).
     pub serial: u64,
+    /// Role models the running booth shows (from its live values; else the installed gallery's).
     pub role_models: Option<usize>,
+    /// Role models in the gallery installed on disk (differs from `role_models` for the moment
+    /// between a USB update's install and the booth's reload onto it).
+    pub installed_role_models: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -403,9 +407,8 @@ pub fn gather(config_path: &Path, config: &Config, snapshot: Option<&Snapshot>, 
         system_uptime_seconds: system_uptime(),
         values_from: have.then(|| rfc3339(snap.updated_unix)),
     };
-    let role_models = snap
-        .gallery_role_models
-        .or_else(|| crate::gallery::manifest::GalleryManifest::load(&config.gallery.dir).ok().map(|m| m.role_models.len()));
+    let installed_role_models = crate::gallery::manifest::GalleryManifest::load(&config.gallery.dir).ok().map(|m| m.role_models.len());
+    let role_models = snap.gallery_role_models.or(installed_role_models);
     let configured = match &config.camera.source {
         CameraSource::V4l2 { device, size, fps } => format!(
             "v4l2 {} {}x{} at {fps} fps",
@@ -431,6 +434,7 @@ pub fn gather(config_path: &Path, config: &Config, snapshot: Option<&Snapshot>, 
             dir: config.gallery.dir.clone(),
             serial: crate::usb::install::Store::new(&config.gallery.dir).installed_serial(),
             role_models,
+            installed_role_models,
         },
         config: ConfigHealth {
             path: config_path.to_path_buf(),
@@ -498,6 +502,10 @@ impl Report {
         s += &format!("dir: {}\n", self.gallery.dir.display());
         s += &format!("installed serial: {}\n", self.gallery.serial);
         s += &format!("role models: {}\n", opt(&self.gallery.role_models));
+        if self.gallery.installed_role_models != self.gallery.role_models {
+            // Right after a USB update, before the booth has reloaded onto the new gallery.
+            s += &format!("role models in the installed gallery (shown after the reload): {}\n", opt(&self.gallery.installed_role_models));
+        }
         s += "\n[config]\n";
         s += &format!("file: {}\n", self.config.path.display());
         s += &format!("sha256: {}\n", self.config.sha256.as_deref().unwrap_or("unreadable"));
