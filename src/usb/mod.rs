@@ -98,20 +98,27 @@ pub fn report_text(outcome: &Outcome, stick: &Stick) -> String {
     s
 }
 
+/// The stick's `ROLEMIRROR/reports/` folder, made when missing (a file or link of that name is
+/// refused).
+fn reports_dir(stick: &Stick) -> std::io::Result<PathBuf> {
+    let dir = stick.bundle.join(bundle::REPORTS_DIR);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    if !std::fs::symlink_metadata(&dir)?.is_dir() {
+        return Err(std::io::Error::other("reports is not a directory"));
+    }
+    Ok(dir)
+}
+
 /// Writes the report into `ROLEMIRROR/reports/` when the stick is writable, else into `spool`
 /// (named after the mount point) for the mount helper. Returns where it went.
 pub fn write_report(stick: &Stick, spool: &Path, text: &str) -> Result<PathBuf, String> {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let on_stick = (|| -> std::io::Result<PathBuf> {
-        let dir = stick.bundle.join(bundle::REPORTS_DIR);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        if !std::fs::symlink_metadata(&dir)?.is_dir() {
-            return Err(std::io::Error::other("reports is not a directory"));
-        }
+        let dir = reports_dir(stick)?;
         // A Pi without a real-time clock may step its time back: a name already taken gets a
         // suffix rather than sending the report to the spool (an old report is never replaced).
         use std::io::Write;
@@ -156,15 +163,7 @@ pub fn write_health(stick: &Stick, spool: &Path, text: &str, json: &str) -> Resu
     use std::io::Write;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let on_stick = (|| -> std::io::Result<PathBuf> {
-        let dir = stick.bundle.join(bundle::REPORTS_DIR);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        if !std::fs::symlink_metadata(&dir)?.is_dir() {
-            return Err(std::io::Error::other("reports is not a directory"));
-        }
+        let dir = reports_dir(stick)?;
         for n in 0..100 {
             let stem = if n == 0 { format!("health-{stamp}") } else { format!("health-{stamp}-{n}") };
             let (json_path, text_path) = (dir.join(format!("{stem}.json")), dir.join(format!("{stem}.txt")));
