@@ -54,18 +54,14 @@ pub struct StageTimes {
 pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
     let faces = vision.faces(frame)?;
     match choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) {
-        Some(face) => Ok(Some(judge(vision, frame, face, cfg, true)?)),
+        Some(face) => Ok(Some(judge(vision, frame, face, cfg, true, &mut StageTimes::default())?)),
         None => Ok(None),
     }
 }
 
 /// How good the visitor's `face` (found in `frame`) is; embedded only when good and `embed`.
-pub fn judge(vision: &Vision, frame: &RgbImage, face: &Face, cfg: &BoothSettings, embed: bool) -> anyhow::Result<FaceObs> {
-    judge_timed(vision, frame, face, cfg, embed, &mut StageTimes::default())
-}
-
-/// [`judge`], timing alignment and embedding into `times` (the daemon's health report).
-pub fn judge_timed(
+/// Alignment and embedding are timed into `times` (the daemon's health report).
+pub fn judge(
     vision: &Vision,
     frame: &RgbImage,
     face: &Face,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::analyze::{analyze, judge_timed, StageTimes};
+use super::analyze::{analyze, judge, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
 use crate::display::scene::{Guidance, Scene};
@@ -77,6 +77,8 @@ pub struct FrameAnalyser {
     known: Option<Known>,
     full_every: u32,
     last_kind: Option<FrameKind>,
+    /// How long each stage of the last analysed frame took (the daemon's health report).
+    last_times: StageTimes,
     /// Whether good faces are embedded (see [`FrameAnalyser::set_embedding`]).
     embed: bool,
 }
@@ -91,12 +93,17 @@ impl FrameAnalyser {
     /// An analyser that runs a full-frame detection at least every `full_every` frames (1: on
     /// every frame, no tracking).
     pub fn new(full_every: u32) -> FrameAnalyser {
-        FrameAnalyser { known: None, full_every: full_every.max(1), last_kind: None, embed: true }
+        FrameAnalyser { known: None, full_every: full_every.max(1), last_kind: None, last_times: StageTimes::default(), embed: true }
     }
 
     /// How the last analysed frame was looked at (None before the first).
     pub fn last_kind(&self) -> Option<FrameKind> {
         self.last_kind
+    }
+
+    /// How long the stages of the last analysed frame took (`None`: the stage did not run).
+    pub fn last_times(&self) -> StageTimes {
+        self.last_times
     }
 
     /// Whether the next frames' good faces are embedded. The booth needs no embedding once its
@@ -111,7 +118,8 @@ impl FrameAnalyser {
         self.known = None;
     }
 
-    /// Analyses the next frame of the stream (see [`FrameAnalyser`] and [`analyse_frame`]).
+    /// Analyses the next frame of the stream (see [`FrameAnalyser`] and [`analyse_frame`]); its
+    /// stage times are then in [`FrameAnalyser::last_times`].
     pub fn analyse(
         &mut self,
         vision: &Vision,
@@ -120,19 +128,8 @@ impl FrameAnalyser {
         settings: &BoothSettings,
         mirror: bool,
     ) -> anyhow::Result<Observation> {
-        self.analyse_timed(vision, frame, label, settings, mirror, &mut StageTimes::default())
-    }
-
-    /// [`FrameAnalyser::analyse`], timing the stages into `times` (the daemon's health report).
-    pub fn analyse_timed(
-        &mut self,
-        vision: &Vision,
-        frame: &Arc<RgbImage>,
-        label: Option<String>,
-        settings: &BoothSettings,
-        mirror: bool,
-        times: &mut StageTimes,
-    ) -> anyhow::Result<Observation> {
+        self.last_times = StageTimes::default();
+        let times = &mut self.last_times;
         let started = std::time::Instant::now();
         let size = frame.dimensions();
         let track = self.known.take().filter(|k| k.size == size && k.tracked + 1 < self.full_every);
@@ -150,7 +147,7 @@ impl FrameAnalyser {
         times.detect = Some(started.elapsed().as_secs_f64());
         let obs = match face {
             Some(face) => {
-                let obs = judge_timed(vision, frame, &face, settings, self.embed, times)?;
+                let obs = judge(vision, frame, &face, settings, self.embed, times)?;
                 self.known = Some(Known { face, size, tracked });
                 Some(obs)
             }

@@ -83,9 +83,8 @@ pub(super) async fn booth(loaded: Loaded, config_path: &Path, sig: &mut Signals)
                     continue;
                 };
                 analyser.set_embedding(embed.load(Ordering::SeqCst));
-                let mut times = crate::booth::analyze::StageTimes::default();
-                let analysed = analyser.analyse_timed(&vision, &frame.image, frame.label.clone(), &settings, mirror, &mut times);
-                timings.lock().unwrap_or_else(|e| e.into_inner()).frame(frame.seq, &times);
+                let analysed = analyser.analyse(&vision, &frame.image, frame.label.clone(), &settings, mirror);
+                timings.lock().unwrap_or_else(|e| e.into_inner()).frame(frame.seq, &analyser.last_times());
                 match analysed {
                     Ok(obs) => {
                         if obs_tx.blocking_send(obs).is_err() {
