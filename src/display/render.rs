@@ -228,7 +228,7 @@ impl<'a> Ctx<'a> {
     fn portrait(&self) -> bool {
         self.h > self.w
     }
-    /// [`super::text::draw_paragraph`], noting how the text fitted.
+    /// [`draw_paragraph_fit`], noting how the text fitted.
     #[allow(clippy::too_many_arguments)]
     fn paragraph<D: DrawTarget<Color = Rgb888>>(
         &self,

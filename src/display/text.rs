@@ -135,7 +135,7 @@ impl Fit {
     }
 }
 
-/// The lines [`draw_paragraph`] draws for `text`, and how they fit.
+/// The lines [`draw_paragraph_fit`] draws for `text`, and how they fit.
 pub fn layout_paragraph(style: &Style, text: &str, x: i32, top: i32, max_width: i32, max_lines: usize) -> (Vec<String>, Fit) {
     let mut lines = wrap(style.font, style.px, text, max_width as f32);
     let lines_needed = lines.len();
@@ -185,21 +185,6 @@ pub fn draw_paragraph_fit<D: DrawTarget<Color = Rgb888>>(
         draw_line(target, style, line, lx, top + ascent + i as i32 * line_height);
     }
     fit
-}
-
-/// Draws wrapped text in a box of `max_width` starting at (x, top); returns the height used.
-/// At most `max_lines` lines (the last one ends with "…" if text remains).
-pub fn draw_paragraph<D: DrawTarget<Color = Rgb888>>(
-    target: &mut D,
-    style: &Style,
-    text: &str,
-    x: i32,
-    top: i32,
-    max_width: i32,
-    align: Align,
-    max_lines: usize,
-) -> i32 {
-    draw_paragraph_fit(target, style, text, x, top, max_width, align, max_lines).height
 }
 
 #[cfg(test)]
