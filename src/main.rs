@@ -5,7 +5,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     // Before any thread starts: see util::memory.
-    rolemirror::util::memory::limit_arenas();
+    rolemirror::util::memory::configure();
     // RUST_LOG chooses the level, but the inference crates stay at warn whatever it says: at
     // debug they print tensors, and a tensor may hold a visitor's face (privacy invariant).
     let mut logger = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"));
