@@ -275,7 +275,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             return Ok(ExitCode::Setup);
         }
     };
-    let vision = common.vision()?;
+    let mut vision = common.vision()?;
     let settings = common.matching;
     let candidates = match &opts.gallery {
         Some(dir) => Gallery::open(dir, &vision.embedder_id)?.candidates().to_vec(),
@@ -309,7 +309,16 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             (Some(d), Some(a))
         }
     };
-    let booth_detector = booth_detector.as_ref().unwrap_or(&vision.detector);
+    // The booth's detector goes into `vision` (the visit runs the daemon's analyser on it);
+    // the commands' detector, timed as the `detect` stage, is kept beside it.
+    let command_input = vision.detector_input();
+    let mut command_detector = booth_detector;
+    if let Some(d) = command_detector.as_mut() {
+        std::mem::swap(&mut vision.detector, d);
+    }
+    let vision = vision;
+    let booth_detector = &vision.detector;
+    let command_detector = command_detector.as_ref().unwrap_or(&vision.detector);
     let visit_frames = visit_frames(&frame);
     let mut last_visit = None;
     let names = ["decode", "detect", "align", "embed", "match"];
@@ -321,7 +330,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         let img = vision::image::decode(&bytes, vision::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
         lap.push("decode", ms(t.elapsed()));
         let t = Stopwatch::start();
-        let (faces, dt) = vision.detector.detect_timed(&img, vision::Region::whole(img.width(), img.height()))?;
+        let (faces, dt) = command_detector.detect_timed(&img, vision::Region::whole(img.width(), img.height()))?;
         lap.push("detect", ms(t.elapsed()));
         let face = faces.first().with_context(|| format!("no face in {}", image.display()))?;
         let t = Stopwatch::start();
@@ -404,7 +413,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             "gallery_size": candidates.len(), "median_ms": stages, "total_ms": r3(total),
             "clock": vision::profile::clock_name(), "fused_ops": vision.fused_ops(),
             "precision": vision.precision(), "fp16_supported": vision::fp16_supported(),
-            "detector_input": vision.detector_input(),
+            "detector_input": command_input,
             "stages_ms": {
                 "detect": s.json(&[("prepare", "detect.prepare"), ("network", "detect.network"), ("decode", "detect.decode")]),
                 "embed": s.json(&[("prepare", "embed.prepare"), ("network", "embed.network"), ("finish", "embed.finish")]),
@@ -416,7 +425,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
                 "auto": auto,
                 "frames_ms": s.json(&frame_keys),
                 "steady": last_visit.as_ref().map(|v| json!({
-                    "detector_input": vision.detector_input(),
+                    "detector_input": booth_detector.options().input,
                     "frames": VISIT_FRAMES,
                     "mean_ms": r3(s.median("steady")),
                     "matching_mean_ms": r3(s.median("steady.matching")),
