@@ -12,6 +12,7 @@
 //! [`super::maxpool::MaxPool2x2`], each the only user of the one before. Other convolutions
 //! stay tract's.
 
+use tract_onnx::prelude::tract_data::half::slice::HalfFloatSliceExt;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
@@ -65,40 +66,27 @@ impl DwConv3x3 {
 
     /// Runs over planes of f32 (`src` of shape `shape`, `dst` of the output shape).
     pub fn run_f32(&self, shape: &[usize], src: &[f32], dst: &mut [f32]) -> TractResult<()> {
-        self.run(
-            shape,
-            |plane, y, row| row.copy_from_slice(&src[plane + y * row.len()..][..row.len()]),
-            |plane, y, row| dst[plane + y * row.len()..][..row.len()].copy_from_slice(row),
-        )
+        self.run(shape, Planes::F32(src), PlanesMut::F32(dst))
     }
 
     /// As [`DwConv3x3::run_f32`] on f16 data (converted to f32 a row at a time).
     pub fn run_f16(&self, shape: &[usize], src: &[f16], dst: &mut [f16]) -> TractResult<()> {
-        use tract_onnx::prelude::tract_data::half::slice::HalfFloatSliceExt;
-        self.run(
-            shape,
-            |plane, y, row| src[plane + y * row.len()..][..row.len()].convert_to_f32_slice(row),
-            |plane, y, row| dst[plane + y * row.len()..][..row.len()].convert_from_f32_slice(row),
-        )
+        self.run(shape, Planes::F16(src), PlanesMut::F16(dst))
     }
 
-    /// The plane loop: `load(offset, y, row)` fills input row `y` of the plane starting at
-    /// `offset`; `store(offset, y, row)` takes output row `y` of the output plane at `offset`.
-    fn run(
-        &self,
-        shape: &[usize],
-        mut load: impl FnMut(usize, usize, &mut [f32]),
-        mut store: impl FnMut(usize, usize, &[f32]),
-    ) -> TractResult<()> {
+    /// The plane loop. f32 rows are read where they are and, without a pool, written straight
+    /// into the output; f16 rows go through a rolling window of three f32 rows.
+    fn run(&self, shape: &[usize], src: Planes, mut dst: PlanesMut) -> TractResult<()> {
         let out_shape = self.output_shape(shape)?;
         let r = shape.len();
         let (h, w) = (shape[r - 2], shape[r - 1]);
         let (oh, ow) = (out_shape[r - 2], out_shape[r - 1]);
         let planes: usize = shape[..r - 2].iter().product();
+        ensure!(src.len() >= planes * h * w && dst.len() >= planes * oh * ow, "depthwise conv: buffers too small for {shape:?}");
         if h == 0 || w == 0 || oh == 0 || ow == 0 {
             return Ok(());
         }
-        // A rolling window of three input rows (zero rows beyond the edges), conv rows, pooled row.
+        // window[i % 3] holds input row i (f16 only); conv rows; the pooled row.
         let mut window = [vec![0f32; w], vec![0f32; w], vec![0f32; w]];
         let zero = vec![0f32; w];
         let mut conv = [vec![0f32; w], vec![0f32; w]];
@@ -109,30 +97,79 @@ impl DwConv3x3 {
             let k: [f32; 9] = self.weights[c * 9..c * 9 + 9].try_into().map_err(|_| format_err!("depthwise conv: weights"))?;
             let b = self.bias[c];
             let (src_plane, dst_plane) = (p * h * w, p * oh * ow);
-            // window[i % 3] holds input row i.
-            load(src_plane, 0, &mut window[0]);
-            if h > 1 {
-                load(src_plane, 1, &mut window[1]);
+            if let Planes::F16(s) = src {
+                for (y, slot) in window.iter_mut().enumerate().take(h.min(2)) {
+                    s[src_plane + y * w..][..w].convert_to_f32_slice(slot);
+                }
             }
             let mut out_y = 0;
             for y in 0..h {
-                if y + 1 < h && y >= 1 {
-                    load(src_plane, y + 1, &mut window[(y + 1) % 3]);
+                if let Planes::F16(s) = src {
+                    if y + 1 < h && y >= 1 {
+                        s[src_plane + (y + 1) * w..][..w].convert_to_f32_slice(&mut window[(y + 1) % 3]);
+                    }
                 }
-                let above = if y == 0 { &zero } else { &window[(y + 2) % 3] };
-                let below = if y + 1 >= h { &zero } else { &window[(y + 1) % 3] };
-                let slot = if self.pool { y % 2 } else { 0 };
-                row(above, &window[y % 3], below, &k, b, self.relu, &mut conv[slot]);
+                let at = |i: usize| -> &[f32] {
+                    match src {
+                        Planes::F32(s) => &s[src_plane + i * w..][..w],
+                        Planes::F16(_) => &window[i % 3],
+                    }
+                };
+                let above = if y == 0 { &zero[..] } else { at(y - 1) };
+                let below = if y + 1 >= h { &zero[..] } else { at(y + 1) };
                 if !self.pool {
-                    store(dst_plane, y, &conv[0]);
-                } else if y % 2 == 1 && out_y < oh {
+                    match &mut dst {
+                        PlanesMut::F32(d) => row(above, at(y), below, &k, b, self.relu, &mut d[dst_plane + y * w..][..w]),
+                        PlanesMut::F16(d) => {
+                            row(above, at(y), below, &k, b, self.relu, &mut conv[0]);
+                            d[dst_plane + y * w..][..w].convert_from_f32_slice(&conv[0]);
+                        }
+                    }
+                    continue;
+                }
+                row(above, at(y), below, &k, b, self.relu, &mut conv[y % 2]);
+                if y % 2 == 1 && out_y < oh {
                     pool_rows(&conv[0], &conv[1], &mut pooled);
-                    store(dst_plane, out_y, &pooled);
+                    match &mut dst {
+                        PlanesMut::F32(d) => d[dst_plane + out_y * ow..][..ow].copy_from_slice(&pooled),
+                        PlanesMut::F16(d) => d[dst_plane + out_y * ow..][..ow].convert_from_f32_slice(&pooled),
+                    }
                     out_y += 1;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The input planes, f32 or f16.
+#[derive(Clone, Copy)]
+enum Planes<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+}
+
+impl Planes<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Planes::F32(s) => s.len(),
+            Planes::F16(s) => s.len(),
+        }
+    }
+}
+
+/// The output planes, f32 or f16.
+enum PlanesMut<'a> {
+    F32(&'a mut [f32]),
+    F16(&'a mut [f16]),
+}
+
+impl PlanesMut<'_> {
+    fn len(&self) -> usize {
+        match self {
+            PlanesMut::F32(s) => s.len(),
+            PlanesMut::F16(s) => s.len(),
+        }
     }
 }
 
@@ -203,6 +240,44 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
     out[0] = edge(0);
     out[w - 1] = edge(w as isize - 1);
     let n = w - 2;
+    // Blocks of BLOCK outputs, tap by tap: each tap is BLOCK independent multiply-adds (several
+    // vector registers), so the nine taps of one output no longer wait on each other's
+    // latency. The last block overlaps the one before it when n is not a multiple (outputs
+    // are recomputed, never inputs).
+    const BLOCK: usize = 32;
+    if n >= BLOCK {
+        let mut i = 0;
+        loop {
+            let mut acc = [bias; BLOCK];
+            // A macro, not a closure: closures do not inherit the caller's target features,
+            // and `mul_add` outside them is a library call.
+            macro_rules! tap {
+                ($r:expr, $j:expr, $k:expr) => {{
+                    let x: &[f32; BLOCK] = $r[i + $j..i + $j + BLOCK].try_into().expect("BLOCK values");
+                    for t in 0..BLOCK {
+                        acc[t] = madd(x[t], $k, acc[t]);
+                    }
+                }};
+            }
+            tap!(above, 0, k[0]);
+            tap!(above, 1, k[1]);
+            tap!(above, 2, k[2]);
+            tap!(mid, 0, k[3]);
+            tap!(mid, 1, k[4]);
+            tap!(mid, 2, k[5]);
+            tap!(below, 0, k[6]);
+            tap!(below, 1, k[7]);
+            tap!(below, 2, k[8]);
+            let o: &mut [f32; BLOCK] = (&mut out[1 + i..1 + i + BLOCK]).try_into().expect("BLOCK values");
+            for t in 0..BLOCK {
+                o[t] = act(acc[t]);
+            }
+            if i + BLOCK == n {
+                return;
+            }
+            i = (i + BLOCK).min(n - BLOCK);
+        }
+    }
     let (a0, a1, a2) = (&above[..n], &above[1..n + 1], &above[2..n + 2]);
     let (m0, m1, m2) = (&mid[..n], &mid[1..n + 1], &mid[2..n + 2]);
     let (b0, b1, b2) = (&below[..n], &below[1..n + 1], &below[2..n + 2]);
@@ -431,7 +506,17 @@ mod tests {
 
     #[test]
     fn matches_the_definition_on_odd_and_tiny_planes() {
-        for shape in [vec![1, 3, 5, 7], vec![2, 2, 6, 4], vec![3, 1, 1], vec![1, 2, 2, 2], vec![2, 3, 9, 33], vec![1, 1, 2, 1]] {
+        for shape in [
+            vec![1, 3, 5, 7],
+            vec![2, 2, 6, 4],
+            vec![3, 1, 1],
+            vec![1, 2, 2, 2],
+            vec![2, 3, 9, 33],
+            vec![1, 1, 2, 1],
+            vec![1, 2, 4, 34],
+            vec![1, 2, 6, 70],
+            vec![1, 1, 3, 98],
+        ] {
             for (relu, pool) in [(false, false), (true, false), (true, true), (false, true)] {
                 let o = op(shape[shape.len() - 3], relu, pool);
                 let n: usize = shape.iter().product();
@@ -455,10 +540,9 @@ mod tests {
     #[test]
     #[ignore = "timing: prints the op's time on YuNet's 64x120x160 layers"]
     fn dwconv_timing() {
-        for (relu, pool) in [(true, false), (true, true)] {
+        for (relu, pool, shape) in [(true, false, [1, 64, 120, 160]), (true, true, [1, 64, 120, 160]), (true, false, [1, 64, 30, 40])] {
             let o = op(64, relu, pool);
-            let shape = [1, 64, 120, 160];
-            let src: Vec<f32> = (0..64 * 120 * 160).map(|i| (i % 255) as f32 - 100.0).collect();
+            let src: Vec<f32> = (0..shape.iter().product()).map(|i| (i % 255) as f32 - 100.0).collect();
             let mut dst = vec![0f32; o.output_shape(&shape).expect("shape").iter().product()];
             let mut t = Vec::new();
             for _ in 0..30 {
@@ -467,7 +551,7 @@ mod tests {
                 t.push(sw.elapsed().as_secs_f64() * 1000.0);
             }
             t.sort_by(f64::total_cmp);
-            eprintln!("dwconv 64x120x160 relu {relu} pool {pool}: min {:.3} ms, median {:.3} ms", t[0], t[15]);
+            eprintln!("dwconv {shape:?} relu {relu} pool {pool}: min {:.3} ms, median {:.3} ms", t[0], t[15]);
         }
     }
 
