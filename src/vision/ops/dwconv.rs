@@ -183,9 +183,16 @@ fn pool_rows(a: &[f32], b: &[f32], out: &mut [f32]) {
 
 type RowFn = fn(&[f32], &[f32], &[f32], &[f32; 9], f32, bool, &mut [f32]);
 
-/// The row kernel for this CPU: with FMA and AVX2 where the CPU has them (x86-64 builds target
-/// plain SSE2), otherwise portable (NEON on aarch64).
+/// The row kernel for this CPU: with AVX-512, or FMA and AVX2, where the CPU has them (x86-64
+/// builds target plain SSE2), otherwise portable (NEON on aarch64).
 fn kernel() -> RowFn {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") {
+        return |a, m, b, k, bias, relu, out| {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            unsafe { row_avx512(a, m, b, k, bias, relu, out) }
+        };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         return |a, m, b, k, bias, relu, out| {
@@ -202,6 +209,12 @@ unsafe fn row_avx2_fma(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], 
     row_impl::<true>(above, mid, below, k, bias, relu, out)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn row_avx512(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
+    row_impl::<true>(above, mid, below, k, bias, relu, out)
+}
+
 fn row_portable(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
     // aarch64 always has FMA; elsewhere mul_add may be a library call.
     row_impl::<{ cfg!(target_arch = "aarch64") }>(above, mid, below, k, bias, relu, out)
@@ -215,30 +228,30 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
     let (above, mid, below) = (&above[..w], &mid[..w], &below[..w]);
     let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
     let act = |v: f32| if relu { v.max(0.0) } else { v };
-    let at = |r: &[f32], x: isize| {
-        if x < 0 || x as usize >= w {
-            0.0
-        } else {
-            r[x as usize]
-        }
-    };
-    let edge = |x: isize| {
-        let mut acc = bias;
-        for (i, r) in [above, mid, below].into_iter().enumerate() {
-            for j in 0..3 {
-                acc = madd(at(r, x + j as isize - 1), k[i * 3 + j], acc);
+    // Macros, not closures, for anything with a loop: a closure LLVM does not inline is
+    // compiled without the caller's target features, and `mul_add` there is a library call.
+    macro_rules! edge {
+        ($x:expr) => {{
+            let x: isize = $x;
+            let mut acc = bias;
+            for (i, r) in [above, mid, below].into_iter().enumerate() {
+                for j in 0..3 {
+                    let xi = x + j as isize - 1;
+                    let v = if xi < 0 || xi as usize >= w { 0.0 } else { r[xi as usize] };
+                    acc = madd(v, k[i * 3 + j], acc);
+                }
             }
-        }
-        act(acc)
-    };
+            act(acc)
+        }};
+    }
     if w <= 2 {
         for (x, o) in out.iter_mut().enumerate() {
-            *o = edge(x as isize);
+            *o = edge!(x as isize);
         }
         return;
     }
-    out[0] = edge(0);
-    out[w - 1] = edge(w as isize - 1);
+    out[0] = edge!(0);
+    out[w - 1] = edge!(w as isize - 1);
     let n = w - 2;
     // Blocks of BLOCK outputs, tap by tap: each tap is BLOCK independent multiply-adds (several
     // vector registers), so the nine taps of one output no longer wait on each other's
@@ -249,8 +262,6 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
         let mut i = 0;
         loop {
             let mut acc = [bias; BLOCK];
-            // A macro, not a closure: closures do not inherit the caller's target features,
-            // and `mul_add` outside them is a library call.
             macro_rules! tap {
                 ($r:expr, $j:expr, $k:expr) => {{
                     let x: &[f32; BLOCK] = $r[i + $j..i + $j + BLOCK].try_into().expect("BLOCK values");

@@ -219,6 +219,13 @@ fn kernel(c_in: usize) -> BlockFn {
     macro_rules! pick {
         ($k:literal) => {{
             #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx512f") {
+                return |s, e, o, x0, out| {
+                    // SAFETY: the CPU has AVX-512F (checked just above).
+                    unsafe { block_avx512::<$k>(s, e, o, x0, out) }
+                };
+            }
+            #[cfg(target_arch = "x86_64")]
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 return |s, e, o, x0, out| {
                     // SAFETY: the CPU has AVX2 and FMA (checked just above).
@@ -239,6 +246,12 @@ fn kernel(c_in: usize) -> BlockFn {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn block_avx2_fma<const K: usize>(s: &Stem, even: &[Vec<f32>], odd: &[Vec<f32>], x0: usize, out: &mut [Vec<f32>]) {
+    block_impl::<true, K>(s, even, odd, x0, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn block_avx512<const K: usize>(s: &Stem, even: &[Vec<f32>], odd: &[Vec<f32>], x0: usize, out: &mut [Vec<f32>]) {
     block_impl::<true, K>(s, even, odd, x0, out)
 }
 
