@@ -296,7 +296,13 @@ pub struct DetectTimes {
 fn bgr_planes(pixels: &RgbImage, in_w: usize, in_h: usize) -> anyhow::Result<Tensor> {
     let (w, h) = (pixels.width() as usize, pixels.height() as usize);
     anyhow::ensure!(w <= in_w && h <= in_h, "{w}x{h} does not fit the {in_w}x{in_h} input");
-    let mut t = Tensor::zero::<f32>(&[1, 3, in_h, in_w])?;
+    // Zeroed only where the letterbox leaves a border (a full-size frame is written whole).
+    let mut t = if (w, h) == (in_w, in_h) {
+        // SAFETY: every element is written below (w x h covers each plane).
+        unsafe { Tensor::uninitialized::<f32>(&[1, 3, in_h, in_w])? }
+    } else {
+        Tensor::zero::<f32>(&[1, 3, in_h, in_w])?
+    };
     {
         let mut view = t.try_as_plain_ram_mut()?;
         let data = view.as_slice_mut::<f32>()?;
@@ -305,10 +311,11 @@ fn bgr_planes(pixels: &RgbImage, in_w: usize, in_h: usize) -> anyhow::Result<Ten
         let (g, r) = rest.split_at_mut(plane);
         for (y, row) in pixels.as_raw().chunks_exact(w * 3).enumerate() {
             let o = y * in_w;
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                r[o + x] = f32::from(px[0]);
-                g[o + x] = f32::from(px[1]);
-                b[o + x] = f32::from(px[2]);
+            let (r, g, b) = (&mut r[o..o + w], &mut g[o..o + w], &mut b[o..o + w]);
+            for (((px, r), g), b) in row.chunks_exact(3).zip(r).zip(g).zip(b) {
+                *r = f32::from(px[0]);
+                *g = f32::from(px[1]);
+                *b = f32::from(px[2]);
             }
         }
     }
@@ -452,6 +459,10 @@ mod tests {
         assert_eq!(&v[6..9], &[20.0, 20.0, 0.0], "green plane");
         assert_eq!(&v[12..15], &[10.0, 11.0, 0.0], "red plane");
         assert!(bgr_planes(&px, 1, 1).is_err());
+        // The input's own size: every value written, nothing left over.
+        let t = bgr_planes(&px, 2, 1).expect("fits");
+        let v: Vec<f32> = t.to_plain_array_view::<f32>().expect("f32").iter().copied().collect();
+        assert_eq!(v, [30.0, 30.0, 20.0, 20.0, 10.0, 11.0]);
     }
 
     #[test]
