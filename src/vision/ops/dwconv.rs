@@ -729,6 +729,42 @@ mod tests {
         assert!(last.run_f32(&[1, 2, 2, 3], &[0.0; 12], &mut [0.0; 12]).is_err(), "3 channels last, 4 expected");
     }
 
+    /// The portable kernels (aarch64, armv7, x86 without AVX2) agree with the ones this CPU
+    /// picks, for every row width around the block size.
+    #[test]
+    fn portable_kernels_agree_with_this_cpus() {
+        let k = [0.3, -0.2, 0.5, 1.1, -0.7, 0.05, 0.9, -1.3, 0.25];
+        for w in 1..100 {
+            let row = |s: usize| (0..w).map(|i| ((i * 31 + s * 7) % 23) as f32 * 0.17 - 1.5).collect::<Vec<f32>>();
+            let (a, m, b) = (row(1), row(2), row(3));
+            let (mut want, mut got) = (vec![0f32; w], vec![0f32; w]);
+            kernel()(&a, &m, &b, &k, 0.4, true, &mut want);
+            row_portable(&a, &m, &b, &k, 0.4, true, &mut got);
+            for (g, v) in got.iter().zip(&want) {
+                assert!((g - v).abs() <= 1e-5 * (1.0 + v.abs()), "width {w}: {g} vs {v}");
+            }
+            for c in [1, 4, 10] {
+                let n = w * c;
+                let padded = |s: usize| {
+                    let mut v = vec![0f32; n + 2 * c];
+                    for (i, x) in v[c..c + n].iter_mut().enumerate() {
+                        *x = ((i * 13 + s * 5) % 19) as f32 * 0.21 - 2.0;
+                    }
+                    v
+                };
+                let rows = [padded(1), padded(2), padded(3)];
+                let kw: Vec<f32> = (0..9 * n).map(|i| ((i * 17) % 11) as f32 * 0.1 - 0.5).collect();
+                let bias: Vec<f32> = (0..n).map(|i| (i % c) as f32 * 0.2).collect();
+                let (mut want, mut got) = (vec![0f32; n], vec![0f32; n]);
+                kernel_nhwc()([&rows[0], &rows[1], &rows[2]], c, &kw, &bias, false, &mut want);
+                nhwc_row_impl::<false>([&rows[0], &rows[1], &rows[2]], c, &kw, &bias, false, &mut got);
+                for (g, v) in got.iter().zip(&want) {
+                    assert!((g - v).abs() <= 1e-5 * (1.0 + v.abs()), "channels-last width {w} x {c}: {g} vs {v}");
+                }
+            }
+        }
+    }
+
     #[test]
     #[ignore = "timing: prints the op's time on YuNet's 64x120x160 layers"]
     fn dwconv_timing() {
