@@ -192,7 +192,7 @@ impl Stem {
 /// Splits an input row into `even[x] = row[2x]` and `odd[x + 1] = row[2x + 1]` with `odd[0] = 0`
 /// (the left padding) and zeros after the row (the right padding and the block tail). Values
 /// beyond the buffers' capacity are ignored.
-fn split_row(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
+pub(super) fn split_row(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
     let cap = even.len().min(odd.len()).saturating_sub(1);
     let w = row.len().min(2 * cap);
     let row = &row[..w];
