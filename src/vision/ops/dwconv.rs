@@ -118,25 +118,32 @@ impl DwConv3x3 {
         self.run(shape, Planes::F16(src), PlanesMut::F16(dst))
     }
 
-    /// The stride-2 loop: output row `y` from input rows `2y - 1`, `2y`, `2y + 1`, each split
-    /// into even columns `E[x] = in[2x]` and odd ones `O[x + 1] = in[2x + 1]` (`O[0]` and
-    /// anything past the edge are the padding), so output `x` takes `O[x]`, `E[x]`, `O[x + 1]`.
-    fn run_stride2(&self, shape: &[usize], src: &[f32], dst: &mut [f32]) -> TractResult<()> {
+    /// A channels-first input's planes and their sizes in and out, after checking the shape and
+    /// that the buffers hold them; None when there is nothing to compute.
+    fn planar(&self, shape: &[usize], src_len: usize, dst_len: usize) -> TractResult<Option<Planar>> {
         let out_shape = self.output_shape(shape)?;
         let r = shape.len();
         let (h, w) = (shape[r - 2], shape[r - 1]);
         let (oh, ow) = (out_shape[r - 2], out_shape[r - 1]);
         let planes: usize = shape[..r - 2].iter().product();
-        ensure!(src.len() >= planes * h * w && dst.len() >= planes * oh * ow, "depthwise conv: buffers too small for {shape:?}");
-        if h == 0 || w == 0 {
+        ensure!(src_len >= planes * h * w && dst_len >= planes * oh * ow, "depthwise conv: buffers too small for {shape:?}");
+        Ok((h > 0 && w > 0 && oh > 0 && ow > 0).then_some(Planar { planes, h, w, oh, ow }))
+    }
+
+    /// The stride-2 loop: output row `y` from input rows `2y - 1`, `2y`, `2y + 1`, each split
+    /// into even columns `E[x] = in[2x]` and odd ones `O[x + 1] = in[2x + 1]` (`O[0]` and
+    /// anything past the edge are the padding), so output `x` takes `O[x]`, `E[x]`, `O[x + 1]`.
+    fn run_stride2(&self, shape: &[usize], src: &[f32], dst: &mut [f32]) -> TractResult<()> {
+        let Some(Planar { planes, h, w, oh, ow }) = self.planar(shape, src.len(), dst.len())? else {
             return Ok(());
-        }
+        };
         let mut even = [vec![0f32; ow + 1], vec![0f32; ow + 1], vec![0f32; ow + 1]];
         let mut odd = [vec![0f32; ow + 1], vec![0f32; ow + 1], vec![0f32; ow + 1]];
         let row = kernel_taps();
         for p in 0..planes {
             let c = p % self.channels();
-            let k: [f32; 9] = self.weights[c * 9..c * 9 + 9].try_into().map_err(|_| format_err!("depthwise conv: weights"))?;
+            let weights: [&[f32]; 9] = std::array::from_fn(|t| &self.weights[c * 9 + t..c * 9 + t + 1]);
+            let bias = &self.bias[c..c + 1];
             for oy in 0..oh {
                 for ky in 0..3 {
                     let y = (2 * oy + ky) as isize - 1;
@@ -158,7 +165,7 @@ impl DwConv3x3 {
                     &even[2][..ow],
                     &odd[2][1..],
                 ];
-                row(taps, &k, self.bias[c], self.relu, &mut dst[(p * oh + oy) * ow..][..ow]);
+                row(taps, weights, bias, self.relu, &mut dst[(p * oh + oy) * ow..][..ow]);
             }
         }
         Ok(())
@@ -182,7 +189,8 @@ impl DwConv3x3 {
         let bias: Vec<f32> = (0..n).map(|q| self.bias[q % c]).collect();
         let mut padded = [vec![0f32; n + 2 * c], vec![0f32; n + 2 * c], vec![0f32; n + 2 * c]];
         let zero = vec![0f32; n + 2 * c];
-        let row = kernel_nhwc();
+        let weights: [&[f32]; 9] = std::array::from_fn(|t| &kw[t * n..(t + 1) * n]);
+        let row = kernel_taps_per_value();
         for i in 0..images {
             let base = i * h * n;
             let fill = |padded: &mut [Vec<f32>; 3], y: usize| padded[y % 3][c..c + n].copy_from_slice(&src[base + y * n..][..n]);
@@ -196,7 +204,9 @@ impl DwConv3x3 {
                 }
                 let above = if y == 0 { &zero } else { &padded[(y + 2) % 3] };
                 let below = if y + 1 >= h { &zero } else { &padded[(y + 1) % 3] };
-                row([above, &padded[y % 3], below], c, &kw, &bias, self.relu, &mut dst[base + y * n..][..n]);
+                let rows = [above, &padded[y % 3], below];
+                let taps: [&[f32]; 9] = std::array::from_fn(|t| &rows[t / 3][(t % 3) * c..(t % 3) * c + n]);
+                row(taps, weights, &bias, self.relu, &mut dst[base + y * n..][..n]);
             }
         }
         Ok(())
@@ -205,15 +215,9 @@ impl DwConv3x3 {
     /// The plane loop. f32 rows are read where they are and, without a pool, written straight
     /// into the output; f16 rows go through a rolling window of three f32 rows.
     fn run(&self, shape: &[usize], src: Planes, mut dst: PlanesMut) -> TractResult<()> {
-        let out_shape = self.output_shape(shape)?;
-        let r = shape.len();
-        let (h, w) = (shape[r - 2], shape[r - 1]);
-        let (oh, ow) = (out_shape[r - 2], out_shape[r - 1]);
-        let planes: usize = shape[..r - 2].iter().product();
-        ensure!(src.len() >= planes * h * w && dst.len() >= planes * oh * ow, "depthwise conv: buffers too small for {shape:?}");
-        if h == 0 || w == 0 || oh == 0 || ow == 0 {
+        let Some(Planar { planes, h, w, oh, ow }) = self.planar(shape, src.len(), dst.len())? else {
             return Ok(());
-        }
+        };
         // window[i % 3] holds input row i (f16 only); conv rows; the pooled row.
         let mut window = [vec![0f32; w], vec![0f32; w], vec![0f32; w]];
         let zero = vec![0f32; w];
@@ -270,6 +274,15 @@ impl DwConv3x3 {
     }
 }
 
+/// Channels-first geometry: planes (batch x channels), input and output height and width.
+struct Planar {
+    planes: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+}
+
 /// The input planes, f32 or f16.
 #[derive(Clone, Copy)]
 enum Planes<'a> {
@@ -309,43 +322,40 @@ fn pool_rows(a: &[f32], b: &[f32], out: &mut [f32]) {
     }
 }
 
+/// The kernel `$imp` for this CPU as a plain function: `$imp::<true>` compiled with AVX-512, or
+/// with AVX2 and FMA, where the CPU has them (x86-64 builds target plain SSE2), else the
+/// portable `$imp` (NEON with FMA on aarch64; armv7 and old x86 without FMA, where `mul_add`
+/// would be a library call).
+macro_rules! dispatch {
+    ($imp:ident($($a:ident: $t:ty),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn avx512($($a: $t),*) {
+                $imp::<true>($($a),*)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($a: $t),*) {
+                $imp::<true>($($a),*)
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return |$($a),*| unsafe { avx512($($a),*) };
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                return |$($a),*| unsafe { avx2($($a),*) };
+            }
+        }
+        |$($a),*| $imp::<{ cfg!(target_arch = "aarch64") }>($($a),*)
+    }};
+}
+
 type RowFn = fn(&[f32], &[f32], &[f32], &[f32; 9], f32, bool, &mut [f32]);
 
-/// The row kernel for this CPU: with AVX-512, or FMA and AVX2, where the CPU has them (x86-64
-/// builds target plain SSE2), otherwise portable (NEON on aarch64).
+/// The stride-1 channels-first row kernel for this CPU ([`row_impl`]).
 fn kernel() -> RowFn {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
-        return |a, m, b, k, bias, relu, out| {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            unsafe { row_avx512(a, m, b, k, bias, relu, out) }
-        };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        return |a, m, b, k, bias, relu, out| {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { row_avx2_fma(a, m, b, k, bias, relu, out) }
-        };
-    }
-    row_portable
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn row_avx2_fma(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
-    row_impl::<true>(above, mid, below, k, bias, relu, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn row_avx512(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
-    row_impl::<true>(above, mid, below, k, bias, relu, out)
-}
-
-fn row_portable(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
-    // aarch64 always has FMA; elsewhere mul_add may be a library call.
-    row_impl::<{ cfg!(target_arch = "aarch64") }>(above, mid, below, k, bias, relu, out)
+    dispatch!(row_impl(above: &[f32], mid: &[f32], below: &[f32], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]))
 }
 
 /// One output row of the 3x3 convolution from the rows above, at and below it (zeros beyond
@@ -436,54 +446,65 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
     }
 }
 
-type TapsRowFn = fn([&[f32]; 9], &[f32; 9], f32, bool, &mut [f32]);
+type TapsRowFn = fn([&[f32]; 9], [&[f32]; 9], &[f32], bool, &mut [f32]);
 
-/// The stride-2 row kernel for this CPU (as [`kernel`]).
+/// The stride-2 row kernel for this CPU: [`taps_row_impl`] with one weight per tap and one bias.
 fn kernel_taps() -> TapsRowFn {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
-        return |taps, k, bias, relu, out| {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            unsafe { taps_row_avx512(taps, k, bias, relu, out) }
-        };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        return |taps, k, bias, relu, out| {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { taps_row_avx2_fma(taps, k, bias, relu, out) }
-        };
-    }
-    |taps, k, bias, relu, out| taps_row_impl::<{ cfg!(target_arch = "aarch64") }>(taps, k, bias, relu, out)
+    dispatch!(taps_row_shared(taps: [&[f32]; 9], weights: [&[f32]; 9], bias: &[f32], relu: bool, out: &mut [f32]))
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn taps_row_avx512(taps: [&[f32]; 9], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
-    taps_row_impl::<true>(taps, k, bias, relu, out)
+/// The channels-last row kernel for this CPU: [`taps_row_impl`] with weights and bias per value.
+fn kernel_taps_per_value() -> TapsRowFn {
+    dispatch!(taps_row_per_value(taps: [&[f32]; 9], weights: [&[f32]; 9], bias: &[f32], relu: bool, out: &mut [f32]))
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn taps_row_avx2_fma(taps: [&[f32]; 9], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
-    taps_row_impl::<true>(taps, k, bias, relu, out)
-}
-
-/// `out[x] = bias + Σ k[t]·taps[t][x]` (t in order), optionally ReLU'd: blocks of 8 outputs
-/// summed tap by tap, the last block overlapping the one before.
 #[inline(always)]
-fn taps_row_impl<const FMA: bool>(taps: [&[f32]; 9], k: &[f32; 9], bias: f32, relu: bool, out: &mut [f32]) {
+fn taps_row_shared<const FMA: bool>(taps: [&[f32]; 9], weights: [&[f32]; 9], bias: &[f32], relu: bool, out: &mut [f32]) {
+    taps_row_impl::<FMA, false>(taps, weights, bias, relu, out)
+}
+
+#[inline(always)]
+fn taps_row_per_value<const FMA: bool>(taps: [&[f32]; 9], weights: [&[f32]; 9], bias: &[f32], relu: bool, out: &mut [f32]) {
+    taps_row_impl::<FMA, true>(taps, weights, bias, relu, out)
+}
+
+/// `out[x] = bias[x] + Σ weights[t][x]·taps[t][x]` (t in order: the row above left to right,
+/// the row, the row below), optionally ReLU'd: blocks of 8 outputs summed tap by tap, the last
+/// block overlapping the one before. `PER_VALUE`: a weight and a bias per value (a
+/// channels-last row cycles through the channels); otherwise `weights[t]` and `bias` hold one
+/// value for the whole row (a stride-2 row is one channel).
+#[inline(always)]
+fn taps_row_impl<const FMA: bool, const PER_VALUE: bool>(
+    taps: [&[f32]; 9],
+    weights: [&[f32]; 9],
+    bias: &[f32],
+    relu: bool,
+    out: &mut [f32],
+) {
     let n = out.len();
     let madd = |a: f32, b: f32, acc: f32| if FMA { a.mul_add(b, acc) } else { a * b + acc };
     const BLOCK: usize = 8;
     macro_rules! block {
         ($x0:expr, $len:expr) => {{
             let (x0, len): (usize, usize) = ($x0, $len);
-            let mut acc = [bias; BLOCK];
-            for (t, src) in taps.iter().enumerate() {
+            let mut acc = [0f32; BLOCK];
+            if PER_VALUE {
+                acc[..len].copy_from_slice(&bias[x0..x0 + len]);
+            } else {
+                acc = [bias[0]; BLOCK];
+            }
+            for (src, w) in taps.iter().zip(weights) {
                 let x = &src[x0..x0 + len];
-                for i in 0..len {
-                    acc[i] = madd(x[i], k[t], acc[i]);
+                if PER_VALUE {
+                    let w = &w[x0..x0 + len];
+                    for i in 0..len {
+                        acc[i] = madd(x[i], w[i], acc[i]);
+                    }
+                } else {
+                    let w = w[0];
+                    for i in 0..len {
+                        acc[i] = madd(x[i], w, acc[i]);
+                    }
                 }
             }
             for (o, a) in out[x0..x0 + len].iter_mut().zip(acc) {
@@ -502,80 +523,6 @@ fn taps_row_impl<const FMA: bool>(taps: [&[f32]; 9], k: &[f32; 9], bias: f32, re
             return;
         }
         x = (x + BLOCK).min(n - BLOCK);
-    }
-}
-
-type NhwcRowFn = fn([&Vec<f32>; 3], usize, &[f32], &[f32], bool, &mut [f32]);
-
-/// The channels-last row kernel for this CPU (as [`kernel`]).
-fn kernel_nhwc() -> NhwcRowFn {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx512f") {
-        return |rows, c, kw, bias, relu, out| {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            unsafe { nhwc_row_avx512(rows, c, kw, bias, relu, out) }
-        };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        return |rows, c, kw, bias, relu, out| {
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { nhwc_row_avx2_fma(rows, c, kw, bias, relu, out) }
-        };
-    }
-    |rows, c, kw, bias, relu, out| nhwc_row_impl::<{ cfg!(target_arch = "aarch64") }>(rows, c, kw, bias, relu, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn nhwc_row_avx512(rows: [&Vec<f32>; 3], c: usize, kw: &[f32], bias: &[f32], relu: bool, out: &mut [f32]) {
-    nhwc_row_impl::<true>(rows, c, kw, bias, relu, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn nhwc_row_avx2_fma(rows: [&Vec<f32>; 3], c: usize, kw: &[f32], bias: &[f32], relu: bool, out: &mut [f32]) {
-    nhwc_row_impl::<true>(rows, c, kw, bias, relu, out)
-}
-
-/// One channels-last output row: `rows` are the padded rows above, at and below (`c` zeros
-/// either side), `kw` nine rows of per-value weights, `bias` per value. Taps in the same order
-/// as the channels-first kernel: above left to right, then the row, then below.
-#[inline(always)]
-fn nhwc_row_impl<const FMA: bool>(rows: [&Vec<f32>; 3], c: usize, kw: &[f32], bias: &[f32], relu: bool, out: &mut [f32]) {
-    let n = out.len();
-    let madd = |a: f32, b: f32, acc: f32| if FMA { a.mul_add(b, acc) } else { a * b + acc };
-    const BLOCK: usize = 32;
-    macro_rules! block {
-        ($q0:expr, $len:expr) => {{
-            let (q0, len): (usize, usize) = ($q0, $len);
-            let mut acc = [0f32; BLOCK];
-            acc[..len].copy_from_slice(&bias[q0..q0 + len]);
-            for (i, r) in rows.into_iter().enumerate() {
-                for j in 0..3 {
-                    let x = &r[q0 + j * c..q0 + j * c + len];
-                    let k = &kw[(i * 3 + j) * n + q0..][..len];
-                    for t in 0..len {
-                        acc[t] = madd(x[t], k[t], acc[t]);
-                    }
-                }
-            }
-            for (o, a) in out[q0..q0 + len].iter_mut().zip(acc) {
-                *o = if relu { a.max(0.0) } else { a };
-            }
-        }};
-    }
-    if n < BLOCK {
-        block!(0, n);
-        return;
-    }
-    let mut q = 0;
-    loop {
-        block!(q, BLOCK);
-        if q + BLOCK == n {
-            return;
-        }
-        q = (q + BLOCK).min(n - BLOCK);
     }
 }
 
@@ -792,6 +739,22 @@ mod tests {
         out
     }
 
+    /// Runs `o` on `src` (of `shape`) in f32 and in f16 and compares with `want` (f32 within
+    /// 1e-4, f16 within 2 %).
+    fn check(o: &DwConv3x3, shape: &[usize], src: &[f32], want: &[f32], what: &str) {
+        let mut got = vec![f32::NAN; want.len()];
+        o.run_f32(shape, src, &mut got).expect("runs");
+        for (i, (g, v)) in got.iter().zip(want).enumerate() {
+            assert!((g - v).abs() <= 1e-4 * (1.0 + v.abs()), "{what} {shape:?} at {i}: {g} vs {v}");
+        }
+        let src16: Vec<f16> = src.iter().map(|v| f16::from_f32(*v)).collect();
+        let mut got16 = vec![f16::from_f32(0.0); want.len()];
+        o.run_f16(shape, &src16, &mut got16).expect("runs");
+        for (i, (g, v)) in got16.iter().zip(want).enumerate() {
+            assert!((g.to_f32() - v).abs() <= 0.02 * (1.0 + v.abs()), "{what} {shape:?} in f16 at {i}: {g} vs {v}");
+        }
+    }
+
     fn op(c: usize, relu: bool, pool: bool) -> DwConv3x3 {
         let weights = (0..c * 9).map(|i| ((i * 29 % 17) as f32 - 8.0) * 0.11).collect();
         let bias = (0..c).map(|i| i as f32 * 0.3 - 0.4).collect();
@@ -815,18 +778,7 @@ mod tests {
                 let o = op(shape[shape.len() - 3], relu, pool);
                 let n: usize = shape.iter().product();
                 let src: Vec<f32> = (0..n).map(|i| ((i * 7919 % 31) as f32 - 15.0) * 0.21).collect();
-                let want = reference(&o, &shape, &src);
-                let mut got = vec![f32::NAN; want.len()];
-                o.run_f32(&shape, &src, &mut got).expect("runs");
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{shape:?} relu {relu} pool {pool} at {i}: {g} vs {w}");
-                }
-                let src16: Vec<f16> = src.iter().map(|v| f16::from_f32(*v)).collect();
-                let mut got16 = vec![f16::from_f32(0.0); want.len()];
-                o.run_f16(&shape, &src16, &mut got16).expect("runs");
-                for (g, w) in got16.iter().zip(&want) {
-                    assert!((g.to_f32() - w).abs() <= 0.02 * (1.0 + w.abs()), "f16 {g} vs {w}");
-                }
+                check(&o, &shape, &src, &reference(&o, &shape, &src), &format!("relu {relu} pool {pool}"));
             }
         }
     }
@@ -859,17 +811,7 @@ mod tests {
                     .flat_map(|p| (0..oh).flat_map(move |y| (0..ow).map(move |x| (p, y, x))))
                     .map(|(p, y, x)| full[(p * h + 2 * y) * w + 2 * x])
                     .collect();
-                let mut got = vec![f32::NAN; want.len()];
-                s2.run_f32(&shape, &src, &mut got).expect("runs");
-                for (i, (g, v)) in got.iter().zip(&want).enumerate() {
-                    assert!((g - v).abs() <= 1e-4 * (1.0 + v.abs()), "{shape:?} relu {relu} at {i}: {g} vs {v}");
-                }
-                let src16: Vec<f16> = src.iter().map(|v| f16::from_f32(*v)).collect();
-                let mut got16 = vec![f16::from_f32(0.0); want.len()];
-                s2.run_f16(&shape, &src16, &mut got16).expect("runs");
-                for (g, v) in got16.iter().zip(&want) {
-                    assert!((g.to_f32() - v).abs() <= 0.02 * (1.0 + v.abs()), "f16 {g} vs {v}");
-                }
+                check(&s2, &shape, &src, &want, &format!("stride 2, relu {relu}"));
             }
         }
     }
@@ -882,77 +824,76 @@ mod tests {
                 let last = DwConv3x3 { nhwc: true, ..first.clone() };
                 let n = h * w * c;
                 let nchw: Vec<f32> = (0..n).map(|i| ((i * 7919 % 31) as f32 - 15.0) * 0.21).collect();
-                // The same values channels-last: nhwc[(y, x, ch)] = nchw[(ch, y, x)].
-                let mut nhwc = vec![0f32; n];
-                for ch in 0..c {
-                    for p in 0..h * w {
-                        nhwc[p * c + ch] = nchw[ch * h * w + p];
+                // Channels-last: [(y, x, ch)] = [(ch, y, x)].
+                let to_nhwc = |v: &[f32]| {
+                    let mut t = vec![0f32; n];
+                    for ch in 0..c {
+                        for p in 0..h * w {
+                            t[p * c + ch] = v[ch * h * w + p];
+                        }
                     }
-                }
-                let want = reference(&first, &[1, c, h, w], &nchw);
-                let mut got = vec![f32::NAN; n];
-                last.run_f32(&[1, h, w, c], &nhwc, &mut got).expect("runs");
-                for ch in 0..c {
-                    for p in 0..h * w {
-                        let (g, v) = (got[p * c + ch], want[ch * h * w + p]);
-                        assert!((g - v).abs() <= 1e-4 * (1.0 + v.abs()), "{h}x{w}x{c} relu {relu} at ({p}, {ch}): {g} vs {v}");
-                    }
-                }
-                let src16: Vec<f16> = nhwc.iter().map(|v| f16::from_f32(*v)).collect();
-                let mut got16 = vec![f16::from_f32(0.0); n];
-                last.run_f16(&[h, w, c], &src16, &mut got16).expect("runs");
-                for ch in 0..c {
-                    for p in 0..h * w {
-                        let (g, v) = (got16[p * c + ch].to_f32(), want[ch * h * w + p]);
-                        assert!((g - v).abs() <= 0.02 * (1.0 + v.abs()), "f16 {g} vs {v}");
-                    }
-                }
+                    t
+                };
+                let want = to_nhwc(&reference(&first, &[1, c, h, w], &nchw));
+                check(&last, &[1, h, w, c], &to_nhwc(&nchw), &want, &format!("channels last, relu {relu}"));
+                check(&last, &[h, w, c], &to_nhwc(&nchw), &want, &format!("channels last (HWC), relu {relu}"));
             }
         }
         let last = DwConv3x3 { nhwc: true, ..op(4, false, false) };
         assert!(last.run_f32(&[1, 2, 2, 3], &[0.0; 12], &mut [0.0; 12]).is_err(), "3 channels last, 4 expected");
     }
 
-    /// The portable kernels (aarch64, armv7, x86 without AVX2) agree with the ones this CPU
-    /// picks, for every row width around the block size.
+    /// The portable kernels (with FMA as on aarch64, without as on armv7 and x86 without AVX2)
+    /// agree with the ones this CPU picks, for every row width around the block sizes.
     #[test]
     fn portable_kernels_agree_with_this_cpus() {
         let k = [0.3, -0.2, 0.5, 1.1, -0.7, 0.05, 0.9, -1.3, 0.25];
+        let close = |got: &[f32], want: &[f32], what: &str| {
+            for (g, v) in got.iter().zip(want) {
+                assert!((g - v).abs() <= 1e-5 * (1.0 + v.abs()), "{what}: {g} vs {v}");
+            }
+        };
         for w in 1..100 {
             let row = |s: usize| (0..w).map(|i| ((i * 31 + s * 7) % 23) as f32 * 0.17 - 1.5).collect::<Vec<f32>>();
             let (a, m, b) = (row(1), row(2), row(3));
-            let (mut want, mut got) = (vec![0f32; w], vec![0f32; w]);
+            let mut want = vec![0f32; w];
             kernel()(&a, &m, &b, &k, 0.4, true, &mut want);
-            row_portable(&a, &m, &b, &k, 0.4, true, &mut got);
-            for (g, v) in got.iter().zip(&want) {
-                assert!((g - v).abs() <= 1e-5 * (1.0 + v.abs()), "width {w}: {g} vs {v}");
+            for fma in [false, true] {
+                let mut got = vec![0f32; w];
+                if fma {
+                    row_impl::<true>(&a, &m, &b, &k, 0.4, true, &mut got);
+                } else {
+                    row_impl::<false>(&a, &m, &b, &k, 0.4, true, &mut got);
+                }
+                close(&got, &want, &format!("stride-1 width {w}, fma {fma}"));
             }
             let taps: Vec<Vec<f32>> = (0..9).map(row).collect();
+            let kw: Vec<Vec<f32>> = (0..9).map(|t| (0..w).map(|i| ((i * 17 + t * 5) % 11) as f32 * 0.1 - 0.5).collect()).collect();
+            let bias: Vec<f32> = (0..w).map(|i| (i % 3) as f32 * 0.2).collect();
             let tap_refs: [&[f32]; 9] = std::array::from_fn(|t| &taps[t][..]);
-            let (mut want, mut got) = (vec![0f32; w], vec![0f32; w]);
-            kernel_taps()(tap_refs, &k, -0.3, true, &mut want);
-            taps_row_impl::<false>(tap_refs, &k, -0.3, true, &mut got);
-            for (g, v) in got.iter().zip(&want) {
-                assert!((g - v).abs() <= 1e-5 * (1.0 + v.abs()), "stride-2 width {w}: {g} vs {v}");
-            }
-            for c in [1, 4, 10] {
-                let n = w * c;
-                let padded = |s: usize| {
-                    let mut v = vec![0f32; n + 2 * c];
-                    for (i, x) in v[c..c + n].iter_mut().enumerate() {
-                        *x = ((i * 13 + s * 5) % 19) as f32 * 0.21 - 2.0;
-                    }
-                    v
-                };
-                let rows = [padded(1), padded(2), padded(3)];
-                let kw: Vec<f32> = (0..9 * n).map(|i| ((i * 17) % 11) as f32 * 0.1 - 0.5).collect();
-                let bias: Vec<f32> = (0..n).map(|i| (i % c) as f32 * 0.2).collect();
-                let (mut want, mut got) = (vec![0f32; n], vec![0f32; n]);
-                kernel_nhwc()([&rows[0], &rows[1], &rows[2]], c, &kw, &bias, false, &mut want);
-                nhwc_row_impl::<false>([&rows[0], &rows[1], &rows[2]], c, &kw, &bias, false, &mut got);
-                for (g, v) in got.iter().zip(&want) {
-                    assert!((g - v).abs() <= 1e-5 * (1.0 + v.abs()), "channels-last width {w} x {c}: {g} vs {v}");
+            let kw_refs: [&[f32]; 9] = std::array::from_fn(|t| &kw[t][..]);
+            let mut want = vec![0f32; w];
+            kernel_taps_per_value()(tap_refs, kw_refs, &bias, true, &mut want);
+            for fma in [false, true] {
+                let mut got = vec![0f32; w];
+                if fma {
+                    taps_row_impl::<true, true>(tap_refs, kw_refs, &bias, true, &mut got);
+                } else {
+                    taps_row_impl::<false, true>(tap_refs, kw_refs, &bias, true, &mut got);
                 }
+                close(&got, &want, &format!("per-value taps width {w}, fma {fma}"));
+            }
+            let shared: [&[f32]; 9] = std::array::from_fn(|t| &k[t..t + 1]);
+            let mut want = vec![0f32; w];
+            kernel_taps()(tap_refs, shared, &[-0.3], false, &mut want);
+            for fma in [false, true] {
+                let mut got = vec![0f32; w];
+                if fma {
+                    taps_row_impl::<true, false>(tap_refs, shared, &[-0.3], false, &mut got);
+                } else {
+                    taps_row_impl::<false, false>(tap_refs, shared, &[-0.3], false, &mut got);
+                }
+                close(&got, &want, &format!("shared taps width {w}, fma {fma}"));
             }
         }
     }
