@@ -19,7 +19,7 @@
 //! with one weight per value instead of one per row.
 //!
 //! And at stride 2 (channels first, no pool): MobileFaceNet's downsampling depthwise layers,
-//! also left to tract's generic kernel (0.92 ms for the 128x56x56 one; 0.16 ms here). Each
+//! also left to tract's generic kernel (0.92 ms for the 128x56x56 one; ~0.2 ms here). Each
 //! input row is split into even and odd columns, so a row's three taps are contiguous.
 
 use tract_onnx::prelude::tract_data::half::slice::HalfFloatSliceExt;
