@@ -99,8 +99,7 @@ pub fn warp(img: &RgbImage, m: &Affine, size: u32) -> RgbImage {
             let mut acc = [0f32; 3];
             if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
                 let p = y0 as usize * stride + x0 as usize * 3;
-                let top: &[u8; 6] = raw[p..p + 6].try_into().expect("6 bytes");
-                let bottom: &[u8; 6] = raw[p + stride..p + stride + 6].try_into().expect("6 bytes");
+                let (top, bottom) = (&raw[p..p + 6], &raw[p + stride..p + stride + 6]);
                 for c in 0..3 {
                     // The same order of additions as the checked path below.
                     let mut a = 0f32;

@@ -402,7 +402,7 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
             let mut acc = [bias; BLOCK];
             macro_rules! tap {
                 ($r:expr, $j:expr, $k:expr) => {{
-                    let x: &[f32; BLOCK] = $r[i + $j..i + $j + BLOCK].try_into().expect("BLOCK values");
+                    let x = &$r[i + $j..i + $j + BLOCK];
                     for t in 0..BLOCK {
                         acc[t] = madd(x[t], $k, acc[t]);
                     }
@@ -417,7 +417,7 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
             tap!(below, 0, k[6]);
             tap!(below, 1, k[7]);
             tap!(below, 2, k[8]);
-            let o: &mut [f32; BLOCK] = (&mut out[1 + i..1 + i + BLOCK]).try_into().expect("BLOCK values");
+            let o = &mut out[1 + i..1 + i + BLOCK];
             for t in 0..BLOCK {
                 o[t] = act(acc[t]);
             }
