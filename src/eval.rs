@@ -65,7 +65,7 @@ pub fn embed_many(
 }
 
 fn embed_path(vision: &Vision, path: &Path, policy: FacePolicy, pad: u32) -> anyhow::Result<FaceCode> {
-    let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS)?;
+    let img = crate::util::image::load(path, crate::util::image::DEFAULT_MAX_PIXELS)?;
     let img = if pad > 0 { pad_replicate(&img, pad) } else { img };
     let faces = vision.faces(&img)?;
     let face = choose_face(&faces, img.width(), img.height(), policy).context("no face")?;

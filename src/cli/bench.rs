@@ -76,7 +76,7 @@ pub fn camera_frame(img: &vision::RgbImage, width: u32, height: u32) -> vision::
     let s = (f64::from(width) / f64::from(img.width().max(1))).min(f64::from(height) / f64::from(img.height().max(1))).min(1.0);
     let w = ((f64::from(img.width()) * s).round() as u32).max(1);
     let h = ((f64::from(img.height()) * s).round() as u32).max(1);
-    vision::image::resize(img, w, h)
+    crate::util::image::resize(img, w, h)
 }
 
 /// The booth's camera frame size (the config's default `camera.width` x `camera.height`).
@@ -288,7 +288,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     };
     // Once per gallery (at load), not per visitor.
     let hubs = crate::gallery::matcher::Hubs::new(&candidates);
-    let photo = vision::image::decode(&bytes, vision::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
+    let photo = crate::util::image::decode(&bytes, crate::util::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
     let frame = camera_frame(&photo, BOOTH_FRAME.0, BOOTH_FRAME.1);
     // The booth's full-frame detector: the given input, or what "auto" picks here.
     let (booth_detector, auto) = match common.detector_input {
@@ -327,7 +327,8 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     for run in 0..runs + 2 {
         let mut lap = Samples::default();
         let t = Stopwatch::start();
-        let img = vision::image::decode(&bytes, vision::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
+        let img =
+            crate::util::image::decode(&bytes, crate::util::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
         lap.push("decode", ms(t.elapsed()));
         let t = Stopwatch::start();
         let (faces, dt) = command_detector.detect_timed(&img, vision::Region::whole(img.width(), img.height()))?;
