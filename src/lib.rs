@@ -18,7 +18,7 @@
 //! - [`service`]: `rolemirror run`, the booth as a systemd service.
 //! - [`cli`]: the commands behind the `rolemirror` binary.
 
-// NaN-safe checks are written `!(x > limit)` on purpose: a NaN fails them (STYLE.md).
+// NaN-safe checks are written `!(x > limit)` on purpose: a NaN fails them (docs/style.md).
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod booth;
