@@ -8,7 +8,7 @@ use crate::common::root;
 
 /// Bottom first.
 const LAYERS: [&str; 15] = [
-    "util", "events", "models", "vision", "gallery", "eval", "config", "display", "chart", "camera", "usb", "booth", "demo", "service",
+    "util", "events", "models", "vision", "gallery", "eval", "config", "display", "chart", "camera", "usb", "booth", "service", "demo",
     "cli",
 ];
 
