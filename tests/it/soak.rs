@@ -370,44 +370,10 @@ struct Outcome {
     seconds: f64,
 }
 
-/// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
-/// writes the numbers and the plot to `out`; returns what it saw.
-fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) -> Outcome {
-    assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
-    let slots = days * day;
-    let tmp = TempDir::new(&format!("soak-{name}"));
-    let out = std::env::var_os("SOAK_OUT").map(PathBuf::from).unwrap_or_else(|| root().join("target/soak").join(name));
-    std::fs::create_dir_all(&out).expect("mkdir out");
-    let demo = demo_gallery(&tmp);
-    let mut visitors: Vec<PathBuf> =
-        std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
-    visitors.sort();
-    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
-    let list = seq.activate(0);
-
-    // Two galleries the technician alternates between (imported from sticks, embedded by the
-    // booth): the demo gallery's twelve role models, and eleven of them.
-    let mut photos: Vec<String> = std::fs::read_dir(&demo)
-        .expect("gallery")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".jpg"))
-        .collect();
-    photos.sort();
-    let entries: Vec<(String, String)> = photos.iter().map(|p| (format!("rm-{}", p.trim_end_matches(".jpg")), p.clone())).collect();
-    let as_refs = |n: usize| entries[..n].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
-    let galleries = [
-        small_gallery(&tmp.path().join("g-all"), &demo, &as_refs(entries.len())),
-        small_gallery(&tmp.path().join("g-less"), &demo, &as_refs(entries.len() - 1)),
-    ];
-    let k = keys(tmp.path(), "tech");
-    let media = tmp.path().join("media");
-    std::fs::create_dir_all(&media).expect("mkdir");
-    let active = tmp.path().join("active-gallery");
-    assert!(Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp").success());
-
-    let state = tmp.path().join("state");
-    let config = tmp.path().join("booth.toml");
+/// The booth's config for a soak in `dir`: the replay list `list`, the gallery `active`, the
+/// state folder `state`, sticks under `media` signed by the keys in `trusted`. Returns its path.
+fn write_config(dir: &Path, list: &Path, active: &Path, state: &Path, media: &Path, trusted: &Path) -> PathBuf {
+    let config = dir.join("booth.toml");
     std::fs::write(
         &config,
         format!(
@@ -445,13 +411,54 @@ report_spool = "{dir}/spool"
             list = list.display(),
             models = models().display(),
             active = active.display(),
-            dir = tmp.path().display(),
+            dir = dir.display(),
             state = state.display(),
             media = media.display(),
-            trusted = k.trusted.display(),
+            trusted = trusted.display(),
         ),
     )
     .expect("write config");
+    config
+}
+
+/// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
+/// writes the numbers and the plot to `out`; returns what it saw.
+fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) -> Outcome {
+    assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
+    let slots = days * day;
+    let tmp = TempDir::new(&format!("soak-{name}"));
+    let out = std::env::var_os("SOAK_OUT").map(PathBuf::from).unwrap_or_else(|| root().join("target/soak").join(name));
+    std::fs::create_dir_all(&out).expect("mkdir out");
+    let demo = demo_gallery(&tmp);
+    let mut visitors: Vec<PathBuf> =
+        std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
+    visitors.sort();
+    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
+    let list = seq.activate(0);
+
+    // Two galleries the technician alternates between (imported from sticks, embedded by the
+    // booth): the demo gallery's twelve role models, and eleven of them.
+    let mut photos: Vec<String> = std::fs::read_dir(&demo)
+        .expect("gallery")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    photos.sort();
+    let entries: Vec<(String, String)> = photos.iter().map(|p| (format!("rm-{}", p.trim_end_matches(".jpg")), p.clone())).collect();
+    let as_refs = |n: usize| entries[..n].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
+    let galleries = [
+        small_gallery(&tmp.path().join("g-all"), &demo, &as_refs(entries.len())),
+        small_gallery(&tmp.path().join("g-less"), &demo, &as_refs(entries.len() - 1)),
+    ];
+    let k = keys(tmp.path(), "tech");
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    let active = tmp.path().join("active-gallery");
+    assert!(Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp").success());
+
+    let state = tmp.path().join("state");
+    let config = write_config(tmp.path(), &list, &active, &state, &media, &k.trusted);
 
     let start = Instant::now();
     let mut booth = Booth::start(&config);
