@@ -84,6 +84,11 @@ impl Geometry {
 pub fn encode(canvas: &Canvas, g: &Geometry) -> Vec<u8> {
     let bytes_pp = (g.bits_per_pixel / 8) as usize;
     let mut out = vec![0u8; g.line_length as usize * g.height as usize];
+    if *g == Geometry::xrgb8888(g.width, g.height, g.line_length) && (canvas.width(), canvas.height()) == (g.width, g.height) {
+        // The common layout (KMS's fbdev emulation, bochs): one straight pass.
+        canvas.write_xrgb8888(&mut out, g.line_length as usize);
+        return out;
+    }
     let pack = |v: u8, f: Bitfield| -> u32 { (u32::from(v) >> (8 - f.length)) << f.offset };
     for y in 0..g.height.min(canvas.height()) {
         let row = y as usize * g.line_length as usize;

@@ -161,7 +161,18 @@ fn frame<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i3
     fill(t, x + w - stroke, y, stroke, h, c);
 }
 
-/// Draws `img` scaled to fit (keeping its aspect) centred in the box; returns the drawn rect.
+/// How an image fills its box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// All of it, scaled to fit inside the box.
+    Fit,
+    /// The box filled, the image cropped around its centre.
+    Cover,
+}
+
+/// Draws `img` scaled (keeping its aspect) and centred in the box, flipped left to right with
+/// `mirror` (while drawing: no flipped copy); returns the drawn rect.
+#[allow(clippy::too_many_arguments)]
 fn draw_image<D: DrawTarget<Color = Rgb888>>(
     t: &mut D,
     img: &RgbImage,
@@ -169,14 +180,15 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     y: i32,
     w: i32,
     h: i32,
-    cover: bool,
+    fill: Fill,
+    mirror: bool,
 ) -> (i32, i32, i32, i32) {
     if w <= 0 || h <= 0 || img.width() == 0 || img.height() == 0 {
         return (x, y, 0, 0);
     }
     let sx = w as f32 / img.width() as f32;
     let sy = h as f32 / img.height() as f32;
-    let s = if cover { sx.max(sy) } else { sx.min(sy) };
+    let s = if fill == Fill::Cover { sx.max(sy) } else { sx.min(sy) };
     let (dw, dh) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
     let scaled = vision::image::resize(img, dw, dh);
     let (ox, oy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
@@ -190,7 +202,8 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     let colors = (cy0..cy1).flat_map(|py| {
         let scaled = &scaled;
         (cx0..cx1).map(move |px| {
-            let p = scaled.get_pixel((px - ox) as u32, (py - oy) as u32).0;
+            let sx = (px - ox) as u32;
+            let p = scaled.get_pixel(if mirror { dw - 1 - sx } else { sx }, (py - oy) as u32).0;
             Rgb888::new(p[0], p[1], p[2])
         })
     });
@@ -263,7 +276,7 @@ pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &As
     let t = &assets.texts;
     match scene {
         Scene::Attract { showcase } => attract(target, &ctx, assets, *showcase),
-        Scene::Live { frame, face, guidance, progress } => live(target, &ctx, t, frame, *face, *guidance, *progress),
+        Scene::Live { frame, face, mirror, guidance, progress } => live(target, &ctx, t, frame, *face, *mirror, *guidance, *progress),
         Scene::Result { best, percent, others } => result(target, &ctx, assets, *best, *percent, others),
         Scene::Thanks => centered(target, &ctx, &t.thanks, &t.privacy),
         Scene::CameraLost => {
@@ -305,7 +318,7 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
         let (px, py, pw, ph) = photo_box;
         let name_h = (c.u * 2.2) as i32;
         if let Some(photo) = photo {
-            let (ix, iy, iw, ih) = draw_image(t, &photo, px, py, pw, ph - name_h, false);
+            let (ix, iy, iw, ih) = draw_image(t, &photo, px, py, pw, ph - name_h, Fill::Fit, false);
             frame(t, ix - 4, iy - 4, iw + 8, ih + 8, 4, ACCENT);
             let s = c.style(true, 0.8, FG, BG);
             let used = c.paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
@@ -329,12 +342,16 @@ fn live<D: DrawTarget<Color = Rgb888>>(
     tx: &Texts,
     img: &RgbImage,
     face: Option<[f32; 4]>,
+    mirror: bool,
     guidance: Guidance,
     progress: Option<f32>,
 ) {
     let banner = (c.u * 3.2) as i32;
-    let (x, y, w, h) = draw_image(t, img, 0, 0, c.w, c.h - banner, false);
-    if let (Some(b), true) = (face, w > 0) {
+    let (x, y, w, h) = draw_image(t, img, 0, 0, c.w, c.h - banner, Fill::Fit, mirror);
+    if let (Some(mut b), true) = (face, w > 0) {
+        if mirror {
+            b[0] = img.width() as f32 - b[0] - b[2];
+        }
         let s = w as f32 / img.width() as f32;
         let stroke = (c.u * 0.15).max(2.0) as i32;
         let color = if progress.is_some() { ACCENT } else { FG };
@@ -374,7 +391,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         y += c.paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
         let ph = (c.h as f32 * 0.30) as i32;
         if let Some(photo) = &photo {
-            let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, false);
+            let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, Fill::Fit, false);
             frame(t, ix - 3, iy - 3, iw + 6, ih + 6, 3, ACCENT);
         }
         y += ph + margin / 2;
@@ -399,7 +416,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let pw = (c.w as f32 * 0.34) as i32;
     let ph = c.h - 2 * margin;
     if let Some(photo) = &photo {
-        let (ix, iy, iw, ih) = draw_image(t, photo, margin, margin, pw, ph, false);
+        let (ix, iy, iw, ih) = draw_image(t, photo, margin, margin, pw, ph, Fill::Fit, false);
         frame(t, ix - 5, iy - 5, iw + 10, ih + 10, 5, ACCENT);
     }
     let x = margin * 2 + pw + margin;
@@ -454,7 +471,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let Some(other) = a.cards.get(*idx) else { continue };
             let x0 = x + i as i32 * slot;
             if let Some(photo) = a.photo(*idx) {
-                draw_image(t, &photo, x0, ty, thumb_w, thumb_h, false);
+                draw_image(t, &photo, x0, ty, thumb_w, thumb_h, Fill::Fit, false);
             }
             let label_x = x0 + thumb_w + margin / 3;
             let label_w = slot - thumb_w - margin / 3 - margin / 2;
