@@ -14,6 +14,8 @@
 //! at its outputs ([`Screen::poll`]: KMS hot-plug) and draws the last scene again on an output
 //! that came (back).
 
+#[cfg(target_os = "linux")]
+pub mod bench;
 pub mod canvas;
 #[cfg(target_os = "linux")]
 pub mod console;

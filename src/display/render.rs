@@ -166,12 +166,37 @@ fn frame<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i3
 enum Fill {
     /// All of it, scaled to fit inside the box.
     Fit,
-    /// The box filled, the image cropped around its centre.
+    /// The box filled, the image cropped around its centre (only the part shown is scaled).
     Cover,
 }
 
+/// Where an image landed: the rectangle drawn, and how the image's own coordinates map to the
+/// screen (screen x = `ox` + image x * `scale`).
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+    ox: f32,
+    oy: f32,
+    scale: f32,
+}
+
+impl Placed {
+    /// An image box (x, y, width, height in image pixels) on the screen, clipped to the drawn
+    /// rectangle.
+    fn map(&self, b: [f32; 4]) -> (i32, i32, i32, i32) {
+        let x0 = ((self.ox + b[0] * self.scale) as i32).max(self.x);
+        let y0 = ((self.oy + b[1] * self.scale) as i32).max(self.y);
+        let x1 = ((self.ox + (b[0] + b[2]) * self.scale) as i32).min(self.x + self.w);
+        let y1 = ((self.oy + (b[1] + b[3]) * self.scale) as i32).min(self.y + self.h);
+        (x0, y0, x1 - x0, y1 - y0)
+    }
+}
+
 /// Draws `img` scaled (keeping its aspect) and centred in the box, flipped left to right with
-/// `mirror` (while drawing: no flipped copy); returns the drawn rect.
+/// `mirror` (while drawing: no flipped copy); returns where it landed.
 #[allow(clippy::too_many_arguments)]
 fn draw_image<D: DrawTarget<Color = Rgb888>>(
     t: &mut D,
@@ -182,33 +207,30 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     h: i32,
     fill: Fill,
     mirror: bool,
-) -> (i32, i32, i32, i32) {
+) -> Placed {
+    let nothing = Placed { x, y, w: 0, h: 0, ox: x as f32, oy: y as f32, scale: 1.0 };
     if w <= 0 || h <= 0 || img.width() == 0 || img.height() == 0 {
-        return (x, y, 0, 0);
+        return nothing;
     }
-    let sx = w as f32 / img.width() as f32;
-    let sy = h as f32 / img.height() as f32;
+    let (iw, ih) = (img.width() as f32, img.height() as f32);
+    let (sx, sy) = (w as f32 / iw, h as f32 / ih);
     let s = if fill == Fill::Cover { sx.max(sy) } else { sx.min(sy) };
-    let (dw, dh) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
-    let scaled = vision::image::resize(img, dw, dh);
-    let (ox, oy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
-    // Clip to the box (cover mode overflows it).
-    let (cx0, cy0) = (ox.max(x), oy.max(y));
-    let (cx1, cy1) = ((ox + dw as i32).min(x + w), (oy + dh as i32).min(y + h));
-    if cx1 <= cx0 || cy1 <= cy0 {
-        return (x, y, 0, 0);
-    }
-    let area = Rectangle::new(Point::new(cx0, cy0), Size::new((cx1 - cx0) as u32, (cy1 - cy0) as u32));
-    let colors = (cy0..cy1).flat_map(|py| {
+    // The part of the image that shows (all of it when fitted), in image pixels.
+    let (rw, rh) = ((w as f32 / s).min(iw).round().max(1.0), (h as f32 / s).min(ih).round().max(1.0));
+    let region = vision::image::Region { x: ((iw - rw) / 2.0) as u32, y: ((ih - rh) / 2.0) as u32, width: rw as u32, height: rh as u32 };
+    let (dw, dh) = (((rw * s).round() as u32).clamp(1, w as u32), ((rh * s).round() as u32).clamp(1, h as u32));
+    let scaled = if (rw, rh) == (iw, ih) { vision::image::resize(img, dw, dh) } else { vision::image::resize_region(img, region, dw, dh) };
+    let (dx, dy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
+    let area = Rectangle::new(Point::new(dx, dy), Size::new(dw, dh));
+    let colors = (0..dh).flat_map(|py| {
         let scaled = &scaled;
-        (cx0..cx1).map(move |px| {
-            let sx = (px - ox) as u32;
-            let p = scaled.get_pixel(if mirror { dw - 1 - sx } else { sx }, (py - oy) as u32).0;
+        (0..dw).map(move |px| {
+            let p = scaled.get_pixel(if mirror { dw - 1 - px } else { px }, py).0;
             Rgb888::new(p[0], p[1], p[2])
         })
     });
     let _ = t.fill_contiguous(&area, colors);
-    (cx0, cy0, cx1 - cx0, cy1 - cy0)
+    Placed { x: dx, y: dy, w: dw as i32, h: dh as i32, ox: dx as f32 - region.x as f32 * s, oy: dy as f32 - region.y as f32 * s, scale: s }
 }
 
 fn draw_qr<D: DrawTarget<Color = Rgb888>>(t: &mut D, qr: &(Vec<bool>, usize), x: i32, y: i32, size: i32) {
@@ -240,6 +262,19 @@ impl<'a> Ctx<'a> {
     }
     fn portrait(&self) -> bool {
         self.h > self.w
+    }
+    /// A portrait screen at least 3:2 tall (a monitor or Touch Display 2 in portrait, not a
+    /// near-square 240x320 panel): the scenes stack their parts and give the photo the height.
+    fn tall(&self) -> bool {
+        self.h * 2 >= self.w * 3
+    }
+    /// The height [`Ctx::paragraph`] would use, without drawing.
+    fn measure(&self, s: &Style, text: &str, max_width: i32, max_lines: usize) -> i32 {
+        super::text::layout_paragraph(s, text, 0, 0, max_width, max_lines).1.height
+    }
+    /// One line's height in `s`.
+    fn line(&self, s: &Style) -> i32 {
+        (s.px * 1.25).round() as i32
     }
     /// [`draw_paragraph_fit`], noting how the text fitted.
     #[allow(clippy::too_many_arguments)]
@@ -304,6 +339,9 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     let top = margin;
     let used = c.paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
     let card = showcase.and_then(|i| Some((a.cards.get(i)?, a.photo(i))));
+    if c.tall() {
+        return attract_tall(t, c, a, top + used, card);
+    }
     let (photo_box, text_box) = if c.portrait() {
         let ph = (c.h as f32 * 0.42) as i32;
         ((margin, top + used + margin / 2, c.w - 2 * margin, ph), (margin, top + used + margin + ph, c.w - 2 * margin))
@@ -318,7 +356,7 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
         let (px, py, pw, ph) = photo_box;
         let name_h = (c.u * 2.2) as i32;
         if let Some(photo) = photo {
-            let (ix, iy, iw, ih) = draw_image(t, &photo, px, py, pw, ph - name_h, Fill::Fit, false);
+            let Placed { x: ix, y: iy, w: iw, h: ih, .. } = draw_image(t, &photo, px, py, pw, ph - name_h, Fill::Fit, false);
             frame(t, ix - 4, iy - 4, iw + 8, ih + 8, 4, ACCENT);
             let s = c.style(true, 0.8, FG, BG);
             let used = c.paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
@@ -335,6 +373,32 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     c.paragraph(t, &s, &tx.privacy, margin, c.h - (c.u * 1.0) as i32, c.w - 2 * margin, Align::Center, 1);
 }
 
+/// The attract screen on a tall portrait screen, below the title (which ends at `top`): the
+/// showcased role model's photo takes the height the texts leave, name and role under it, the
+/// invitation below, the privacy line at the bottom.
+fn attract_tall<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, top: i32, card: Option<(&Card, Option<Arc<RgbImage>>)>) {
+    let tx = &a.texts;
+    let margin = (c.u * 1.0) as i32;
+    let tw = c.w - 2 * margin;
+    let (invite, sub, privacy) = (c.style(true, 1.4, FG, BG), c.style(false, 0.9, SOFT, BG), c.style(false, 0.55, SOFT, BG));
+    let (name, role) = (c.style(true, 1.0, FG, BG), c.style(false, 0.7, SOFT, BG));
+    let texts_h = c.measure(&invite, &tx.invite, tw, 3) + margin / 2 + c.measure(&sub, &tx.invite_sub, tw, 4);
+    let bottom = c.h - margin - c.line(&privacy);
+    c.paragraph(t, &privacy, &tx.privacy, margin, bottom, tw, Align::Center, 1);
+    // The invitation sits above the privacy line; the photo fills what is between.
+    let texts_top = bottom - margin - texts_h;
+    let used = c.paragraph(t, &invite, &tx.invite, margin, texts_top, tw, Align::Center, 3);
+    c.paragraph(t, &sub, &tx.invite_sub, margin, texts_top + used + margin / 2, tw, Align::Center, 4);
+    let Some((card, Some(photo))) = card else { return };
+    let labels = c.line(&name) + c.line(&role) + margin / 3;
+    let (py, ph) = (top + margin, texts_top - top - 3 * margin - labels);
+    let p = draw_image(t, &photo, margin, py, tw, ph, Fill::Fit, false);
+    frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
+    let y = p.y + p.h + margin / 2;
+    let used = c.paragraph(t, &name, &card.name, margin, y, tw, Align::Center, 1);
+    c.paragraph(t, &role, &card.role, margin, y + used, tw, Align::Center, 1);
+}
+
 #[allow(clippy::too_many_arguments)]
 fn live<D: DrawTarget<Color = Rgb888>>(
     t: &mut D,
@@ -346,18 +410,23 @@ fn live<D: DrawTarget<Color = Rgb888>>(
     guidance: Guidance,
     progress: Option<f32>,
 ) {
-    let banner = (c.u * 3.2) as i32;
-    let (x, y, w, h) = draw_image(t, img, 0, 0, c.w, c.h - banner, Fill::Fit, mirror);
-    if let (Some(mut b), true) = (face, w > 0) {
+    // On a tall portrait screen the camera's landscape frame is shown as a 3:4 window (its
+    // sides cropped), as wide as the screen: a tall mirror; the advice panel takes the rest.
+    let min_banner = (c.u * 3.2) as i32;
+    let (view_h, fill_mode) = if c.tall() { ((c.w * 4 / 3).min(c.h - min_banner), Fill::Cover) } else { (c.h - min_banner, Fill::Fit) };
+    let banner = c.h - view_h;
+    let placed = draw_image(t, img, 0, 0, c.w, view_h, fill_mode, mirror);
+    if let (Some(mut b), true) = (face, placed.w > 0) {
         if mirror {
             b[0] = img.width() as f32 - b[0] - b[2];
         }
-        let s = w as f32 / img.width() as f32;
         let stroke = (c.u * 0.15).max(2.0) as i32;
         let color = if progress.is_some() { ACCENT } else { FG };
-        frame(t, x + (b[0] * s) as i32, y + (b[1] * s) as i32, (b[2] * s) as i32, (b[3] * s) as i32, stroke, color);
+        let (bx, by, bw, bh) = placed.map(b);
+        if bw > 2 * stroke && bh > 2 * stroke {
+            frame(t, bx, by, bw, bh, stroke, color);
+        }
     }
-    let _ = h;
     fill(t, 0, c.h - banner, c.w, banner, PANEL);
     let message = match (guidance, progress) {
         (_, Some(_)) => &tx.matching,
@@ -365,12 +434,16 @@ fn live<D: DrawTarget<Color = Rgb888>>(
         (Guidance::LookAtCamera, _) => &tx.look_at_camera,
         (Guidance::HoldStill, _) => &tx.hold_still,
     };
-    let s = c.style(true, 1.1, FG, PANEL);
     let margin = (c.u * 0.8) as i32;
-    c.paragraph(t, &s, message, margin, c.h - banner + (c.u * 0.5) as i32, c.w - 2 * margin, Align::Center, 1);
+    // The advice centred in its panel (larger where the panel is tall), the progress bar below.
+    let s = if banner > min_banner * 2 { c.style(true, 1.4, FG, PANEL) } else { c.style(true, 1.1, FG, PANEL) };
+    let lines = if banner > min_banner * 2 { 2 } else { 1 };
+    let text_h = c.measure(&s, message, c.w - 2 * margin, lines);
+    let text_top = if lines > 1 { c.h - banner + (banner - text_h) / 2 - (c.u * 0.5) as i32 } else { c.h - banner + (c.u * 0.5) as i32 };
+    c.paragraph(t, &s, message, margin, text_top, c.w - 2 * margin, Align::Center, lines);
     if let Some(p) = progress {
         let bar_w = c.w - 4 * margin;
-        let by = c.h - (c.u * 1.0) as i32;
+        let by = if lines > 1 { text_top + text_h + (c.u * 0.6) as i32 } else { c.h - (c.u * 1.0) as i32 };
         fill(t, 2 * margin, by, bar_w, (c.u * 0.3) as i32, BG);
         fill(t, 2 * margin, by, (bar_w as f32 * p.clamp(0.0, 1.0)) as i32, (c.u * 0.3) as i32, ACCENT);
     }
@@ -385,14 +458,17 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let photo = a.photo(best);
     let margin = (c.u * 0.8) as i32;
     let likeness = format!("{percent} % {}", tx.likeness);
+    if c.tall() {
+        return result_tall(t, c, a, card, photo, &likeness, others);
+    }
     if c.portrait() {
         let mut y = margin;
         let s = c.style(false, 0.8, SOFT, BG);
         y += c.paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
         let ph = (c.h as f32 * 0.30) as i32;
         if let Some(photo) = &photo {
-            let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, Fill::Fit, false);
-            frame(t, ix - 3, iy - 3, iw + 6, ih + 6, 3, ACCENT);
+            let p = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, Fill::Fit, false);
+            frame(t, p.x - 3, p.y - 3, p.w + 6, p.h + 6, 3, ACCENT);
         }
         y += ph + margin / 2;
         let s = c.style(true, 1.1, FG, BG);
@@ -416,8 +492,8 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let pw = (c.w as f32 * 0.34) as i32;
     let ph = c.h - 2 * margin;
     if let Some(photo) = &photo {
-        let (ix, iy, iw, ih) = draw_image(t, photo, margin, margin, pw, ph, Fill::Fit, false);
-        frame(t, ix - 5, iy - 5, iw + 10, ih + 10, 5, ACCENT);
+        let p = draw_image(t, photo, margin, margin, pw, ph, Fill::Fit, false);
+        frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
     }
     let x = margin * 2 + pw + margin;
     let tw = c.w - x - margin;
@@ -480,6 +556,94 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let s = c.style(false, 0.5, ACCENT, BG);
             draw_line(t, &s, &format!("{pct} %"), label_x, ty + thumb_h);
         }
+    }
+}
+
+/// The result card on a tall portrait screen, top to bottom: the heading, the photo (the height
+/// the rest leaves, up to 40 % of the screen), name, role, branch, likeness, the quote over the
+/// full width, and a bottom row with the further look-alikes on the left and the QR code on the
+/// right.
+#[allow(clippy::too_many_arguments)]
+fn result_tall<D: DrawTarget<Color = Rgb888>>(
+    t: &mut D,
+    c: &Ctx,
+    a: &Assets,
+    card: &Card,
+    photo: Option<Arc<RgbImage>>,
+    likeness: &str,
+    others: &[(usize, u8)],
+) {
+    let tx = &a.texts;
+    let margin = (c.u * 0.9) as i32;
+    let tw = c.w - 2 * margin;
+    let heading = c.style(false, 0.9, SOFT, BG);
+    let name = c.style(true, 1.4, FG, BG);
+    let role = c.style(false, 0.85, FG, BG);
+    let branch = c.style(false, 0.75, SOFT, BG);
+    let like = c.style(true, 1.1, ACCENT, BG);
+    let quote_style = c.style(false, 0.8, FG, BG);
+    let quote = format!("“{}”", card.quote);
+    let qr_size = (c.w as f32 * 0.40) as i32;
+    let label = c.style(false, 0.55, SOFT, BG);
+    let bottom_h = qr_size + c.line(&label);
+    let has_branch = !card.branch.is_empty();
+    let has_quote = !card.quote.is_empty();
+    let texts_h = c.measure(&heading, &tx.result_heading, tw, 1)
+        + c.measure(&name, &card.name, tw, 2)
+        + c.measure(&role, &card.role, tw, 2)
+        + if has_branch { c.measure(&branch, &card.branch, tw, 1) } else { 0 }
+        + c.measure(&like, likeness, tw, 1)
+        + if has_quote { c.measure(&quote_style, &quote, tw, 4) + margin } else { 0 };
+    // Margins: top, around the photo (2), before the likeness and the bottom row, bottom.
+    let free = c.h - texts_h - bottom_h - 6 * margin;
+    let photo_h = free.min((c.h as f32 * 0.40) as i32).max(0);
+    // What the photo does not take is spread above and below the middle block.
+    let spare = (free - photo_h) / 2;
+    let mut y = margin + spare / 2;
+    y += c.paragraph(t, &heading, &tx.result_heading, margin, y, tw, Align::Center, 1);
+    if let Some(photo) = &photo {
+        let p = draw_image(t, photo, margin, y + margin, tw, photo_h, Fill::Fit, false);
+        frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
+    }
+    y += photo_h + 2 * margin;
+    y += c.paragraph(t, &name, &card.name, margin, y, tw, Align::Center, 2);
+    y += c.paragraph(t, &role, &card.role, margin, y, tw, Align::Center, 2);
+    if has_branch {
+        y += c.paragraph(t, &branch, &card.branch, margin, y, tw, Align::Center, 1);
+    }
+    y += margin / 2;
+    y += c.paragraph(t, &like, likeness, margin, y, tw, Align::Center, 1);
+    if has_quote {
+        y += margin;
+        c.paragraph(t, &quote_style, &quote, margin, y, tw, Align::Center, 4);
+    }
+    let bottom_y = c.h - margin - bottom_h;
+    if let Some(qr) = &card.qr {
+        let qx = c.w - margin - qr_size;
+        draw_qr(t, qr, qx, bottom_y, qr_size);
+        let label_w = width(label.font, label.px, &tx.scan_story) as i32;
+        draw_line(t, &label, &tx.scan_story, qx + (qr_size - label_w) / 2, c.h - margin);
+    }
+    if others.is_empty() {
+        return;
+    }
+    let avail = tw - qr_size - margin;
+    let small = c.style(false, 0.6, SOFT, BG);
+    let top = bottom_y + c.paragraph(t, &small, &tx.also_like, margin, bottom_y, avail, Align::Left, 1) + margin / 3;
+    let slot = avail / others.len() as i32;
+    let names = c.style(true, 0.55, FG, BG);
+    let thumb_h = c.h - margin - top - 3 * c.line(&names);
+    let thumb_w = (thumb_h * 3 / 4).min(slot - margin / 2);
+    for (i, (idx, pct)) in others.iter().enumerate() {
+        let Some(other) = a.cards.get(*idx) else { continue };
+        let x0 = margin + i as i32 * slot;
+        if let Some(photo) = a.photo(*idx) {
+            draw_image(t, &photo, x0, top, thumb_w, thumb_h, Fill::Fit, false);
+        }
+        let y = top + thumb_h + margin / 4;
+        let used = c.paragraph(t, &names, &other.name, x0, y, slot - margin / 2, Align::Left, 2);
+        let s = c.style(false, 0.55, ACCENT, BG);
+        c.paragraph(t, &s, &format!("{pct} %"), x0, y + used, slot - margin / 2, Align::Left, 1);
     }
 }
 

@@ -314,3 +314,20 @@ fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
     let mut canvas = Canvas::new(640, 360);
     render(&Scene::Result { best: n - 1, percent: 50, others: vec![(0, 40)] }, &assets, &mut canvas);
 }
+
+/// The CPU cost of a presented live frame at 1920x1080, per backend path (before: a flipped copy
+/// and the pixel-at-a-time framebuffer encoder), with the thread's CPU clock. Run by hand:
+/// `cargo test --release --test it screens::frame_cost -- --ignored --nocapture`
+/// (`FRAMES=N` for more than 60 frames per path).
+#[test]
+#[ignore]
+fn frame_cost() {
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards());
+    let frames = std::env::var("FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let dir = TempDir::new("frame-cost");
+    for (w, h) in [(1920, 1080), (1080, 1920)] {
+        let costs = rolemirror::display::bench::frame_costs(&assets, &camera_frame(), w, h, frames, dir.path()).expect("bench");
+        print!("{}", rolemirror::display::bench::table(&costs));
+        assert_eq!(costs.len(), 5);
+    }
+}
