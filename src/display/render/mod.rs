@@ -1,7 +1,8 @@
 //! Rendering: a pure function from a [`Scene`] (and the gallery's assets) to pixels on any
 //! `embedded_graphics` `DrawTarget<Color = Rgb888>`. Layouts scale with the screen, from a
 //! 240x320 portrait panel to 1920x1080; the unit `u` is 1/20 of the shorter side (54 px on
-//! 1080p: body text of 0.8u = 43 px, names of 1.6u = 86 px, readable at 2 m).
+//! 1080p: body text of 0.8u = 43 px, names of 1.6u = 86 px, readable at 2 m). Tall portrait
+//! screens (1080x1920, 720x1280) have layouts of their own ([`tall`]).
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -15,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use crate::config::Texts;
 use crate::gallery::{Gallery, RoleModel};
 use crate::vision::{self, RgbImage};
+
+mod tall;
 
 const BG: Rgb888 = Rgb888::new(11, 31, 58);
 const PANEL: Rgb888 = Rgb888::new(22, 48, 84);
@@ -340,7 +343,7 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     let used = c.paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
     let card = showcase.and_then(|i| Some((a.cards.get(i)?, a.photo(i))));
     if c.tall() {
-        return attract_tall(t, c, a, top + used, card);
+        return tall::attract(t, c, a, top + used, card);
     }
     let (photo_box, text_box) = if c.portrait() {
         let ph = (c.h as f32 * 0.42) as i32;
@@ -371,32 +374,6 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     c.paragraph(t, &s, &tx.invite_sub, x, y + used + (c.u * 0.5) as i32, tw, Align::Center, 4);
     let s = c.style(false, 0.5, SOFT, BG);
     c.paragraph(t, &s, &tx.privacy, margin, c.h - (c.u * 1.0) as i32, c.w - 2 * margin, Align::Center, 1);
-}
-
-/// The attract screen on a tall portrait screen, below the title (which ends at `top`): the
-/// showcased role model's photo takes the height the texts leave, name and role under it, the
-/// invitation below, the privacy line at the bottom.
-fn attract_tall<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, top: i32, card: Option<(&Card, Option<Arc<RgbImage>>)>) {
-    let tx = &a.texts;
-    let margin = (c.u * 1.0) as i32;
-    let tw = c.w - 2 * margin;
-    let (invite, sub, privacy) = (c.style(true, 1.4, FG, BG), c.style(false, 0.9, SOFT, BG), c.style(false, 0.55, SOFT, BG));
-    let (name, role) = (c.style(true, 1.0, FG, BG), c.style(false, 0.7, SOFT, BG));
-    let texts_h = c.measure(&invite, &tx.invite, tw, 3) + margin / 2 + c.measure(&sub, &tx.invite_sub, tw, 4);
-    let bottom = c.h - margin - c.line(&privacy);
-    c.paragraph(t, &privacy, &tx.privacy, margin, bottom, tw, Align::Center, 1);
-    // The invitation sits above the privacy line; the photo fills what is between.
-    let texts_top = bottom - margin - texts_h;
-    let used = c.paragraph(t, &invite, &tx.invite, margin, texts_top, tw, Align::Center, 3);
-    c.paragraph(t, &sub, &tx.invite_sub, margin, texts_top + used + margin / 2, tw, Align::Center, 4);
-    let Some((card, Some(photo))) = card else { return };
-    let labels = c.line(&name) + c.line(&role) + margin / 3;
-    let (py, ph) = (top + margin, texts_top - top - 3 * margin - labels);
-    let p = draw_image(t, &photo, margin, py, tw, ph, Fill::Fit, false);
-    frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
-    let y = p.y + p.h + margin / 2;
-    let used = c.paragraph(t, &name, &card.name, margin, y, tw, Align::Center, 1);
-    c.paragraph(t, &role, &card.role, margin, y + used, tw, Align::Center, 1);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -459,7 +436,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     let margin = (c.u * 0.8) as i32;
     let likeness = format!("{percent} % {}", tx.likeness);
     if c.tall() {
-        return result_tall(t, c, a, card, photo, &likeness, others);
+        return tall::result(t, c, a, card, photo, &likeness, others);
     }
     if c.portrait() {
         let mut y = margin;
@@ -556,94 +533,6 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let s = c.style(false, 0.5, ACCENT, BG);
             draw_line(t, &s, &format!("{pct} %"), label_x, ty + thumb_h);
         }
-    }
-}
-
-/// The result card on a tall portrait screen, top to bottom: the heading, the photo (the height
-/// the rest leaves, up to 40 % of the screen), name, role, branch, likeness, the quote over the
-/// full width, and a bottom row with the further look-alikes on the left and the QR code on the
-/// right.
-#[allow(clippy::too_many_arguments)]
-fn result_tall<D: DrawTarget<Color = Rgb888>>(
-    t: &mut D,
-    c: &Ctx,
-    a: &Assets,
-    card: &Card,
-    photo: Option<Arc<RgbImage>>,
-    likeness: &str,
-    others: &[(usize, u8)],
-) {
-    let tx = &a.texts;
-    let margin = (c.u * 0.9) as i32;
-    let tw = c.w - 2 * margin;
-    let heading = c.style(false, 0.9, SOFT, BG);
-    let name = c.style(true, 1.4, FG, BG);
-    let role = c.style(false, 0.85, FG, BG);
-    let branch = c.style(false, 0.75, SOFT, BG);
-    let like = c.style(true, 1.1, ACCENT, BG);
-    let quote_style = c.style(false, 0.8, FG, BG);
-    let quote = format!("“{}”", card.quote);
-    let qr_size = (c.w as f32 * 0.40) as i32;
-    let label = c.style(false, 0.55, SOFT, BG);
-    let bottom_h = qr_size + c.line(&label);
-    let has_branch = !card.branch.is_empty();
-    let has_quote = !card.quote.is_empty();
-    let texts_h = c.measure(&heading, &tx.result_heading, tw, 1)
-        + c.measure(&name, &card.name, tw, 2)
-        + c.measure(&role, &card.role, tw, 2)
-        + if has_branch { c.measure(&branch, &card.branch, tw, 1) } else { 0 }
-        + c.measure(&like, likeness, tw, 1)
-        + if has_quote { c.measure(&quote_style, &quote, tw, 4) + margin } else { 0 };
-    // Margins: top, around the photo (2), before the likeness and the bottom row, bottom.
-    let free = c.h - texts_h - bottom_h - 6 * margin;
-    let photo_h = free.min((c.h as f32 * 0.40) as i32).max(0);
-    // What the photo does not take is spread above and below the middle block.
-    let spare = (free - photo_h) / 2;
-    let mut y = margin + spare / 2;
-    y += c.paragraph(t, &heading, &tx.result_heading, margin, y, tw, Align::Center, 1);
-    if let Some(photo) = &photo {
-        let p = draw_image(t, photo, margin, y + margin, tw, photo_h, Fill::Fit, false);
-        frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
-    }
-    y += photo_h + 2 * margin;
-    y += c.paragraph(t, &name, &card.name, margin, y, tw, Align::Center, 2);
-    y += c.paragraph(t, &role, &card.role, margin, y, tw, Align::Center, 2);
-    if has_branch {
-        y += c.paragraph(t, &branch, &card.branch, margin, y, tw, Align::Center, 1);
-    }
-    y += margin / 2;
-    y += c.paragraph(t, &like, likeness, margin, y, tw, Align::Center, 1);
-    if has_quote {
-        y += margin;
-        c.paragraph(t, &quote_style, &quote, margin, y, tw, Align::Center, 4);
-    }
-    let bottom_y = c.h - margin - bottom_h;
-    if let Some(qr) = &card.qr {
-        let qx = c.w - margin - qr_size;
-        draw_qr(t, qr, qx, bottom_y, qr_size);
-        let label_w = width(label.font, label.px, &tx.scan_story) as i32;
-        draw_line(t, &label, &tx.scan_story, qx + (qr_size - label_w) / 2, c.h - margin);
-    }
-    if others.is_empty() {
-        return;
-    }
-    let avail = tw - qr_size - margin;
-    let small = c.style(false, 0.6, SOFT, BG);
-    let top = bottom_y + c.paragraph(t, &small, &tx.also_like, margin, bottom_y, avail, Align::Left, 1) + margin / 3;
-    let slot = avail / others.len() as i32;
-    let names = c.style(true, 0.55, FG, BG);
-    let thumb_h = c.h - margin - top - 3 * c.line(&names);
-    let thumb_w = (thumb_h * 3 / 4).min(slot - margin / 2);
-    for (i, (idx, pct)) in others.iter().enumerate() {
-        let Some(other) = a.cards.get(*idx) else { continue };
-        let x0 = margin + i as i32 * slot;
-        if let Some(photo) = a.photo(*idx) {
-            draw_image(t, &photo, x0, top, thumb_w, thumb_h, Fill::Fit, false);
-        }
-        let y = top + thumb_h + margin / 4;
-        let used = c.paragraph(t, &names, &other.name, x0, y, slot - margin / 2, Align::Left, 2);
-        let s = c.style(false, 0.55, ACCENT, BG);
-        c.paragraph(t, &s, &format!("{pct} %"), x0, y + used, slot - margin / 2, Align::Left, 1);
     }
 }
 
