@@ -39,10 +39,10 @@ impl Fault {
     /// The kind, for counting.
     pub fn kind(&self) -> &'static str {
         match self {
-            Fault::NotJpeg(_) => "not JPEG",
-            Fault::CutOff(_) => "cut-off",
-            Fault::Corrupt(_) => "corrupt",
-            Fault::Undecodable(_) => "undecodable",
+            Fault::NotJpeg(_) => "MJPEG that is not JPEG",
+            Fault::CutOff(_) => "cut-off MJPEG",
+            Fault::Corrupt(_) => "corrupt MJPEG",
+            Fault::Undecodable(_) => "undecodable MJPEG",
         }
     }
 }
@@ -388,6 +388,6 @@ mod tests {
         let jpeg = webcam_jpeg(&RgbImage::from_pixel(640, 480, image::Rgb([1, 2, 3])), jpeg_encoder::SamplingFactor::R_4_2_0);
         let err = decode(&jpeg, 320, 240).map(|_| ()).expect_err("larger than negotiated");
         assert!(matches!(&err, Fault::Undecodable(why) if why.contains("over the limit")), "{err}");
-        assert_eq!(err.kind(), "undecodable");
+        assert_eq!(err.kind(), "undecodable MJPEG");
     }
 }

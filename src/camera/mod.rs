@@ -92,7 +92,7 @@ impl FrameLog {
         let n = self.dropped.entry(kind.to_string()).or_insert(0);
         *n += 1;
         if *n == 1 {
-            log::warn!("{}: dropping {kind} frames ({}); counted, logged once", self.source, detail());
+            log::warn!("{}: dropped a frame: {kind} ({}); frames of this kind are counted, logged once", self.source, detail());
         }
     }
 
@@ -101,7 +101,7 @@ impl FrameLog {
         let n = self.repaired.entry(kind.to_string()).or_insert(0);
         *n += 1;
         if *n == 1 {
-            log::info!("{}: {kind} frames: {what}", self.source);
+            log::info!("{}: {kind}: {what} (logged once)", self.source);
         }
     }
 

@@ -87,7 +87,7 @@ impl Offer {
         match &self.sizes {
             Sizes::Discrete(list) => list.iter().find(|(s, _)| *s == want).map(|(_, fps)| *fps),
             Sizes::Stepwise { min, max, step } => {
-                let on_step = |v: u32, lo: u32, st: u32| st == 0 || (v - lo) % st == 0;
+                let on_step = |v: u32, lo: u32, st: u32| (v - lo).is_multiple_of(st.max(1));
                 let inside = (min.width..=max.width).contains(&want.width) && (min.height..=max.height).contains(&want.height);
                 (inside && on_step(want.width, min.width, step.0) && on_step(want.height, min.height, step.1)).then_some(None)
             }
@@ -234,9 +234,9 @@ fn offers(device: &Device) -> Vec<Offer> {
                         let rate = device.enum_frameintervals(pixels.fourcc(), d.width, d.height).ok().and_then(|intervals| {
                             intervals
                                 .iter()
-                                .filter_map(|i| match &i.interval {
-                                    v4l::frameinterval::FrameIntervalEnum::Discrete(f) => Some(f),
-                                    v4l::frameinterval::FrameIntervalEnum::Stepwise(s) => Some(&s.min),
+                                .map(|i| match &i.interval {
+                                    v4l::frameinterval::FrameIntervalEnum::Discrete(f) => f,
+                                    v4l::frameinterval::FrameIntervalEnum::Stepwise(s) => &s.min,
                                 })
                                 .filter(|f| f.numerator > 0)
                                 .map(|f| f.denominator as f32 / f.numerator as f32)
@@ -343,7 +343,7 @@ impl FrameSource for V4l2Camera {
                 }
                 Err(fault) => {
                     let why = fault.to_string();
-                    self.log.dropped(&format!("{} MJPEG", fault.kind()), || why.clone());
+                    self.log.dropped(fault.kind(), || why.clone());
                     return Err(CameraError::BadFrame(why));
                 }
             },

@@ -59,7 +59,7 @@ fn config_check(path: &Path) -> (Config, Outcome) {
 
 /// The next step for a camera problem, by what it says.
 fn camera_next(why: &str) -> String {
-    if why.contains("not installed") {
+    if why.contains("not installed") || why.contains("(install ") {
         "install it as said, then `sudo systemctl restart rolemirror`".into()
     } else if why.contains("no camera found") {
         "`rpicam-hello --list-cameras` (a Camera Module) or `v4l2-ctl --list-devices` (a webcam) shows what the system sees".into()
@@ -104,6 +104,10 @@ fn camera_check(config: &Config, booth: Option<&Snapshot>) -> Outcome {
                 size = Some(f.image.dimensions());
             }
             Err(crate::camera::CameraError::BadFrame(why)) => last_problem = why,
+            Err(crate::camera::CameraError::Gone(why)) => {
+                last_problem = why;
+                break;
+            }
             Err(e) => {
                 last_problem = e.to_string();
                 break;

@@ -322,7 +322,7 @@ fn camera(c: &raw::Camera, p: &mut Checker) -> CameraSettings {
                         c.device
                     )
                 });
-                p.check(c.width % 2 == 0 && c.height % 2 == 0, "camera.width", || {
+                p.check(c.width.is_multiple_of(2) && c.height.is_multiple_of(2), "camera.width", || {
                     format!("{}x{}: libcamera frames (YUV 4:2:0) need an even width and height", c.width, c.height)
                 });
             }

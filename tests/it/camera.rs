@@ -89,7 +89,10 @@ fn a_program_that_ends_is_restarted_by_the_capture_thread() {
     let slot = Arc::new(FrameSlot::default());
     let (tx, rx) = mpsc::channel();
     let capture = rolemirror::camera::spawn_capture(
-        move || LibcameraCamera::start(&spec, Program::Gstreamer, layout, range, Duration::from_secs(2)).map(|c| Box::new(c) as Box<dyn FrameSource>),
+        move || {
+            LibcameraCamera::start(&spec, Program::Gstreamer, layout, range, Duration::from_secs(2))
+                .map(|c| Box::new(c) as Box<dyn FrameSource>)
+        },
         Duration::from_secs(2),
         slot.clone(),
         move |s| {
@@ -138,7 +141,8 @@ fn a_program_that_hangs_is_gone_after_the_timeout_and_stopped() {
 #[test]
 fn a_short_frame_and_an_exit_are_named_with_the_programs_last_words() {
     let mut child =
-        ChildStream::spawn(&sh("head -c 1000 /dev/zero; echo '[0:00:01.1] [42] ERROR: *** no cameras available ***' >&2; exit 3")).expect("starts");
+        ChildStream::spawn(&sh("head -c 1000 /dev/zero; echo '[0:00:01.1] [42] ERROR: *** no cameras available ***' >&2; exit 3"))
+            .expect("starts");
     match child.read_frame(Duration::from_secs(10)) {
         Err(CameraError::Gone(why)) => assert_eq!(
             why,
@@ -231,7 +235,11 @@ fn the_booth_restarts_a_killed_camera_program_and_leaves_no_orphan() {
         panic!("no {needle:?}; saw:\n{}", seen.join("\n"));
     };
     let pid_of = |line: &str| -> u32 {
-        line.split("pid ").nth(1).and_then(|r| r.split(')').next()).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no pid in {line}"))
+        line.split("pid ")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {line}"))
     };
     let first = wait_for("event=camera_connected");
     assert!(first.contains("libcamera via gst-launch-1.0 (320x240 I420"), "{first}");

@@ -110,7 +110,11 @@ fn a_broken_install_names_each_problem_and_the_next_step() {
         }
     };
     assert!(line(&lines, "config").starts_with("config   ok"), "{lines:#?}");
-    fails(&lines, "camera", &["libcamera (first camera) 640x480", "gst-launch-1.0 is not installed: sudo apt install gstreamer1.0-tools", "install it"]);
+    fails(
+        &lines,
+        "camera",
+        &["libcamera (first camera) 640x480", "gst-launch-1.0 is not installed: sudo apt install gstreamer1.0-tools", "install it"],
+    );
     fails(&lines, "screen", &["fb9: No such file or directory", "display.fbdev"]);
     fails(&lines, "models", &["has sha256", "models fetch"]);
     fails(&lines, "gallery", &["not checked without the models"]);
