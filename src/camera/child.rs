@@ -239,6 +239,11 @@ impl ChildStream {
             Some(s) => format!("exited ({s})"),
             None => "closed its output".to_string(),
         };
+        // Its last words: the log thread reads stderr to its end (a helper still holding it open
+        // is not waited for beyond the grace time).
+        while self.stderr.as_ref().is_some_and(|t| !t.is_finished()) && Instant::now() < deadline + STOP_GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let last = self.last_line.lock().map(|l| l.clone()).unwrap_or_default();
         let last = if last.is_empty() { String::new() } else { format!(": {last}") };
         format!("{} {status}{}{last}", self.name, self.part(filled))

@@ -70,7 +70,7 @@ pub enum CameraSource {
 /// A live camera, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveCamera {
-    /// Which kind (`Auto`: decided at each open, see [`crate::camera::probe`]).
+    /// Which kind (`Auto`: decided at each open, see the camera's `probe`).
     pub backend: CameraBackend,
     /// A V4L2 device (`None`: the first capture device found). Always `None` for libcamera.
     pub device: Option<PathBuf>,
