@@ -220,9 +220,11 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     let s = if fill == Fill::Cover { sx.max(sy) } else { sx.min(sy) };
     // The part of the image that shows (all of it when fitted), in image pixels.
     let (rw, rh) = ((w as f32 / s).min(iw).round().max(1.0), (h as f32 / s).min(ih).round().max(1.0));
-    let region = crate::util::image::Region { x: ((iw - rw) / 2.0) as u32, y: ((ih - rh) / 2.0) as u32, width: rw as u32, height: rh as u32 };
+    let region =
+        crate::util::image::Region { x: ((iw - rw) / 2.0) as u32, y: ((ih - rh) / 2.0) as u32, width: rw as u32, height: rh as u32 };
     let (dw, dh) = (((rw * s).round() as u32).clamp(1, w as u32), ((rh * s).round() as u32).clamp(1, h as u32));
-    let scaled = if (rw, rh) == (iw, ih) { crate::util::image::resize(img, dw, dh) } else { crate::util::image::resize_region(img, region, dw, dh) };
+    let scaled =
+        if (rw, rh) == (iw, ih) { crate::util::image::resize(img, dw, dh) } else { crate::util::image::resize_region(img, region, dw, dh) };
     let (dx, dy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
     let area = Rectangle::new(Point::new(dx, dy), Size::new(dw, dh));
     let colors = (0..dh).flat_map(|py| {
