@@ -1,0 +1,50 @@
+#!/bin/sh
+# The libcamera camera of the system test (Debian 13 guest), run in the guest by the host.
+#
+#   vimc.sh load      loads vimc (built out of tree for this kernel, see image.sh); prints the
+#                     media device; libcamera's vimc pipeline handler then finds "Sensor A"/"B"
+#   vimc.sh unplug    what a camera pulled out looks like: the platform device is unbound (the
+#                     media and video nodes vanish under open files, the holder's next ioctl
+#                     fails with ENODEV), then the module is removed once nothing holds it
+#   vimc.sh list      `cam -l`: the cameras libcamera sees
+#
+# vimc is not a USB device and has no "disconnect" control like vivid: unbinding the driver is
+# the closest to an unplug; a plain `rmmod vimc` fails (EBUSY) while libcamera holds a node.
+set -eu
+
+media() {
+  for d in /sys/bus/media/devices/media*; do
+    [ -e "$d/model" ] || continue
+    [ "$(cat "$d/model")" = "VIMC MDEV" ] && { echo "/dev/$(basename "$d")"; return 0; }
+  done
+  return 1
+}
+
+case "${1:-}" in
+  load)
+    lsmod | grep -q '^vimc ' || modprobe vimc
+    udevadm settle
+    for _ in $(seq 1 50); do media && exit 0; sleep 0.1; done
+    echo "vimc.sh: vimc loaded but no media device with model 'VIMC MDEV'" >&2
+    exit 1
+    ;;
+  unplug)
+    lsmod | grep -q '^vimc ' || exit 0
+    for dev in /sys/bus/platform/drivers/vimc/vimc*; do
+      [ -e "$dev" ] && echo "$(basename "$dev")" > /sys/bus/platform/drivers/vimc/unbind
+    done
+    for _ in $(seq 1 60); do
+      rmmod vimc 2>/dev/null && exit 0
+      sleep 0.5
+    done
+    echo "vimc.sh: vimc still in use 30 s after its device was unbound" >&2
+    exit 1
+    ;;
+  list)
+    cam -l
+    ;;
+  *)
+    echo "usage: vimc.sh load|unplug|list" >&2
+    exit 2
+    ;;
+esac
