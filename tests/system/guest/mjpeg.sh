@@ -20,13 +20,8 @@ unit=rolemirror-test-mjpeg
 label="rolemirror test webcam"
 frames=/run/rolemirror-test-mjpeg
 
-node() {
-  for d in /sys/class/video4linux/video*; do
-    [ -e "$d/name" ] || continue
-    [ "$(cat "$d/name")" = "$label" ] && { echo "/dev/$(basename "$d")"; return 0; }
-  done
-  return 1
-}
+. "$(dirname "$0")/common.sh"
+node() { sysfs_dev '/sys/class/video4linux/video*' name "$label"; }
 
 case "${1:-}" in
   load)

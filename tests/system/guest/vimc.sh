@@ -13,13 +13,8 @@
 # the closest to an unplug; a plain `rmmod vimc` fails (EBUSY) while libcamera holds a node.
 set -eu
 
-media() {
-  for d in /sys/bus/media/devices/media*; do
-    [ -e "$d/model" ] || continue
-    [ "$(cat "$d/model")" = "VIMC MDEV" ] && { echo "/dev/$(basename "$d")"; return 0; }
-  done
-  return 1
-}
+. "$(dirname "$0")/common.sh"
+media() { sysfs_dev '/sys/bus/media/devices/media*' model "VIMC MDEV"; }
 
 case "${1:-}" in
   load)

@@ -53,7 +53,30 @@ def kvm_usable(arch):
     return host != "x86_64" or re.search(r"\b(vmx|svm)\b", flags) is not None
 
 
-class Qmp:
+class JsonChannel:
+    """Newline-delimited JSON commands over a unix socket: what QMP and the guest agent speak."""
+
+    what = "channel"
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise GuestError(f"{self.what}: connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def _send(self, name, args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+
+
+class Qmp(JsonChannel):
+    what = "QMP"
+
     def __init__(self, path, timeout=30):
         deadline = time.time() + timeout
         while True:
@@ -70,20 +93,8 @@ class Qmp:
         self._read()  # greeting
         self.cmd("qmp_capabilities")
 
-    def _read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise GuestError("QMP connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
     def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        self._send(name, args)
         while True:
             reply = self._read()
             if "event" in reply:
@@ -99,8 +110,10 @@ class Qmp:
             pass
 
 
-class Agent:
+class Agent(JsonChannel):
     """The QEMU guest agent protocol (guest-sync, guest-exec, guest-exec-status)."""
+
+    what = "guest agent"
 
     def __init__(self, path):
         self.path = path
@@ -139,20 +152,8 @@ class Agent:
                 time.sleep(1)
         raise GuestError(f"guest agent did not answer within {timeout} s")
 
-    def _read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise GuestError("guest agent closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
     def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        self._send(name, args)
         reply = self._read()
         if "error" in reply:
             raise GuestError(f"guest agent {name}: {reply['error'].get('desc')}")
