@@ -119,8 +119,10 @@ EV_NAMES = {0: "SYN", 1: "KEY", 3: "ABS"}
 
 def input_events(ctx, device, action, seconds=3.0):
     """Runs `action()` (QMP input) while the guest reads `device` raw for `seconds`; returns the
-    events as (type, code, value), SYN reports left out."""
-    script = f"timeout {seconds} od -An -v -tx1 -w{INPUT_EVENT.size} {device} || true"
+    KEY and ABS events as (type, code, value) (SYN reports and MSC scan codes left out). An
+    absolute position equal to the last one reported gives no ABS event (evdev drops repeats)."""
+    # dd writes each event as it comes; od (which buffers) sees the end when dd is timed out.
+    script = f"{{ timeout {seconds} dd if={device} bs={INPUT_EVENT.size} status=none; true; }} | od -An -v -tx1 -w{INPUT_EVENT.size}"
     pid = ctx.vm.agent.cmd("guest-exec", path="/bin/sh", arg=["-c", script], **{"capture-output": True})["pid"]
     time.sleep(0.8)
     action()
@@ -132,7 +134,7 @@ def input_events(ctx, device, action, seconds=3.0):
         time.sleep(0.3)
     raw = bytes.fromhex(base64.b64decode(st.get("out-data", "")).decode().replace(" ", "").replace("\n", ""))
     evs = [INPUT_EVENT.unpack_from(raw, i)[2:] for i in range(0, len(raw) - INPUT_EVENT.size + 1, INPUT_EVENT.size)]
-    return [(EV_NAMES.get(t, t), c, v) for t, c, v in evs if t != 0]
+    return [(EV_NAMES[t], c, v) for t, c, v in evs if t in EV_NAMES and t != 0]
 
 
 def not_implemented(what, proven):
