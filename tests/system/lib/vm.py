@@ -271,7 +271,7 @@ class VM:
             "-monitor", "none",
         ] + (["-device", "usb-kbd,id=kbd,bus=xhci.0", "-device", "usb-tablet,id=tablet,bus=xhci.0"] if self.inputs else [])
 
-    def start(self, append_extra="", agent_timeout=300, why="boot", display=None, inputs=None):
+    def start(self, append_extra="", agent_timeout=900, why="boot", display=None, inputs=None):
         """Boots the guest (the overlay keeps its disk between boots) and waits for the agent.
         `display` (a Display) and `inputs` (USB keyboard and tablet plugged in) hold for this
         boot and the following ones until changed."""
