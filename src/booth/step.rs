@@ -1,11 +1,11 @@
-//! The booth's one frame step: frame → analyse → observe → scene. The daemon's vision worker and
-//! event loop (`service`), the demo and the tests all go through [`analyse_frame`] and
-//! [`Booth`], with the time passed in by the caller: the daemon passes seconds since its start,
-//! the demo and tests a simulated clock.
+//! The booth's one frame step: frame → analyse ([`FrameAnalyser`]) → observe ([`Booth`]) →
+//! scene. The daemon's vision worker and event loop, the demo and the bench all go through the
+//! same analyser and the service's `Core`, which owns the booth, with the time passed in by the
+//! caller: the daemon passes seconds since its start, the demo and bench a simulated clock.
 
 use std::sync::Arc;
 
-use super::analyze::{analyze, judge, StageTimes};
+use super::analyze::{judge, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
 use crate::display::scene::{Guidance, Scene};
@@ -24,21 +24,6 @@ pub struct Observation {
     pub face: Option<FaceObs>,
     /// Replay only: the file the frame came from (for demo and test events).
     pub label: Option<String>,
-}
-
-/// Analyses one camera frame on its own, with a full-frame detection: the visitor's face is
-/// chosen, judged and (when good) embedded on the frame as the camera saw it; with `mirror`, the
-/// picture and the face box are then flipped for display, as a mirror shows them. A stream of
-/// frames goes through a [`FrameAnalyser`] instead, which tracks the face between them.
-pub fn analyse_frame(
-    vision: &Vision,
-    frame: &Arc<RgbImage>,
-    label: Option<String>,
-    settings: &BoothSettings,
-    mirror: bool,
-) -> anyhow::Result<Observation> {
-    let face = analyze(vision, frame, settings)?;
-    Ok(observation(frame, face, label, mirror))
 }
 
 /// While a face is tracked, a full-frame detection runs at least every this many frames, so a
@@ -70,8 +55,8 @@ struct Known {
 /// no face is known, when the tracked face was lost (on the frame after), and every
 /// [`FULL_FRAME_EVERY`]th frame; on the frames between, the small tracking detector looks in a
 /// region around the face of the previous frame. Each frame's face is then judged and, when
-/// good, embedded once, exactly as [`analyse_frame`] does. Holds only the last face box and
-/// landmarks (no picture, no embedding).
+/// good, embedded once. With `full_every` 1 every frame is looked at on its own (a still photo).
+/// Holds only the last face box and landmarks (no picture, no embedding).
 #[derive(Debug, Clone)]
 pub struct FrameAnalyser {
     known: Option<Known>,
@@ -118,7 +103,9 @@ impl FrameAnalyser {
         self.known = None;
     }
 
-    /// Analyses the next frame of the stream (see [`FrameAnalyser`] and [`analyse_frame`]); its
+    /// Analyses the next frame of the stream (see [`FrameAnalyser`]): the visitor's face is
+    /// chosen, judged and (when good) embedded on the frame as the camera saw it; with `mirror`,
+    /// the picture and the face box are then flipped for display, as a mirror shows them. Its
     /// stage times are then in [`FrameAnalyser::last_times`].
     pub fn analyse(
         &mut self,

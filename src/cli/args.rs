@@ -106,6 +106,9 @@ pub enum Command {
         /// Size of the synthetic gallery.
         #[arg(long, default_value_t = 120)]
         gallery_size: usize,
+        /// Only a visit through the booth (the daemon's analyser and core on a simulated clock).
+        #[arg(long)]
+        booth: bool,
     },
     /// Measure accuracy (LFW pairs) and relatability (UTKFace protocol).
     Eval {

@@ -145,8 +145,14 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
             }
             BundleAction::Install { dir, config } => usb::install(dir, config, out),
         },
-        Command::Bench { json, image, runs, gallery, gallery_size } => {
-            let opts = bench::BenchOptions { image: image.clone(), runs: *runs, gallery: gallery.clone(), gallery_size: *gallery_size };
+        Command::Bench { json, image, runs, gallery, gallery_size, booth } => {
+            let opts = bench::BenchOptions {
+                image: image.clone(),
+                runs: *runs,
+                gallery: gallery.clone(),
+                gallery_size: *gallery_size,
+                booth: *booth,
+            };
             bench::bench(common, &opts, *json, out)
         }
         Command::Eval { action } => match action {
