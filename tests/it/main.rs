@@ -14,6 +14,7 @@ mod preview;
 mod relatability;
 mod screens;
 mod soak;
+mod soak_plot;
 mod speed;
 mod systemd;
 mod usb;
