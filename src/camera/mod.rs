@@ -154,7 +154,7 @@ impl Opener {
         // Only `auto` looks at every video node; the libcamera backend needs the media devices
         // alone (which Pi's ISP pads the frames).
         let probe = match live.backend {
-            CameraBackend::Auto => probe::Probe::read(),
+            CameraBackend::Auto => probe_now(),
             _ => probe::Probe { media: probe::media_devices(std::path::Path::new(probe::MEDIA_DEVICES)), nodes: Vec::new() },
         };
         let decision = match live.backend {
@@ -187,6 +187,16 @@ impl Opener {
             _ => Err(CameraError::Gone("live cameras need Linux".into())),
         }
     }
+}
+
+/// What the kernel lists now: the media devices (sysfs) and the V4L2 video nodes with their
+/// formats, for [`probe::decide`].
+fn probe_now() -> probe::Probe {
+    #[cfg(target_os = "linux")]
+    let nodes = v4l::video_nodes();
+    #[cfg(not(target_os = "linux"))]
+    let nodes = Vec::new();
+    probe::Probe { media: probe::media_devices(std::path::Path::new(probe::MEDIA_DEVICES)), nodes }
 }
 
 /// Camera state changes and frames, as seen by the rest of the booth.

@@ -1,7 +1,7 @@
 //! `camera.backend = "auto"`: which camera is there, decided each time the camera is opened.
 //!
 //! In: the media-controller devices the kernel lists in `/sys/bus/media/devices` (each with its
-//! driver) and the V4L2 video nodes with their capture formats ([`Probe::read`]). Out: a
+//! driver) and the V4L2 video nodes with their capture formats (read by `camera::probe_now`). Out: a
 //! [`Decision`] with the reason in words, which the booth logs ([`decide`], pure and tested).
 //!
 //! The rules, in order:
@@ -68,11 +68,6 @@ const CSI_RECEIVERS: [&str; 3] = ["unicam", "bcm2835-unicam", "rp1-cfe"];
 const ISPS_AND_CODECS: [&str; 4] = ["bcm2835-isp", "bcm2835-codec", "pispbe", "rpi-hevc-dec"];
 
 impl Probe {
-    /// Reads what the kernel lists (sysfs and the video nodes).
-    pub fn read() -> Probe {
-        Probe { media: media_devices(Path::new(MEDIA_DEVICES)), nodes: video_nodes() }
-    }
-
     /// A Pi 5 (PiSP): its ISP pads frame lines differently (see `yuv::I420Layout::rpicam`).
     pub fn pisp(&self) -> bool {
         self.media.iter().any(|m| m.driver == "rp1-cfe" || m.driver == "pispbe")
@@ -108,16 +103,6 @@ pub fn media_devices(dir: &Path) -> Vec<MediaDevice> {
         .unwrap_or_default();
     out.sort_by_key(|m| (m.name.len(), m.name.clone()));
     out
-}
-
-#[cfg(target_os = "linux")]
-fn video_nodes() -> Vec<VideoNode> {
-    super::v4l::video_nodes()
-}
-
-#[cfg(not(target_os = "linux"))]
-fn video_nodes() -> Vec<VideoNode> {
-    Vec::new()
 }
 
 /// Which backend, and why (for the log).
