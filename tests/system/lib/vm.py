@@ -372,7 +372,12 @@ class VM:
         self.exec(["/bin/sh", "-c", f"cat > '{path}' && chmod {mode} '{path}'"], stdin=data)
 
     def mount_share(self):
-        self.sh("mountpoint -q /mnt/host || mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /mnt/host")
+        """Mounts the host's share. The guest agent can answer before udev has loaded the 9p
+        transport for the share's virtio device (seen on a boot with virtio-gpu: "special device
+        host does not exist"), so the modules are loaded first and the mount tried for 60 s."""
+        self.sh("for i in $(seq 1 60); do mountpoint -q /mnt/host && exit 0; modprobe -q 9pnet_virtio; modprobe -q 9p; "
+                "mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /mnt/host 2>/tmp/mount-share.err && exit 0; sleep 1; done; "
+                "cat /tmp/mount-share.err >&2; exit 1", timeout=120)
 
     # --- the journal -----------------------------------------------------------------------
 
