@@ -374,6 +374,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     let profile_detect = booth_detector.profile(&frame, runs)?;
     let profile_embed = vision.embedder.profile(&crop, runs)?;
     let memory = vision::profile::memory();
+    let efficiency = efficiency(booth_detector, &vision.embedder, &frame, &crop, runs)?;
     // f16 where the CPU has it (a Pi 5): the same networks and frames, side by side.
     let f16 = if vision::fp16_supported() && vision.precision() == "f32" {
         let manifest = crate::models::Manifest::builtin()?;
@@ -438,6 +439,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             "rss_mb": memory.map(|m| (m.rss_kib as f64 / 102.4).round() / 10.0),
             "peak_rss_mb": memory.map(|m| (m.peak_rss_kib as f64 / 102.4).round() / 10.0),
         });
+        line["efficiency"] = efficiency.json();
         if let Some(s16) = &f16 {
             line["f16"] = json!({
                 "median_ms": {"detect_network": r3(s16.median("f16.detect.network")), "embed_network": r3(s16.median("f16.embed.network"))},
@@ -517,11 +519,85 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
                 writeln!(out, "  {:<22} {:>3} nodes {:>9.3} ms {:>5.1} %", o.op, o.nodes, o.ms, o.share * 100.0)?;
             }
         }
+        efficiency.print(out)?;
         if let Some(m) = memory {
             writeln!(out, "memory: rss {:.1} MB, peak {:.1} MB", m.rss_kib as f64 / 1024.0, m.peak_rss_kib as f64 / 1024.0)?;
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// The networks' arithmetic rate as a share of what one core can do (see [`efficiency`]).
+struct Efficiency {
+    peak: vision::peak::Peak,
+    networks: Vec<Network>,
+}
+
+/// One network's figures: what, its input size (detector), MACs per run, median network ms.
+struct Network(&'static str, Option<(u32, u32)>, u64, f64);
+
+impl Efficiency {
+    fn share(&self, macs: u64, ms: f64) -> (f64, f64) {
+        let gmac = macs as f64 / (ms / 1000.0) / 1e9;
+        (gmac, gmac / self.peak.gfma)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let mut v = json!({"peak_gfma": r3(self.peak.gfma), "isa": self.peak.isa});
+        for Network(what, input, macs, ms) in &self.networks {
+            let (gmac, share) = self.share(*macs, *ms);
+            v[*what] = json!({"input": input, "macs": macs, "network_ms": r3(*ms), "gmac_s": r3(gmac), "share": r3(share)});
+        }
+        v
+    }
+
+    fn print(&self, out: &mut impl Write) -> anyhow::Result<()> {
+        writeln!(out, "networks against one core's fp32 FMA peak ({:.1} G FMA/s, {}, measured):", self.peak.gfma, self.peak.isa)?;
+        for Network(what, input, macs, ms) in &self.networks {
+            let (gmac, share) = self.share(*macs, *ms);
+            let input = input.map_or(String::new(), |(w, h)| format!(" {w}x{h}"));
+            writeln!(
+                out,
+                "  {:<18} {:>7.1} M MACs {ms:>8.3} ms {gmac:>7.1} G MAC/s {:>5.1} %",
+                format!("{what}{input}"),
+                *macs as f64 / 1e6,
+                share * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Each network's MACs per second (MACs counted from its graph) as a share of one core's fp32
+/// FMA peak ([`vision::peak`]): the peak, the detector network at the booth's input on `frame`
+/// and the embedder network on `crop`, interleaved, `runs` times after two warm-ups, medians.
+fn efficiency(
+    detector: &vision::detect::Detector,
+    embedder: &vision::embed::Embedder,
+    frame: &vision::RgbImage,
+    crop: &vision::RgbImage,
+    runs: usize,
+) -> anyhow::Result<Efficiency> {
+    let mut s = Samples::default();
+    let mut isa = "";
+    for run in 0..runs + 2 {
+        let peak = vision::peak::measure(vision::peak::ITERATIONS);
+        isa = peak.isa;
+        let (_, dt) = detector.detect_timed(frame, vision::Region::whole(frame.width(), frame.height()))?;
+        let (_, et) = embedder.describe_timed(crop)?;
+        if run >= 2 {
+            s.push("peak", peak.gfma);
+            s.push("detect", ms(dt.network));
+            s.push("embed", ms(et.network));
+        }
+    }
+    Ok(Efficiency {
+        peak: vision::peak::Peak { gfma: s.median("peak"), isa },
+        networks: vec![
+            Network("detector", Some(detector.options().input), detector.macs(), s.median("detect")),
+            Network("embedder", None, embedder.macs(), s.median("embed")),
+        ],
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod embed;
 pub mod image;
 pub mod onnx;
 pub mod ops;
+pub mod peak;
 pub mod profile;
 
 use std::path::Path;

@@ -110,6 +110,25 @@ pub fn profile_plan(plan: &std::sync::Arc<TypedRunnableModel>, input: &Tensor, r
         .collect())
 }
 
+/// Multiply-accumulates per run of a typed model: tract's own count (`Cost::FMA`) summed over
+/// its nodes: for a convolution output points x output channels x input channels per group x
+/// kernel size, for a matrix product output size x reduced size. Counted on the decluttered
+/// model before any fusion, it is the network's arithmetic as the ONNX graph states it (the
+/// same as `models/macs.py`'s count).
+pub fn macs(model: &TypedModel) -> u64 {
+    let mut total = 0u64;
+    for node in model.nodes() {
+        let Ok(inputs) = model.node_input_facts(node.id) else { continue };
+        let Ok(costs) = node.op.cost(&inputs) else { continue };
+        for (cost, n) in costs {
+            if let (tract_onnx::tract_core::internal::Cost::FMA(_), Ok(n)) = (cost, n.to_i64()) {
+                total += n.max(0) as u64;
+            }
+        }
+    }
+    total
+}
+
 /// Sums node times by operator kind, largest first, with each kind's share of the total.
 pub fn by_op(nodes: &[NodeTime]) -> Vec<OpTime> {
     let mut sums: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
