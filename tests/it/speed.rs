@@ -361,7 +361,8 @@ fn f16_where_the_error_comes_from() {
     );
     // The worst photo, stage by stage (tract's own lowerings, so no fused op hides a tensor).
     let Some((worst_rel, frame, f, _)) = rows.first() else { return };
-    let stages: Vec<String> = ["215", "232", "241", "250", "263", "273", "283", "287", "291", "295"].iter().map(|s| s.to_string()).collect();
+    let stages: Vec<String> =
+        ["215", "232", "241", "250", "263", "273", "283", "287", "291", "295"].iter().map(|s| s.to_string()).collect();
     let spec = manifest.get_kind(&manifest.default_detector, rolemirror::models::Kind::Detector).expect("detector");
     let (path, _) = rolemirror::models::verified_path(&models(), spec).expect("model");
     let plan = |f16| {
