@@ -1,7 +1,7 @@
 //! Per-node timing of a tract plan: where a model's time goes.
 //!
-//! The plan is run `runs` times through tract's own evaluation loop with a timer around each
-//! node (tract's `run_plan_with_eval`, as its command-line profiler does); each node's time is
+//! The plan is run `runs` times through tract's own evaluation loop with a [`Stopwatch`] around
+//! each node (so the thread's CPU time with `ROLEMIRROR_BENCH_CLOCK=cpu`) (tract's `run_plan_with_eval`, as its command-line profiler does); each node's time is
 //! the median over the runs. Grouped by operator kind, the result says which lowering is worth
 //! replacing. Used by `rolemirror bench` (its `profile` section); timings, not a test.
 
@@ -87,7 +87,7 @@ pub fn profile_plan(plan: &std::sync::Arc<TypedRunnableModel>, input: &Tensor, r
     for _ in 0..runs.max(1) {
         let mut this_run = vec![0f64; model.nodes().len()];
         state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
-            let t = Instant::now();
+            let t = Stopwatch::start();
             let r = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
             this_run[node.id] += t.elapsed().as_secs_f64() * 1000.0;
             r

@@ -16,8 +16,10 @@
 //! per-channel [`super::prelu::FusedPrelu`] → a depthwise `Conv` that
 //! [`super::dwconv`] would take at stride 1 (3x3, padding 1, constant weights and bias) →
 //! optionally `Max(x, 0)` or `FusedPrelu` → optionally [`super::maxpool::MaxPool2x2`] (after
-//! no activation or a ReLU), each the only user of the one before, f32. Not where this CPU has
-//! no SIMD path (armv7): tract's lowering stays.
+//! no activation or a ReLU), each the only user of the one before, f32, rows at least
+//! [`super::rows::BLOCK`] wide. Not where this CPU has no SIMD path (armv7): tract's lowering
+//! stays. (MobileFaceNet's expansions, `1x1 → PRelu → dw3x3 → PRelu`, fit the pattern but their
+//! rows are 28 wide or less; fused they were slower.)
 
 use tract_onnx::prelude::tract_data::half::slice::HalfFloatSliceExt;
 use tract_onnx::prelude::*;
@@ -303,8 +305,10 @@ fn match_at(model: &TypedModel, node: &TypedNode) -> Option<(PwDw, OutletId)> {
         return None;
     }
     let shape = concrete_shape(x)?;
-    // A batch axis summed away must be a single image.
-    if rank_in == 4 && rank == 3 && shape[0] != 1 {
+    // A batch axis summed away must be a single image. Rows narrower than the depthwise row
+    // kernel's block stay tract's: MobileFaceNet's expansions (28, 14 and 7 wide) measured 7 %
+    // slower fused (the embedder 0.92x -> 1.02x ONNX Runtime in one interleaved run).
+    if (rank_in == 4 && rank == 3 && shape[0] != 1) || shape[rank_in - 1] < super::rows::BLOCK + 2 {
         return None;
     }
     let cin = shape[rank_in - 3];

@@ -67,6 +67,9 @@ macro_rules! dispatch {
     }};
 }
 
+/// Outputs per block of the stride-1 row kernel; narrower rows take its plain loop.
+pub const BLOCK: usize = 32;
+
 pub type RowFn = fn(&[f32], &[f32], &[f32], &[f32; 9], f32, bool, &mut [f32]);
 
 /// The stride-1 channels-first row kernel for this CPU ([`row_impl`]).
@@ -111,7 +114,6 @@ fn row_impl<const FMA: bool>(above: &[f32], mid: &[f32], below: &[f32], k: &[f32
     // vector registers), so the nine taps of one output no longer wait on each other's
     // latency. The last block overlaps the one before it when n is not a multiple (outputs
     // are recomputed, never inputs).
-    const BLOCK: usize = 32;
     if n >= BLOCK {
         let mut i = 0;
         loop {
