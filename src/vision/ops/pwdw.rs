@@ -17,7 +17,7 @@
 //! [`super::dwconv`] would take at stride 1 (3x3, padding 1, constant weights and bias) →
 //! optionally `Max(x, 0)` or `FusedPrelu` → optionally [`super::maxpool::MaxPool2x2`] (after
 //! no activation or a ReLU), each the only user of the one before, f32, rows at least
-//! [`super::rows::BLOCK`] wide. Not where this CPU has no SIMD path (armv7): tract's lowering
+//! [`super::rows::BLOCK`] + 2 wide. Not where this CPU has no SIMD path (armv7): tract's lowering
 //! stays. (MobileFaceNet's expansions, `1x1 → PRelu → dw3x3 → PRelu`, fit the pattern but their
 //! rows are 28 wide or less; fused they were slower.)
 
