@@ -1,7 +1,7 @@
 //! A 1x1 convolution and the depthwise 3x3 convolution after it in one pass, with what follows
 //! each (none, ReLU or PReLU; a 2x2 max-pool at the end): YuNet's backbone units
-//! (`Conv 1x1 → Conv dw3x3 → Relu [→ MaxPool]`, 17 of them) and MobileFaceNet's expansions
-//! (`Conv 1x1 → PRelu → Conv dw3x3 → PRelu`, 10 at stride 1).
+//! (`Conv 1x1 → Conv dw3x3 → Relu [→ MaxPool]`, 16 of them; 12 at a 640x480 input, where the
+//! other four are 20 pixels wide, below the row kernel's block).
 //!
 //! tract ran each as a packing of the activation, a matrix product, a depthwise pass and an
 //! activation pass, each over the whole tensor (YuNet at 640x480: 4.9 MB each, four times per
@@ -11,8 +11,8 @@
 //! before), and the depthwise row kernel ([`super::rows`]) reads it from there: the only
 //! tensor written to memory is the unit's output (a quarter of it with the pool).
 //!
-//! Found by [`fuse`] on the decluttered model: an `EinSum` `NIHW,OI->NOHW` (or `IHW,OI->OHW`)
-//! with constant weights → `Add` (constant per-channel bias) → optionally `Max(x, 0)` or a
+//! Found by [`fuse`] on the decluttered model: an `EinSum` `NIHW,OI->NOHW` (or without the
+//! batch axis on either side, as tract's decluttering leaves it) with constant weights → `Add` (constant per-channel bias) → optionally `Max(x, 0)` or a
 //! per-channel [`super::prelu::FusedPrelu`] → a depthwise `Conv` that
 //! [`super::dwconv`] would take at stride 1 (3x3, padding 1, constant weights and bias) →
 //! optionally `Max(x, 0)` or `FusedPrelu` → optionally [`super::maxpool::MaxPool2x2`] (after
