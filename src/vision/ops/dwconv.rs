@@ -29,7 +29,7 @@ use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::cnn::PaddingSpec;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-use super::graph::{concrete_shape, fuse_each, is_relu_of, per_channel, sole_successor};
+use super::graph::{concrete_shape, fuse_each, is_relu_of, per_channel, planar_op, sole_successor, PlanarOp};
 use super::maxpool::MaxPool2x2;
 use super::rows::{kernel, kernel_taps, kernel_taps_per_value, pool_rows, split_row};
 
@@ -337,32 +337,19 @@ impl Op for DwConv3x3 {
     op_as_typed_op!();
 }
 
+planar_op!(DwConv3x3, "depthwise conv");
+
 impl EvalOp for DwConv3x3 {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let shape = input.shape().to_vec();
-        let out_shape = self.output_shape(&shape)?;
-        let view = input.try_as_plain_ram()?;
-        // SAFETY: every element of the output is written by `run` (all planes, all rows).
-        let mut out = unsafe { Tensor::uninitialized_dt(input.datum_type(), &out_shape)? };
-        {
-            let mut out_view = out.try_as_plain_ram_mut()?;
-            match input.datum_type() {
-                DatumType::F32 => self.run_f32(&shape, view.as_slice::<f32>()?, out_view.as_slice_mut::<f32>()?)?,
-                DatumType::F16 => self.run_f16(&shape, view.as_slice::<f16>()?, out_view.as_slice_mut::<f16>()?)?,
-                dt => bail!("depthwise conv: {dt:?} input not supported"),
-            }
-        }
-        Ok(tvec!(out.into_tvalue()))
+        self.eval_planar(inputs)
     }
 }
 
 impl TypedOp for DwConv3x3 {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let shape = concrete_shape(inputs[0]).ok_or_else(|| format_err!("depthwise conv needs a concrete input shape"))?;
-        Ok(tvec!(inputs[0].datum_type.fact(&*self.output_shape(&shape)?)))
+        self.planar_facts(inputs)
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {

@@ -1,5 +1,7 @@
 //! Reading a decluttered tract graph for the fusion passes: constants, single users, the ReLU
-//! pattern, and the pass loop that replaces every match of a pattern with one op.
+//! pattern, and the pass loop that replaces every match of a pattern with one op; and what the
+//! fused ops share as tract ops ([`PlanarOp`]: one f32 or f16 input, one output of a computed
+//! shape, every element written).
 //!
 //! The layer below the fused ops ([`super::dwconv`], [`super::stem`], [`super::pwdw`]): they
 //! import from here and from [`super::rows`], never from each other.
@@ -93,3 +95,58 @@ pub fn fuse_each<O: TypedOp>(
     }
     model.into_compact()
 }
+
+/// A fused op over one f32 or f16 tensor (f16 computed in f32): its output shape and its two
+/// runs. [`PlanarOp::eval_planar`] and [`PlanarOp::planar_facts`] are its `EvalOp::eval` and
+/// `TypedOp::output_facts`.
+pub trait PlanarOp {
+    /// Names the op in errors ("depthwise conv", "stem", …).
+    const WHAT: &'static str;
+    fn output_shape(&self, shape: &[usize]) -> TractResult<TVec<usize>>;
+    /// Writes every element of `dst` (of the output shape).
+    fn run_f32(&self, shape: &[usize], src: &[f32], dst: &mut [f32]) -> TractResult<()>;
+    /// As `run_f32` on f16 data.
+    fn run_f16(&self, shape: &[usize], src: &[f16], dst: &mut [f16]) -> TractResult<()>;
+
+    fn eval_planar(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let shape = input.shape().to_vec();
+        let out_shape = self.output_shape(&shape)?;
+        let view = input.try_as_plain_ram()?;
+        // SAFETY: `run_f32` / `run_f16` write every element of the output.
+        let mut out = unsafe { Tensor::uninitialized_dt(input.datum_type(), &out_shape)? };
+        {
+            let mut out_view = out.try_as_plain_ram_mut()?;
+            match input.datum_type() {
+                DatumType::F32 => self.run_f32(&shape, view.as_slice::<f32>()?, out_view.as_slice_mut::<f32>()?)?,
+                DatumType::F16 => self.run_f16(&shape, view.as_slice::<f16>()?, out_view.as_slice_mut::<f16>()?)?,
+                dt => bail!("{}: {dt:?} input not supported", Self::WHAT),
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+
+    fn planar_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let shape = concrete_shape(inputs[0]).ok_or_else(|| format_err!("{} needs a concrete input shape", Self::WHAT))?;
+        Ok(tvec!(inputs[0].datum_type.fact(&*self.output_shape(&shape)?)))
+    }
+}
+
+/// `impl PlanarOp` for an op type from its inherent `output_shape`, `run_f32` and `run_f16`.
+macro_rules! planar_op {
+    ($t:ty, $what:literal) => {
+        impl $crate::vision::ops::graph::PlanarOp for $t {
+            const WHAT: &'static str = $what;
+            fn output_shape(&self, shape: &[usize]) -> TractResult<TVec<usize>> {
+                <$t>::output_shape(self, shape)
+            }
+            fn run_f32(&self, shape: &[usize], src: &[f32], dst: &mut [f32]) -> TractResult<()> {
+                <$t>::run_f32(self, shape, src, dst)
+            }
+            fn run_f16(&self, shape: &[usize], src: &[f16], dst: &mut [f16]) -> TractResult<()> {
+                <$t>::run_f16(self, shape, src, dst)
+            }
+        }
+    };
+}
+pub(crate) use planar_op;
