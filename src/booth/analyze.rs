@@ -3,7 +3,7 @@
 
 use super::machine::{guidance, FaceObs};
 use crate::config::BoothSettings;
-use crate::vision::{align, choose_face, Face, FacePolicy, RgbImage, Vision};
+use crate::vision::{align, Face, RgbImage, Vision};
 
 /// Frontal by landmark geometry: the nose near the eyes' midpoint (yaw) and the eye line near
 /// level (roll).
@@ -47,16 +47,6 @@ pub struct StageTimes {
     pub detect: Option<f64>,
     pub align: Option<f64>,
     pub embed: Option<f64>,
-}
-
-/// Analyses one frame with a full-frame detection: the chosen face and how good it is; embeds it
-/// only when good.
-pub fn analyze(vision: &Vision, frame: &RgbImage, cfg: &BoothSettings) -> anyhow::Result<Option<FaceObs>> {
-    let faces = vision.faces(frame)?;
-    match choose_face(&faces, frame.width(), frame.height(), FacePolicy::Visitor) {
-        Some(face) => Ok(Some(judge(vision, frame, face, cfg, true, &mut StageTimes::default())?)),
-        None => Ok(None),
-    }
 }
 
 /// How good the visitor's `face` (found in `frame`) is; embedded only when good and `embed`.
@@ -108,7 +98,7 @@ mod tests {
         let stripes = RgbImage::from_fn(20, 20, |x, _| if x % 2 == 0 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) });
         assert_eq!(sharpness(&flat), 0.0);
         assert!(sharpness(&stripes) > 1000.0);
-        let blurred = crate::vision::image::resize(&crate::vision::image::resize(&stripes, 5, 5), 20, 20);
+        let blurred = crate::util::image::resize(&crate::util::image::resize(&stripes, 5, 5), 20, 20);
         assert!(sharpness(&blurred) < sharpness(&stripes));
     }
 }

@@ -1,7 +1,7 @@
 //! The booth: where a role model is chosen for the visitor in front of the camera.
 //!
-//! - [`step`]: the one frame step — frame → analyse → observe → scene — that the daemon, the
-//!   demo and the tests share, with the clock passed in.
+//! - [`step`]: the one frame step — frame → analyse ([`FrameAnalyser`]) → observe ([`Booth`]) →
+//!   scene — with the clock passed in; the service's `Core` is the only thing that steps a booth.
 //! - [`analyze`]: per frame, the visitor's face judged (size, pose, sharpness) and embedded.
 //! - [`machine`]: the state machine Attract → Tracking → Matching → Result → Cooldown (pure).
 
@@ -9,4 +9,4 @@ pub mod analyze;
 pub mod machine;
 pub mod step;
 
-pub use step::{analyse_frame, Booth, FrameAnalyser, FrameKind, Observation, FULL_FRAME_EVERY};
+pub use step::{Booth, FrameAnalyser, FrameKind, Observation, FULL_FRAME_EVERY};

@@ -1,11 +1,11 @@
-//! The booth's one frame step: frame → analyse → observe → scene. The daemon's vision worker and
-//! event loop (`service`), the demo and the tests all go through [`analyse_frame`] and
-//! [`Booth`], with the time passed in by the caller: the daemon passes seconds since its start,
-//! the demo and tests a simulated clock.
+//! The booth's one frame step: frame → analyse ([`FrameAnalyser`]) → observe ([`Booth`]) →
+//! scene. The daemon's vision worker and event loop, the demo and the bench all go through the
+//! same analyser and the service's `Core`, which owns the booth, with the time passed in by the
+//! caller: the daemon passes seconds since its start, the demo and bench a simulated clock.
 
 use std::sync::Arc;
 
-use super::analyze::{analyze, judge, StageTimes};
+use super::analyze::{judge, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
 use crate::display::scene::{Guidance, Scene};
@@ -18,27 +18,15 @@ use crate::vision::{choose_face, Face, FacePolicy, RgbImage, Vision};
 /// One analysed camera frame.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    /// The frame as the screen shows it (mirrored when configured); in memory only.
-    pub shown: Arc<RgbImage>,
-    /// The visitor's face, with its box in the coordinates of `shown`.
+    /// The frame as the camera saw it; in memory only.
+    pub frame: Arc<RgbImage>,
+    /// Whether the screen shows `frame` mirrored (`camera.mirror`): the renderer flips it while
+    /// drawing, with the face box.
+    pub mirror: bool,
+    /// The visitor's face, with its box in the coordinates of `frame`.
     pub face: Option<FaceObs>,
     /// Replay only: the file the frame came from (for demo and test events).
     pub label: Option<String>,
-}
-
-/// Analyses one camera frame on its own, with a full-frame detection: the visitor's face is
-/// chosen, judged and (when good) embedded on the frame as the camera saw it; with `mirror`, the
-/// picture and the face box are then flipped for display, as a mirror shows them. A stream of
-/// frames goes through a [`FrameAnalyser`] instead, which tracks the face between them.
-pub fn analyse_frame(
-    vision: &Vision,
-    frame: &Arc<RgbImage>,
-    label: Option<String>,
-    settings: &BoothSettings,
-    mirror: bool,
-) -> anyhow::Result<Observation> {
-    let face = analyze(vision, frame, settings)?;
-    Ok(observation(frame, face, label, mirror))
 }
 
 /// While a face is tracked, a full-frame detection runs at least every this many frames, so a
@@ -70,8 +58,8 @@ struct Known {
 /// no face is known, when the tracked face was lost (on the frame after), and every
 /// [`FULL_FRAME_EVERY`]th frame; on the frames between, the small tracking detector looks in a
 /// region around the face of the previous frame. Each frame's face is then judged and, when
-/// good, embedded once, exactly as [`analyse_frame`] does. Holds only the last face box and
-/// landmarks (no picture, no embedding).
+/// good, embedded once. With `full_every` 1 every frame is looked at on its own (a still photo).
+/// Holds only the last face box and landmarks (no picture, no embedding).
 #[derive(Debug, Clone)]
 pub struct FrameAnalyser {
     known: Option<Known>,
@@ -118,8 +106,10 @@ impl FrameAnalyser {
         self.known = None;
     }
 
-    /// Analyses the next frame of the stream (see [`FrameAnalyser`] and [`analyse_frame`]); its
-    /// stage times are then in [`FrameAnalyser::last_times`].
+    /// Analyses the next frame of the stream (see [`FrameAnalyser`]): the visitor's face is
+    /// chosen, judged and (when good) embedded on the frame as the camera saw it; `mirror` says
+    /// whether the screen shows it flipped, as a mirror does (the renderer flips it while
+    /// drawing). Its stage times are then in [`FrameAnalyser::last_times`].
     pub fn analyse(
         &mut self,
         vision: &Vision,
@@ -153,7 +143,7 @@ impl FrameAnalyser {
             }
             None => None,
         };
-        Ok(observation(frame, obs, label, mirror))
+        Ok(Observation { frame: frame.clone(), mirror, face: obs, label })
     }
 }
 
@@ -168,19 +158,6 @@ fn same_face<'a>(faces: &'a [Face], known: &Face) -> Option<&'a Face> {
         .map(|(_, f)| f)
 }
 
-/// The observation of a frame whose face was analysed on the frame as the camera saw it.
-fn observation(frame: &Arc<RgbImage>, face: Option<FaceObs>, label: Option<String>, mirror: bool) -> Observation {
-    if !mirror {
-        return Observation { shown: frame.clone(), face, label };
-    }
-    let width = frame.width() as f32;
-    let face = face.map(|mut f| {
-        f.bbox[0] = width - f.bbox[0] - f.bbox[2];
-        f
-    });
-    Observation { shown: Arc::new(image::imageops::flip_horizontal(frame.as_ref())), face, label }
-}
-
 /// The booth: the state machine, the latest frame for the mirror view, and the scenes.
 pub struct Booth {
     machine: Machine,
@@ -189,7 +166,8 @@ pub struct Booth {
     also_like: usize,
     /// Role models in the gallery (for the showcase).
     role_models: usize,
-    latest: Option<Arc<RgbImage>>,
+    /// The latest frame, and whether it is shown mirrored.
+    latest: Option<(Arc<RgbImage>, bool)>,
     /// How often each role model was shown this run (the variety policy's only memory).
     variety: Variety,
 }
@@ -210,7 +188,7 @@ impl Booth {
     /// Takes one analysed frame at `now`; when a match is due, ranks the gallery's role models
     /// (by index, best first) for the averaged face, the main match chosen by the variety policy.
     pub fn observe(&mut self, now: f64, obs: &Observation, gallery: &Gallery) -> Vec<BoothEvent> {
-        self.latest = Some(obs.shown.clone());
+        self.latest = Some((obs.frame.clone(), obs.mirror));
         let k = 1 + self.also_like;
         let variety = &mut self.variety;
         self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety))
@@ -245,9 +223,10 @@ impl Booth {
                 Scene::Attract { showcase: (self.role_models > 0).then(|| step % self.role_models) }
             }
             Phase::Tracking { .. } | Phase::Matching { .. } => match &self.latest {
-                Some(frame) => Scene::Live {
+                Some((frame, mirror)) => Scene::Live {
                     frame: frame.clone(),
                     face: machine.face_box(),
+                    mirror: *mirror,
                     guidance: machine.current_guidance().unwrap_or(Guidance::HoldStill),
                     progress: matches!(machine.phase(), Phase::Matching { .. }).then(|| machine.matching_progress()),
                 },
@@ -313,12 +292,13 @@ mod tests {
     fn a_face_shows_the_mirror_view_with_its_box_and_advice() {
         let mut b = booth();
         let far = FaceObs { bbox: [1.0, 1.0, 2.0, 2.0], eye_fraction: 0.01, frontal: true, sharp: true, embedding: None };
-        let obs = Observation { shown: frame(), face: Some(far), label: None };
+        let obs = Observation { frame: frame(), mirror: true, face: Some(far), label: None };
         let gallery = Gallery::synthetic(&[]);
         assert_eq!(b.observe(1.0, &obs, &gallery), vec![BoothEvent::VisitorArrived]);
         match b.scene(1.0) {
-            Scene::Live { face, guidance, progress, .. } => {
-                assert_eq!((face, guidance, progress), (Some([1.0, 1.0, 2.0, 2.0]), Guidance::StepCloser, None));
+            Scene::Live { face, mirror, guidance, progress, .. } => {
+                // The box in the camera's coordinates; the renderer flips it with the frame.
+                assert_eq!((face, mirror, guidance, progress), (Some([1.0, 1.0, 2.0, 2.0]), true, Guidance::StepCloser, None));
             }
             other => panic!("{other:?}"),
         }

@@ -106,6 +106,9 @@ pub enum Command {
         /// Size of the synthetic gallery.
         #[arg(long, default_value_t = 120)]
         gallery_size: usize,
+        /// Only a visit through the booth (the daemon's analyser and core on a simulated clock).
+        #[arg(long)]
+        booth: bool,
     },
     /// Measure accuracy (LFW pairs) and relatability (UTKFace protocol).
     Eval {
@@ -138,6 +141,19 @@ pub enum Command {
     Report {
         #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
         config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One line per check of a booth (config, camera, screen, models, gallery, trusted keys,
+    /// service, /proc/cpuinfo): ok, or what is wrong and the next step. Exit 0 only when all pass.
+    Doctor {
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+        /// Leave a check out (repeat for several): config, camera, screen, models, gallery, keys,
+        /// service, cpuinfo.
+        #[arg(long, value_name = "CHECK")]
+        skip: Vec<String>,
+        /// One JSON object per check instead of text.
         #[arg(long)]
         json: bool,
     },

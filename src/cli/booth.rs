@@ -61,7 +61,7 @@ pub fn demo(common: &Common, data: &Path, out_dir: &Path, size: Size, out: &mut 
     let gallery = gallery.with_settings(common.matching);
     eprintln!("demo: running the booth on {} (screens into {})", data.join("visitors").display(), out_dir.join("screens").display());
     let opts = DemoOptions { data: data.to_path_buf(), out: out_dir.to_path_buf(), size };
-    let summary = demo::run(&vision, &gallery, &Config::default(), &opts)?;
+    let summary = demo::run(&vision, std::sync::Arc::new(gallery), &Config::default(), &opts)?;
     out.flush()?;
     eprintln!("demo: {} visitor frames, {} matches; screens in {}", summary.visitors, summary.matches, out_dir.join("screens").display());
     Ok(ExitCode::Ok)

@@ -17,10 +17,14 @@ use anyhow::bail;
 
 use crate::vision::embed::FaceCode;
 pub use index::Index;
-pub use manifest::{GalleryManifest, RoleModel};
+pub use manifest::{Declared, GalleryManifest, RoleModel};
 use matcher::{Candidate, Hubs, Ranked, Settings};
 
 use crate::vision::EmbedderId;
+
+/// A role model made from vectors (no photo): id, identity vector, appearance vector,
+/// declaration.
+type VectorEntry = (String, Vec<f32>, Option<Vec<f32>>, Option<Declared>);
 
 /// `DIR/gallery.toml`, refused with every problem listed when it is not usable.
 fn valid_manifest(dir: &Path) -> anyhow::Result<GalleryManifest> {
@@ -168,33 +172,61 @@ impl Gallery {
     /// plain cosine: for tests of the code above the gallery.
     #[cfg(test)]
     pub(crate) fn synthetic(vectors: &[(&str, Vec<f32>)]) -> Gallery {
+        let entries = vectors.iter().map(|(id, v)| (id.to_string(), v.clone(), None, None)).collect();
+        Gallery::from_vectors(entries).with_settings(Settings { mode: matcher::Mode::Resemblance, gender_cue: 0.0 })
+    }
+
+    /// A gallery of `n` role models with random unit identity vectors of length `dim` (and
+    /// appearance vectors of length `appearance`, when the embedder has them) and two declared
+    /// genders, no photos on disk: for benchmarks, where ranking it costs what ranking a real
+    /// gallery of that size costs. The same every time.
+    pub fn random(n: usize, dim: usize, appearance: Option<usize>) -> Gallery {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+        };
+        let entries = (0..n)
+            .map(|i| {
+                let v: Vec<f32> = (0..dim).map(|_| next()).collect();
+                let appearance = appearance.map(|n| (0..n).map(|_| next()).collect());
+                let declared = Declared { consent: true, gender: Some(["f", "m"][i % 2].into()), ..Declared::default() };
+                (format!("synthetic-{i:04}"), v, appearance, Some(declared))
+            })
+            .collect();
+        Gallery::from_vectors(entries)
+    }
+
+    /// A gallery of (id, identity vector, appearance vector, declaration) entries, one photo each.
+    fn from_vectors(entries: Vec<VectorEntry>) -> Gallery {
         let mut role_models = Vec::new();
         let mut photos = Vec::new();
-        for (id, v) in vectors {
+        let dim = entries.first().map_or(0, |e| e.1.len());
+        for (id, v, appearance, declared) in entries {
             role_models.push(RoleModel {
-                id: id.to_string(),
+                id: id.clone(),
                 name: id.to_uppercase(),
                 role: "Role".into(),
                 branch: String::new(),
                 quote: String::new(),
                 story_url: format!("https://example.org/{id}"),
                 photos: vec![format!("{id}.jpg")],
-                declared: None,
+                declared,
             });
             photos.push(index::PhotoEntry {
-                role_model: id.to_string(),
+                role_model: id.clone(),
                 file: format!("{id}.jpg"),
                 sha256: String::new(),
                 eye_distance: 40.0,
                 face: None,
-                embedding: crate::vision::embed::normalize(v.clone()).unwrap_or_default(),
-                appearance: None,
+                embedding: crate::vision::embed::normalize(v).unwrap_or_default(),
+                appearance: appearance.and_then(crate::vision::embed::normalize),
             });
         }
-        let dim = vectors.first().map_or(0, |(_, v)| v.len());
         let embedder = EmbedderId { id: "synthetic".into(), sha256: String::new(), dim, appearance: None };
         let index = Index { format: index::FORMAT, embedder, manifest_sha256: String::new(), photos, rejected: vec![] };
         Gallery::from_parts(Path::new("."), GalleryManifest { role_models }, index)
-            .with_settings(Settings { mode: matcher::Mode::Resemblance, gender_cue: 0.0 })
     }
 }

@@ -7,10 +7,12 @@
 use std::sync::Arc;
 
 use super::counters::Counters;
+use super::health::SNAPSHOT_EVERY;
 use crate::booth::machine::{BoothEvent, Phase};
 use crate::booth::{Booth, Observation};
 use crate::camera::CameraStatus;
-use crate::display::scene::Scene;
+use crate::config::Config;
+use crate::display::scene::{Guidance, Scene};
 use crate::events::Event;
 use crate::gallery::Gallery;
 
@@ -25,6 +27,9 @@ pub enum Action {
     Watchdog,
     /// Write the counters to the state directory.
     SaveCounters,
+    /// Copy the loop's live values (stage times, rates, counters) into the health snapshot;
+    /// with `save`, also write the snapshot file for `rolemirror report`.
+    Health { save: bool },
 }
 
 /// The vision worker must have looped within this many seconds for the watchdog to be fed (it
@@ -32,10 +37,23 @@ pub enum Action {
 pub const HEARTBEAT_TIMEOUT: f64 = 5.0;
 /// The counters are written at most this often (seconds), and at shutdown.
 pub const SAVE_EVERY: f64 = 60.0;
+/// The live health values are refreshed this often (seconds).
+pub const HEALTH_EVERY: f64 = 1.0;
 
 /// Today's local date (`YYYY-MM-DD`), for the per-day counters: the wall clock, which may step
 /// (a Pi without a real-time clock sets its time when the network comes); the timers never use it.
 pub type Today = Box<dyn Fn() -> String + Send>;
+
+/// The current visitor, for the events of their visit.
+#[derive(Debug, Default)]
+struct Visit {
+    /// They have been shown a role model.
+    matched: bool,
+    /// Replay only: the file their frames came from.
+    label: Option<String>,
+    /// The last advice the booth gave them.
+    advice: Option<Guidance>,
+}
 
 /// The running booth's state besides the state machine.
 pub struct Core {
@@ -43,43 +61,61 @@ pub struct Core {
     gallery: Arc<Gallery>,
     counters: Counters,
     today: Today,
-    /// The current visitor has been shown a role model.
-    visit_matched: bool,
+    /// `None` between visits.
+    visit: Option<Visit>,
     camera_ok: bool,
     /// A camera loss was reported while no camera had ever connected (reported once).
     lost_reported: bool,
     /// The scene last shown, by name and showcased role model (the same screen is not redrawn).
     shown: Option<(&'static str, Option<usize>)>,
     saved_at: f64,
+    health_at: f64,
+    snapshot_at: f64,
     /// A USB update (or its outcome) is on screen: the booth's own screens and frames wait.
     updating: bool,
 }
 
 impl Core {
-    /// A core at `now`, and its first action: the "camera not connected" screen until the
-    /// camera delivers.
-    pub fn new(booth: Booth, gallery: Arc<Gallery>, counters: Counters, today: Today, now: f64) -> (Core, Vec<Action>) {
-        let core = Core {
+    /// A core at `now` for `gallery` with the booth, result-card and variety settings of
+    /// `config`. The only place a [`Booth`] is made: the daemon, `rolemirror demo` and
+    /// `rolemirror bench` all step the booth through a `Core`. [`Core::start`] gives its first
+    /// screen.
+    pub fn new(config: &Config, gallery: Arc<Gallery>, counters: Counters, today: Today, now: f64) -> Core {
+        let booth = Booth::new(config.booth.clone(), config.gallery.also_like, config.gallery.variety, &gallery, now);
+        Core {
             booth,
             gallery,
             counters,
             today,
-            visit_matched: false,
+            visit: None,
             camera_ok: false,
             lost_reported: false,
             shown: None,
             saved_at: now,
+            health_at: now,
+            snapshot_at: now,
             updating: false,
-        };
-        (core, vec![Action::Show(Scene::CameraLost)])
+        }
     }
 
-    /// The counters (to save them).
+    /// The first screen, once there is a screen: "camera not connected" until the camera
+    /// delivers.
+    pub fn start(&mut self) -> Vec<Action> {
+        self.shown = Some((Scene::CameraLost.name(), None));
+        vec![Action::Show(Scene::CameraLost)]
+    }
+
     /// Whether the vision worker should still embed faces (see [`Phase::wants_embeddings`]).
     pub fn wants_embeddings(&self) -> bool {
         self.booth.phase().wants_embeddings()
     }
 
+    /// The booth's phase (for drivers that script a visit: the demo, the bench).
+    pub fn phase(&self) -> &Phase {
+        self.booth.phase()
+    }
+
+    /// The counters (to save them).
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
@@ -99,6 +135,7 @@ impl Core {
                 }
                 self.camera_ok = false;
                 self.booth.reset(now);
+                self.visit = None;
             }
             // The replay ended: the event loop stops.
             CameraStatus::Ended => {}
@@ -116,21 +153,25 @@ impl Core {
         for ev in self.booth.observe(now, obs, &self.gallery) {
             match ev {
                 BoothEvent::VisitorArrived => {
-                    self.visit_matched = false;
+                    self.visit = Some(Visit { label: obs.label.clone(), ..Visit::default() });
                     self.counters.visitor(&(self.today)());
                 }
                 BoothEvent::Matched(r) => {
-                    self.visit_matched = true;
                     let rm = &self.gallery.role_models[r.index];
                     self.counters.matched(&rm.id, &(self.today)());
                     let mut fields = vec![("role_model", rm.id.clone()), ("similarity", format!("{:.4}", r.similarity))];
-                    if let Some(label) = &obs.label {
-                        fields.insert(0, ("visitor", label.clone()));
+                    let visit = self.visit.get_or_insert_with(Visit::default);
+                    visit.matched = true;
+                    if let Some(label) = visit.label.clone().or_else(|| obs.label.clone()) {
+                        fields.insert(0, ("visitor", label));
                     }
                     actions.push(Action::Emit(Event::new("match", fields)));
                 }
-                BoothEvent::VisitorLeft => self.left(),
+                BoothEvent::VisitorLeft => actions.extend(self.left()),
             }
+        }
+        if let Some(visit) = self.visit.as_mut() {
+            visit.advice = self.booth.guidance().or(visit.advice);
         }
         // Replayed files (demo data, tests) name the frames that showed nobody.
         if let (None, Some(label), Phase::Attract { .. }) = (&obs.face, &obs.label, self.booth.phase()) {
@@ -146,7 +187,7 @@ impl Core {
         let mut actions = Vec::new();
         for ev in self.booth.tick(now) {
             if ev == BoothEvent::VisitorLeft {
-                self.left();
+                actions.extend(self.left());
             }
         }
         if now - heartbeat < HEARTBEAT_TIMEOUT {
@@ -155,6 +196,14 @@ impl Core {
         if now - self.saved_at >= SAVE_EVERY {
             self.saved_at = now;
             actions.push(Action::SaveCounters);
+        }
+        if now - self.health_at >= HEALTH_EVERY {
+            self.health_at = now;
+            let save = now - self.snapshot_at >= SNAPSHOT_EVERY.as_secs_f64();
+            if save {
+                self.snapshot_at = now;
+            }
+            actions.push(Action::Health { save });
         }
         actions.extend(self.refresh(now, false));
         actions
@@ -172,14 +221,23 @@ impl Core {
         self.updating = false;
         self.shown = None;
         self.booth.reset(now);
+        self.visit = None;
         self.refresh(now, true).into_iter().collect()
     }
 
-    /// A visitor left; one who was never matched is counted as such (once per visit).
-    fn left(&mut self) {
-        if !std::mem::replace(&mut self.visit_matched, true) {
-            self.counters.no_match(&(self.today)());
+    /// A visitor left; one who was never matched is counted as such and named with the last
+    /// advice they got (`event=no_match advice=step_closer`).
+    fn left(&mut self) -> Option<Action> {
+        let visit = self.visit.take()?;
+        if visit.matched {
+            return None;
         }
+        self.counters.no_match(&(self.today)());
+        let mut fields = vec![("advice", visit.advice.unwrap_or(Guidance::HoldStill).name().to_string())];
+        if let Some(label) = visit.label {
+            fields.insert(0, ("visitor", label));
+        }
+        Some(Action::Emit(Event::new("no_match", fields)))
     }
 
     /// The booth's scene, when it is not already on screen (the mirror view is redrawn for every
@@ -211,10 +269,10 @@ mod tests {
     fn core() -> Core {
         let gallery =
             Arc::new(Gallery::synthetic(&[("ann", vec![1.0, 0.0, 0.0]), ("bo", vec![0.0, 1.0, 0.0]), ("cy", vec![0.0, 0.0, 1.0])]));
-        let settings = BoothSettings { matching_frames: 2, ..BoothSettings::default() };
-        let booth = Booth::new(settings, 1, crate::gallery::variety::VarietySettings::OFF, &gallery, 0.0);
-        let (core, first) = Core::new(booth, gallery, Counters::default(), Box::new(|| "2026-11-30".to_string()), 0.0);
-        assert_eq!(first, vec![Action::Show(Scene::CameraLost)]);
+        let mut config = Config { booth: BoothSettings { matching_frames: 2, ..BoothSettings::default() }, ..Config::default() };
+        (config.gallery.also_like, config.gallery.variety) = (1, crate::gallery::variety::VarietySettings::OFF);
+        let mut core = Core::new(&config, gallery, Counters::default(), Box::new(|| "2026-11-30".to_string()), 0.0);
+        assert_eq!(core.start(), vec![Action::Show(Scene::CameraLost)]);
         core
     }
 
@@ -226,7 +284,7 @@ mod tests {
             sharp: true,
             embedding: Some(FaceCode { identity: v.to_vec(), appearance: None }),
         });
-        Observation { shown: Arc::new(RgbImage::new(4, 4)), face, label: label.map(str::to_string) }
+        Observation { frame: Arc::new(RgbImage::new(4, 4)), mirror: false, face, label: label.map(str::to_string) }
     }
 
     fn events(actions: &[Action]) -> Vec<String> {
@@ -275,7 +333,11 @@ mod tests {
         // The clock steps a day forward (a Pi sets its time): the timers do not care.
         *day.lock().expect("lock") = "2026-12-01".into();
         c.observation(1.1, &frame(None, None));
-        assert!(c.tick(2.6, 2.6).iter().any(|a| matches!(a, Action::Show(Scene::Attract { .. }))), "the visitor left after 1.5 s");
+        let a = c.tick(2.6, 2.6);
+        assert!(a.iter().any(|a| matches!(a, Action::Show(Scene::Attract { .. }))), "the visitor left after 1.5 s");
+        // Named once, with the advice they were last given (one good frame of two: hold still).
+        assert_eq!(events(&a), vec!["event=no_match advice=hold_still"]);
+        assert!(events(&c.tick(5.0, 5.0)).is_empty());
         let days = &c.counters().days;
         assert_eq!(days["2026-11-30"], crate::service::counters::Day { visitors: 1, matches: 0, no_match: 0 });
         assert_eq!(days["2026-12-01"], crate::service::counters::Day { visitors: 0, matches: 0, no_match: 1 });

@@ -1,33 +1,27 @@
 //! `rolemirror run --config FILE`: the booth as a long-running systemd service.
 //!
-//! - This module: the outer loop — read the config, tidy an interrupted USB import, start up,
-//!   run the booth (or the service screen), reload on SIGHUP or after a USB update, stop on
-//!   SIGTERM.
-//! - [`startup`]: models, gallery and screen assets, phase by phase, feeding systemd's watchdog.
-//! - [`running`]: the running booth's threads and event loop.
-//! - [`core`]: the event loop's decisions without I/O (tested on a fake clock).
-//! - [`fallback`]: the service screen when the booth cannot run as configured.
+//! - [`daemon`]: the one event loop (a single `select!` over signals, start-up, the screen, the
+//!   camera, analysed frames, USB and a tick) and everything that does I/O.
+//! - [`machine`]: the daemon's decisions over its whole life, without I/O — start-up, the
+//!   running booth, the service screen, updates, reloads, the exit (tested on a fake clock).
+//! - [`core`]: the running booth's decisions, without I/O; the one thing that steps
+//!   [`crate::booth::Booth`] — in the daemon, in `rolemirror demo` and in `rolemirror bench`.
+//! - [`startup`]: models, gallery and screen assets, phase by phase.
+//! - [`pipeline`]: the capture and vision threads.
+//! - [`simulated`]: the booth on a simulated clock (`rolemirror demo`, `rolemirror bench`).
 //! - [`counters`]: the anonymous counters in the state directory.
 //! - [`health`]: the health report (on a stick, and `rolemirror report`) and its snapshot file.
 
 pub mod core;
 pub mod counters;
-pub mod fallback;
+mod daemon;
 pub mod health;
-pub mod running;
+pub mod machine;
+pub mod pipeline;
+pub mod simulated;
 pub mod startup;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use tokio::signal::unix::{signal, Signal, SignalKind};
-
-use crate::config::Config;
-use crate::events::emit;
-use crate::usb::Updater;
-use crate::vision::Vision;
-use startup::Startup;
+use std::path::Path;
 
 /// How the daemon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,15 +40,6 @@ impl Exit {
             Exit::ReplayEnded => "replayended",
         }
     }
-}
-
-/// How one configuration's run ended.
-pub(crate) enum Outcome {
-    Exit(Exit),
-    /// SIGHUP or an installed update: read the config again and start over.
-    Reload,
-    /// What was missing is there now (a screen that appeared after the booth started): start over.
-    Retry,
 }
 
 /// Tells systemd (outside systemd, without `NOTIFY_SOCKET`, this does nothing). Never waits: the
@@ -79,43 +64,6 @@ pub(crate) fn notify(states: &[sd_notify::NotifyState]) {
     }
 }
 
-/// The signals the daemon reacts to, and what outlives a reload.
-pub(crate) struct Signals {
-    term: Signal,
-    int: Signal,
-    hup: Signal,
-    /// SIGUSR1: look for USB sticks now (sent by the mount helper).
-    usr1: Signal,
-    /// Sticks already handled (mount point → identity), so a reload does not import again.
-    seen: HashMap<PathBuf, String>,
-}
-
-/// The USB [`Updater`] for a booth: `vision` when the booth has its models loaded, else they are
-/// loaded when an import needs them.
-/// Every stick with a `ROLEMIRROR/` folder gets a health report from `live`.
-fn updater(config: &Config, config_path: &Path, vision: Option<Arc<Vision>>, current: Option<Config>, live: health::SharedLive) -> Updater {
-    let options = config.vision.clone();
-    let source: crate::usb::VisionSource = match vision {
-        Some(v) => Arc::new(move || Ok(v.clone())),
-        None => Arc::new(move || Vision::open(&options).map(Arc::new)),
-    };
-    Updater::new(config.usb.clone(), config_path, current, &config.gallery.dir, source, config.texts.clone()).with_health(health::source(
-        config_path,
-        config,
-        live,
-    ))
-}
-
-/// The health of a booth on its service screen (it could not start as configured), also
-/// written to the snapshot file for `rolemirror report`.
-fn service_health(config: &Config, problems: &[String]) -> health::SharedLive {
-    let state = format!("service screen: {}", problems.join("; "));
-    let snapshot = health::new_snapshot(config, &state, health::configured_models(config), None);
-    health::save_snapshot(&config.state_dir, &snapshot);
-    let days = counters::Counters::load(&config.state_dir).days;
-    Arc::new(std::sync::Mutex::new(health::Live { snapshot, days }))
-}
-
 /// Runs the daemon until SIGTERM (or the end of a non-looping replay).
 pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
     // The console's text, cursor and blanking stay off the framebuffer while the booth runs
@@ -130,54 +78,5 @@ pub fn run(config_path: &Path) -> anyhow::Result<Exit> {
         );
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(daemon(config_path))
-}
-
-async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
-    let mut sig = Signals {
-        term: signal(SignalKind::terminate())?,
-        int: signal(SignalKind::interrupt())?,
-        hup: signal(SignalKind::hangup())?,
-        usr1: signal(SignalKind::user_defined1())?,
-        seen: HashMap::new(),
-    };
-    loop {
-        let outcome = match Config::load(config_path) {
-            Ok(config) => {
-                startup::tidy_gallery_store(&config.gallery.dir);
-                match startup::load_watched(&config, &mut sig).await {
-                    Startup::Loaded(loaded) => {
-                        // Start-up (model optimisation, gallery indexing) freed far more than the
-                        // booth keeps: give it back before running.
-                        crate::util::memory::release_free();
-                        running::booth(*loaded, config_path, &mut sig).await?
-                    }
-                    Startup::Failed(problems) => {
-                        let live = service_health(&config, &problems);
-                        let usb = updater(&config, config_path, None, Some(config.clone()), live);
-                        fallback::service(&config.display, &problems, false, usb, &mut sig).await?
-                    }
-                    Startup::Stopped => {
-                        emit("shutdown", &[("reason", Exit::Stopped.name().to_string())]);
-                        Outcome::Exit(Exit::Stopped)
-                    }
-                }
-            }
-            Err(e) => {
-                let problems: Vec<String> = e.problems.iter().map(|p| format!("{}: {p}", config_path.display())).collect();
-                let lenient = Config::lenient(config_path);
-                let live = service_health(&lenient, &problems);
-                let usb = updater(&lenient, config_path, None, None, live);
-                fallback::service(&lenient.display, &problems, false, usb, &mut sig).await?
-            }
-        };
-        match outcome {
-            Outcome::Exit(exit) => return Ok(exit),
-            Outcome::Reload => {
-                notify(&[sd_notify::NotifyState::Reloading]);
-                emit("config_reloaded", &[("file", config_path.display().to_string())]);
-            }
-            Outcome::Retry => {}
-        }
-    }
+    rt.block_on(daemon::daemon(config_path))
 }

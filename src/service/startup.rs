@@ -1,14 +1,14 @@
 //! Start-up: models, gallery (its index rebuilt when missing or stale) and the screens' assets,
-//! phase by phase. Each phase is logged and shown in systemd's status line, and systemd's
-//! watchdog and start timeout are fed while start-up makes progress — on a slow SD card, a
-//! Pi 3, or a gallery whose index must be rebuilt after a software update, start-up can take
-//! minutes, and a booth that is killed before it is ready is killed forever.
+//! phase by phase, on a thread of its own. Each phase is reported; the state machine
+//! ([`super::machine`]) logs it, shows it in systemd's status line, and feeds systemd's watchdog
+//! and start timeout while start-up makes progress — on a slow SD card, a Pi 3, or a gallery
+//! whose index must be rebuilt after a software update, start-up can take minutes, and a booth
+//! that is killed before it is ready is killed forever.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{notify, Signals};
 use crate::config::Config;
 use crate::display::render::Assets;
 use crate::display::text::Fonts;
@@ -92,78 +92,9 @@ pub fn load(config: &Config, progress: &(dyn Fn(Progress) + Sync)) -> Result<Loa
     }
 }
 
-/// How start-up ended.
-pub enum Startup {
-    Loaded(Box<Loaded>),
-    Failed(Vec<String>),
-    /// SIGTERM or SIGINT while loading.
-    Stopped,
-}
-
 /// Start-up stops feeding the watchdog after this long without progress: a hung load is
 /// restarted by systemd rather than waited for forever.
 pub const STALL: Duration = Duration::from_secs(600);
-/// How often a long phase is logged again.
-const LOG_EVERY: Duration = Duration::from_secs(15);
-
-/// Runs [`load`] on a blocking thread while feeding the watchdog and extending the start
-/// timeout, logging each phase and, every 15 s, what it is still doing.
-pub(super) async fn load_watched(config: &Config, sig: &mut Signals) -> Startup {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-    let cfg = config.clone();
-    let mut task = tokio::task::spawn_blocking(move || {
-        load(&cfg, &|p| {
-            let _ = tx.send(p);
-        })
-    });
-    let started = Instant::now();
-    let (mut phase, mut photos) = ("starting", 0usize);
-    let (mut progressed, mut logged) = (Instant::now(), Instant::now());
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    loop {
-        tokio::select! {
-            done = &mut task => {
-                return match done {
-                    Ok(Ok(loaded)) => {
-                        log::info!("start-up: done in {:.1} s", started.elapsed().as_secs_f64());
-                        Startup::Loaded(Box::new(loaded))
-                    }
-                    Ok(Err(problems)) => Startup::Failed(problems),
-                    Err(e) => Startup::Failed(vec![format!("start-up failed: {e}")]),
-                };
-            }
-            Some(p) = rx.recv() => {
-                progressed = Instant::now();
-                match p {
-                    Progress::Phase(name) => {
-                        phase = name;
-                        log::info!("start-up: {name}");
-                        notify(&[sd_notify::NotifyState::Status(&format!("starting: {name}"))]);
-                        logged = Instant::now();
-                    }
-                    Progress::Photo => {
-                        photos += 1;
-                        if photos == 1 {
-                            log::info!("start-up: the gallery's index is missing or stale; embedding its photos");
-                        }
-                    }
-                }
-            }
-            _ = tick.tick() => {
-                if progressed.elapsed() < STALL {
-                    notify(&[sd_notify::NotifyState::Watchdog, sd_notify::NotifyState::ExtendTimeoutUsec(30_000_000)]);
-                }
-                if logged.elapsed() >= LOG_EVERY {
-                    let embedded = if photos > 0 { format!(", {photos} photos embedded") } else { String::new() };
-                    log::info!("start-up: still {phase} after {:.0} s{embedded}", started.elapsed().as_secs_f64());
-                    logged = Instant::now();
-                }
-            }
-            _ = sig.term.recv() => return Startup::Stopped,
-            _ = sig.int.recv() => return Startup::Stopped,
-        }
-    }
-}
 
 /// Recovers what an interrupted USB import left next to the gallery (never the active gallery).
 pub fn tidy_gallery_store(gallery_dir: &Path) {

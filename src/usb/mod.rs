@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::config::{Config, Texts, UsbSettings};
 use crate::display::scene::Scene;
@@ -223,6 +222,14 @@ pub enum Tick {
     Finished { reload: bool },
 }
 
+/// An import's outcome on screen: for `result_seconds` from the first [`Updater::tick`] after it
+/// ended (`until`, on the daemon's clock), then the booth reloads (`reload`: something was
+/// installed) or goes back to its own screens.
+struct Showing {
+    until: Option<f64>,
+    reload: bool,
+}
+
 /// The daemon's side of USB updates: looks for sticks, runs one import at a time on its own
 /// thread, and turns its progress and outcome into screens, events and a report.
 pub struct Updater {
@@ -234,8 +241,10 @@ pub struct Updater {
     texts: Texts,
     rx: Option<tokio::sync::mpsc::UnboundedReceiver<Msg>>,
     stick: Option<Stick>,
-    showing_until: Option<(Instant, bool)>,
-    last_scan: Option<Instant>,
+    /// An import's outcome on screen.
+    showing: Option<Showing>,
+    /// When the mount roots were last looked at.
+    last_scan: Option<f64>,
     health: Option<HealthSource>,
 }
 
@@ -257,7 +266,7 @@ impl Updater {
             texts,
             rx: None,
             stick: None,
-            showing_until: None,
+            showing: None,
             last_scan: None,
             health: None,
         }
@@ -296,16 +305,16 @@ impl Updater {
 
     /// Looks at the mount roots (at most every `poll_seconds`, or at once with `now_please`),
     /// forgets sticks that are gone, and starts an import for a new one. `seen` outlives
-    /// reloads, so a stick is handled once per insertion.
-    pub fn poll(&mut self, seen: &mut HashMap<PathBuf, String>, now_please: bool) -> Option<Scene> {
-        if !self.cfg.enabled || self.rx.is_some() || self.showing_until.is_some() {
+    /// reloads, so a stick is handled once per insertion. `now` is the daemon's clock (seconds).
+    pub fn poll(&mut self, now: f64, seen: &mut HashMap<PathBuf, String>, now_please: bool) -> Option<Scene> {
+        if !self.cfg.enabled || self.rx.is_some() || self.showing.is_some() {
             return None;
         }
-        let due = self.last_scan.is_none_or(|t| t.elapsed() >= self.cfg.poll);
+        let due = self.last_scan.is_none_or(|t| now - t >= self.cfg.poll.as_secs_f64());
         if !due && !now_please {
             return None;
         }
-        self.last_scan = Some(Instant::now());
+        self.last_scan = Some(now);
         let sticks = scan(&self.cfg.mount_roots);
         seen.retain(|mount, _| sticks.iter().any(|s| &s.mount == mount));
         let stick = sticks.into_iter().find(|s| seen.get(&s.mount) != Some(&s.identity))?;
@@ -379,6 +388,8 @@ impl Updater {
         Scene::Update { title: self.texts.usb_updating.clone(), lines: vec![p.step.clone()], progress: Some(p.fraction) }
     }
 
+    /// The import ended: its report and events, and its outcome's screen (shown from the next
+    /// [`Updater::tick`] on for `result_seconds`).
     fn finish(&mut self, outcome: Outcome) -> Scene {
         self.rx = None;
         let stick = self.stick.take().unwrap_or(Stick { mount: PathBuf::new(), bundle: PathBuf::new(), identity: String::new() });
@@ -425,27 +436,34 @@ impl Updater {
                 (self.texts.usb_refused.clone(), r.0.iter().take(8).cloned().collect(), false)
             }
         };
-        self.showing_until = Some((Instant::now() + self.cfg.result, reload));
+        // The outcome's time on screen starts at the next tick (which knows the time).
+        self.showing = Some(Showing { until: None, reload });
         Scene::Update { title, lines, progress: None }
     }
 
     /// An import runs or its outcome is on screen.
     pub fn busy(&self) -> bool {
-        self.rx.is_some() || self.showing_until.is_some()
+        self.rx.is_some() || self.showing.is_some()
     }
 
-    /// Whether the booth may show its own screens, or should reload now.
-    pub fn tick(&mut self) -> Tick {
+    /// Whether the booth may show its own screens, or should reload now (`now`: the daemon's
+    /// clock, seconds).
+    pub fn tick(&mut self, now: f64) -> Tick {
         if self.rx.is_some() {
             return Tick::Busy;
         }
-        match self.showing_until {
-            Some((until, reload)) if Instant::now() >= until => {
-                self.showing_until = None;
+        match &mut self.showing {
+            None => Tick::Idle,
+            Some(Showing { until: until @ None, .. }) => {
+                *until = Some(now + self.cfg.result.as_secs_f64());
+                Tick::Busy
+            }
+            Some(Showing { until: Some(until), reload }) if now >= *until => {
+                let reload = *reload;
+                self.showing = None;
                 Tick::Finished { reload }
             }
             Some(_) => Tick::Busy,
-            None => Tick::Idle,
         }
     }
 }

@@ -558,7 +558,7 @@ fn camera_frame(photos: &[(&str, u32, i64)]) -> std::sync::Arc<image::RgbImage> 
 
 #[test]
 fn the_frame_analyser_tracks_the_face_and_still_sees_a_second_visitor() {
-    use rolemirror::booth::{analyse_frame, FrameAnalyser, FrameKind, FULL_FRAME_EVERY};
+    use rolemirror::booth::{FrameAnalyser, FrameKind, FULL_FRAME_EVERY};
     use rolemirror::config::BoothSettings;
     let vision = default_vision();
     let settings = BoothSettings::default();
@@ -592,9 +592,10 @@ fn the_frame_analyser_tracks_the_face_and_still_sees_a_second_visitor() {
             let overlap = full.iter().map(|f| rolemirror::vision::detect::iou(&face.bbox, &f.bbox)).fold(0.0f32, f32::max);
             assert!(overlap > 0.7, "frame {i}: tracked {:?} vs full {full:?}", face.bbox);
         }
-        // A lone frame is analysed as the analyser's full-frame frames are.
+        // A lone frame (an analyser that looks at every frame on its own) is analysed as the
+        // analyser's full-frame frames are.
         if i == 0 {
-            let alone = analyse_frame(vision, frame, None, &settings, false).expect("analyse").face.expect("face");
+            let alone = FrameAnalyser::new(1).analyse(vision, frame, None, &settings, false).expect("analyse").face.expect("face");
             assert_eq!(obs.face.as_ref().map(|f| f.bbox), Some(alone.bbox));
         }
     }

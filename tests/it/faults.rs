@@ -720,7 +720,7 @@ fn a_full_disk_refuses_the_import_keeps_the_gallery_and_the_booth_matching() {
 #[test]
 fn counters_keep_counting_on_a_full_disk_and_are_written_when_space_returns() {
     use rolemirror::booth::machine::FaceObs;
-    use rolemirror::booth::{Booth, Observation};
+    use rolemirror::booth::Observation;
     use rolemirror::camera::CameraStatus;
     use rolemirror::service::core::{Action, Core};
     use rolemirror::service::counters::Counters;
@@ -737,14 +737,17 @@ fn counters_keep_counting_on_a_full_disk_and_are_written_when_space_returns() {
         sharp: true,
         embedding: Some(FaceCode { identity: photo.embedding.clone(), appearance: photo.appearance.clone() }),
     };
-    let frame = |face: Option<FaceObs>| Observation { shown: Arc::new(image::RgbImage::new(4, 4)), face, label: None };
-    let settings = rolemirror::config::BoothSettings { matching_frames: 2, ..Default::default() };
-    let booth = Booth::new(settings, 0, rolemirror::gallery::variety::VarietySettings::OFF, &gallery, 0.0);
-    let (mut core, _) = Core::new(booth, gallery.clone(), Counters::load(&dir), Box::new(|| "2026-06-15".to_string()), 0.0);
+    let frame = |face: Option<FaceObs>| Observation { frame: Arc::new(image::RgbImage::new(4, 4)), mirror: false, face, label: None };
+    let mut config = rolemirror::config::Config {
+        booth: rolemirror::config::BoothSettings { matching_frames: 2, ..Default::default() },
+        ..Default::default()
+    };
+    (config.gallery.also_like, config.gallery.variety) = (0, rolemirror::gallery::variety::VarietySettings::OFF);
+    let mut core = Core::new(&config, gallery.clone(), Counters::load(&dir), Box::new(|| "2026-06-15".to_string()), 0.0);
     let saved = |core: &Core, actions: Vec<Action>| {
         for a in actions {
             if a == Action::SaveCounters {
-                core.counters().save(&dir); // as service::running does
+                core.counters().save(&dir); // as the daemon's loop does
             }
         }
     };
