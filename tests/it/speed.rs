@@ -147,9 +147,9 @@ fn tracking_in_a_region_finds_the_face_in_frame_coordinates() {
     assert!(ct >= co - 0.005, "tracked embeddings cosine {ct}, full-frame spread {co}");
 }
 
-/// f16 only where the CPU has fp16 arithmetic. Without it (x86, a Pi 4): `f16` is refused with
-/// the reason and `auto` is f32. With it (a Pi 5; here qemu-aarch64 with `QEMU_CPU=cortex-a76`):
-/// the f16 embedder gives the f32 embeddings of the golden crops (cosine >= 0.999), and the f16
+/// f16 only where the CPU has fp16 arithmetic, and only when asked: `auto` is f32 everywhere.
+/// Without it (x86, a Pi 4): `f16` is refused with the reason. With it (a Pi 5; here
+/// qemu-aarch64 with `QEMU_CPU=cortex-a76`): the f16 embedder gives the f32 embeddings of the golden crops (cosine >= 0.999), and the f16
 /// detector finds the same largest face on the golden photos as 640x480 frames, whose f16
 /// embedding end to end stays within cosine 0.99 of the f32 one (median >= 0.999).
 #[test]
@@ -157,15 +157,14 @@ fn f16_only_where_the_cpu_has_it_and_then_as_f32() {
     let manifest = Manifest::builtin().expect("manifest");
     let opts =
         |precision| VisionOptions { precision, detect: DetectorOptions { input: (640, 480), ..Default::default() }, ..Default::default() };
+    assert_eq!(Precision::Auto.resolve(), Ok(false));
     if !rolemirror::vision::fp16_supported() {
-        assert_eq!(Precision::Auto.resolve(), Ok(false));
         let err = Vision::load(&models(), &manifest, &opts(Precision::F16)).err().expect("f16 refused without fp16");
         assert!(format!("{err:#}").contains("no fp16 arithmetic"), "{err:#}");
         eprintln!("this CPU has no fp16 arithmetic: f16 refused, auto = f32 (the f16 numerics run under qemu-aarch64 -cpu cortex-a76)");
         return;
     }
-    assert_eq!(Precision::Auto.resolve(), Ok(true));
-    let v16 = Vision::load(&models(), &manifest, &opts(Precision::Auto)).expect("f16 loads");
+    let v16 = Vision::load(&models(), &manifest, &opts(Precision::F16)).expect("f16 loads");
     let v32 = Vision::load(&models(), &manifest, &opts(Precision::F32)).expect("f32 loads");
     assert_eq!((v16.precision(), v32.precision()), ("f16", "f32"));
     let g = goldens();
