@@ -8,6 +8,8 @@ sees it):
   embed        aligned 112x112 crop -> identity embedding + appearance vector (preprocess,
                network, normalise): tract `median_ms.embed` against ORT + numpy
   embed.net    the embedder network alone: tract `stages_ms.embed.network` against session.run
+  detect.net   the detector network alone at the booth's input: tract
+               `efficiency.detector.network_ms` against session.run on the same blob
   full         a full-frame detection frame: resize/letterbox, YuNet, decode, NMS, align the
                largest face: tract `booth.frames_ms.full` against ORT + numpy + OpenCV
   full+embed   full-frame detect + align + embed on every frame, the naive pipeline:
@@ -19,6 +21,11 @@ sees it):
                the daemon's FrameAnalyser and state machine, full-frame detection every 5th
                frame, the tracker between, embeddings until the match is decided), mean ms per
                frame, against ORT's naive full-frame detect+align+embed on every frame
+
+Compute efficiency: each network's multiply-accumulates (counted by rolemirror from the graph,
+`efficiency.{detector,embedder}.macs`) per second of its network time, as a share of one core's
+fp32 FMA peak, measured by `rolemirror bench`'s microbenchmark in the same rounds
+(`efficiency.peak_gfma`), for tract and for ONNX Runtime at its best level.
 
 ONNX Runtime runs every model at each graph-optimisation level (DISABLE, BASIC, EXTENDED, ALL),
 and each model's fastest level counts (the project's rule: compare with ORT at its best). Its
@@ -38,6 +45,7 @@ Not part of CI (timings are measurements, not tests).
 
 usage: models/ort_compare.py [--image FILE] [--rounds 7] [--runs 15] [--sizes 640x480,384x288]
                              [--embedder faceplugin-mfn512-int8] [--clock cpu|wall] [--json]
+                             [--binary target/release/rolemirror]
 """
 import argparse, json, os, statistics, subprocess, sys, time
 
@@ -108,14 +116,22 @@ class OrtPipeline:
         self.emb_in = self.emb.get_inputs()[0].name
         self.emb_out = [self.emb.get_outputs()[0].name] + ([self.app] if self.app else [])
 
-    def detect(self, frame):
+    def blob(self, frame):
+        """The detector input for a frame (letterboxed BGR planes) and the scale applied."""
         fh, fw = frame.shape[:2]
         s = min(self.w / fw, self.h / fh, 1.0)
         sw, sh = round(fw * s), round(fh * s)
         im = frame if (sw, sh) == (fw, fh) else cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
         blob = np.zeros((1, 3, self.h, self.w), np.float32)
         blob[0, :, :sh, :sw] = im.transpose(2, 0, 1)  # BGR, as OpenCV reads it
-        out = dict(zip([o.name for o in self.det.get_outputs()], self.det.run(None, {"input": blob})))
+        return blob, s
+
+    def det_net(self, blob):
+        return self.det.run(None, {"input": blob})
+
+    def detect(self, frame):
+        blob, s = self.blob(frame)
+        out = dict(zip([o.name for o in self.det.get_outputs()], self.det_net(blob)))
         boxes, scores, kps = [], [], []
         for st in (8, 16, 32):
             cols, rows = self.w // st, self.h // st
@@ -219,9 +235,11 @@ def main():
     def ort_round():
         for (size, lvl), p in pipes.items():
             x = p.prep(crop)
+            blob, _ = p.blob(frame)
             for _ in range(2):
                 p.full_embed(frame)
             for _ in range(a.runs):
+                ortt.setdefault((size, lvl, "detect.net"), []).append(timed(lambda: p.det_net(blob), a.clock))
                 ortt.setdefault((size, lvl, "embed"), []).append(timed(lambda: p.embed(crop), a.clock))
                 ortt.setdefault((size, lvl, "embed.net"), []).append(timed(lambda: p.embed_net(x), a.clock))
                 ortt.setdefault((size, lvl, "full"), []).append(timed(lambda: p.full(frame), a.clock))
@@ -253,8 +271,10 @@ def main():
             "tracked": tm(lambda j: j["booth"]["frames_ms"]["tracked"]),
             # the booth's vision worker over a whole visit (FrameAnalyser + state machine): mean ms per frame
             "steady": tm(lambda j: j["booth"]["steady"]["mean_ms"]),
+            # (a build without the efficiency section: the command's detector network, same input size)
+            "detect.net": tm(lambda j: j["efficiency"]["detector"]["network_ms"] if "efficiency" in j else j["stages_ms"]["detect"]["network"]),
         }
-        by_level = {lvl: {k: med(ortt[(size, lvl, k)]) for k in ("embed", "embed.net", "full", "full+embed")} for lvl in LEVELS}
+        by_level = {lvl: {k: med(ortt[(size, lvl, k)]) for k in ("embed", "embed.net", "full", "full+embed", "detect.net")} for lvl in LEVELS}
         # Each model at its own best level: the embedder's from embed.net, the detector's from
         # the full-frame detection (which has no embedder in it).
         emb_lvl = min(LEVELS, key=lambda l: by_level[l]["embed.net"])
@@ -263,16 +283,26 @@ def main():
             "embed": by_level[emb_lvl]["embed"],
             "embed.net": by_level[emb_lvl]["embed.net"],
             "full": by_level[det_lvl]["full"],
+            "detect.net": by_level[det_lvl]["detect.net"],
             # detector at its best level + embedder at its best level
             "full+embed": by_level[det_lvl]["full"] + by_level[emb_lvl]["embed"],
         }
         best["booth"] = best["full+embed"]
         best["steady"] = best["full+embed"]
         key = f"{size[0]}x{size[1]}"
+        # Share of one core's fp32 FMA peak: MACs (from rolemirror's count of the graph) per
+        # second of network time over the peak measured in the same rounds.
+        # (None for a build whose bench has no efficiency section)
+        eff = tract[size][0].get("efficiency")
+        peak = tm(lambda j: j["efficiency"]["peak_gfma"]) if eff else None
+        macs = {"detect.net": eff["detector"]["macs"], "embed.net": eff["embedder"]["macs"]} if eff else None
+        share = {side: {k: macs[k] / (ms[k] / 1000) / 1e9 / peak for k in macs} for side, ms in (("tract", tr), ("ort", best))} if eff else None
         result["sizes"][key] = {"tract_ms": tr, "ort_ms": best, "ort_level": {"detector": det_lvl, "embedder": emb_lvl},
                                 "ort_ms_by_level": by_level,
-                                "ratio": {k: tr[k] / best[k] for k in best}}
-        for k, label in [("embed", "embed (crop -> code)"), ("embed.net", "  embedder network"), ("full", "full-frame detection frame"),
+                                "ratio": {k: tr[k] / best[k] for k in best},
+                                "peak_gfma": peak, "isa": eff["isa"] if eff else None, "macs": macs, "share_of_peak": share}
+        for k, label in [("embed", "embed (crop -> code)"), ("embed.net", "  embedder network"), ("detect.net", "detector network"),
+                         ("full", "full-frame detection frame"),
                          ("full+embed", "full detect+align+embed"), ("booth", "booth: tracked+embed vs ORT full d+a+e"),
                          ("steady", "booth steady state (visit) vs ORT full d+a+e")]:
             rows.append((key, label, tr[k], best[k], tr[k] / best[k]))
@@ -284,6 +314,13 @@ def main():
     print(f"{'detector':<9} {'what':<40} {'tract ms':>9} {'ORT ms':>8} {'ratio':>6}")
     for key, label, t, o, r in rows:
         print(f"{key:<9} {label:<40} {t:>9.2f} {o:>8.2f} {r:>6.2f}")
+    for key, v in result["sizes"].items():
+        sh = v["share_of_peak"]
+        if sh is None:
+            continue
+        print(f"share of one core's fp32 FMA peak at {key} ({v['peak_gfma']:.1f} G FMA/s, {v['isa']}): "
+              f"detector ({v['macs']['detect.net'] / 1e6:.1f} M MACs) tract {sh['tract']['detect.net']:.0%}, ORT {sh['ort']['detect.net']:.0%}; "
+              f"embedder ({v['macs']['embed.net'] / 1e6:.1f} M MACs) tract {sh['tract']['embed.net']:.0%}, ORT {sh['ort']['embed.net']:.0%}")
     for key, v in result["sizes"].items():
         lv = v["ort_ms_by_level"]
         print(f"ORT at {key}, by level (full / embed.net ms): " + ", ".join(f"{l} {lv[l]['full']:.2f}/{lv[l]['embed.net']:.2f}" for l in LEVELS)

@@ -8,7 +8,8 @@
 //! (`booth.frames_ms`: full-frame detection, tracked, tracked + embedding, and the naive
 //! full-frame detect+align+embed), a visit through the booth itself (the daemon's analyser and
 //! `Core` on a simulated clock, [`Simulated`]), the per-node profile of both networks (top
-//! operator kinds), resident memory, and on a CPU with fp16 arithmetic the frames in f16. Each
+//! operator kinds), each network's MACs per second as a share of one core's fp32 FMA peak
+//! ([`efficiency`]), resident memory, and on a CPU with fp16 arithmetic the frames in f16. Each
 //! figure is the median over `--runs` runs after two warm-up runs, in milliseconds, on the wall
 //! clock — or on the thread's CPU clock with `ROLEMIRROR_BENCH_CLOCK=cpu` (for side-by-side
 //! ratios on a shared machine; see `models/ort_compare.py`). `ROLEMIRROR_FUSED_OPS=0` measures
@@ -301,6 +302,7 @@ struct Measured {
     visit: Option<Visit>,
     profiles: Option<(Vec<vision::profile::NodeTime>, Vec<vision::profile::NodeTime>)>,
     f16: Option<Samples>,
+    efficiency: Option<Efficiency>,
 }
 
 /// Runs the benchmark and prints JSON or a table.
@@ -337,7 +339,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     let mut variety = Variety::for_gallery(&gallery, config.gallery.variety);
     let visit_frames = visit_frames(&frame);
     let runs = opts.runs.max(1);
-    let mut m = Measured { runs, samples: Samples::default(), visit: None, profiles: None, f16: None };
+    let mut m = Measured { runs, samples: Samples::default(), visit: None, profiles: None, f16: None, efficiency: None };
     for run in 0..runs + 2 {
         let mut lap = Samples::default();
         if !opts.booth {
@@ -362,6 +364,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             align::align(&photo, &faces.first().context("no face")?.landmarks).context("degenerate landmarks")?
         };
         m.profiles = Some((booth.detector.profile(&frame, runs)?, vision.embedder.profile(&crop, runs)?));
+        m.efficiency = Some(efficiency(&booth.detector, &vision.embedder, &frame, &crop, runs)?);
         m.f16 = f16_frames(common, booth, &frame, runs)?;
     }
     if json_out {
@@ -443,6 +446,9 @@ fn print_json(
     });
     if let Some((detect, embed)) = &m.profiles {
         line["profile"] = json!({"detect": profile_json(detect, 8), "embed": profile_json(embed, 8)});
+    }
+    if let Some(e) = &m.efficiency {
+        line["efficiency"] = e.json();
     }
     if let Some(s16) = &m.f16 {
         line["f16"] = json!({
@@ -542,10 +548,86 @@ fn print_table(
             }
         }
     }
+    if let Some(e) = &m.efficiency {
+        e.print(out)?;
+    }
     if let Some(mem) = vision::profile::memory() {
         writeln!(out, "memory: rss {:.1} MB, peak {:.1} MB", mem.rss_kib as f64 / 1024.0, mem.peak_rss_kib as f64 / 1024.0)?;
     }
     Ok(ExitCode::Ok)
+}
+
+/// The networks' arithmetic rate as a share of what one core can do (see [`efficiency`]).
+struct Efficiency {
+    peak: vision::peak::Peak,
+    networks: Vec<Network>,
+}
+
+/// One network's figures: what, its input size (detector), MACs per run, median network ms.
+struct Network(&'static str, Option<(u32, u32)>, u64, f64);
+
+impl Efficiency {
+    fn share(&self, macs: u64, ms: f64) -> (f64, f64) {
+        let gmac = macs as f64 / (ms / 1000.0) / 1e9;
+        (gmac, gmac / self.peak.gfma)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let mut v = json!({"peak_gfma": r3(self.peak.gfma), "isa": self.peak.isa});
+        for Network(what, input, macs, ms) in &self.networks {
+            let (gmac, share) = self.share(*macs, *ms);
+            v[*what] = json!({"input": input, "macs": macs, "network_ms": r3(*ms), "gmac_s": r3(gmac), "share": r3(share)});
+        }
+        v
+    }
+
+    fn print(&self, out: &mut impl Write) -> anyhow::Result<()> {
+        writeln!(out, "networks against one core's fp32 FMA peak ({:.1} G FMA/s, {}, measured):", self.peak.gfma, self.peak.isa)?;
+        for Network(what, input, macs, ms) in &self.networks {
+            let (gmac, share) = self.share(*macs, *ms);
+            let input = input.map_or(String::new(), |(w, h)| format!(" {w}x{h}"));
+            writeln!(
+                out,
+                "  {:<18} {:>7.1} M MACs {ms:>8.3} ms {gmac:>7.1} G MAC/s {:>5.1} %",
+                format!("{what}{input}"),
+                *macs as f64 / 1e6,
+                share * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Each network's MACs per second (MACs counted from its graph) as a share of one core's fp32
+/// FMA peak ([`vision::peak`]): the peak, the detector network at the booth's input on `frame`
+/// and the embedder network on `crop`, interleaved, `runs` times after two warm-ups, medians.
+fn efficiency(
+    detector: &vision::detect::Detector,
+    embedder: &vision::embed::Embedder,
+    frame: &vision::RgbImage,
+    crop: &vision::RgbImage,
+    runs: usize,
+) -> anyhow::Result<Efficiency> {
+    let mut s = Samples::default();
+    let mut isa = "";
+    for run in 0..runs + 2 {
+        let peak = vision::peak::measure(vision::peak::ITERATIONS);
+        isa = peak.isa;
+        let (_, dt) = detector.detect_timed(frame, vision::Region::whole(frame.width(), frame.height()))?;
+        let (_, et) = embedder.describe_timed(crop)?;
+        if run >= 2 {
+            s.push("peak", peak.gfma);
+            s.push("detect", ms(dt.network));
+            s.push("embed", ms(et.network));
+        }
+    }
+    Ok(Efficiency {
+        peak: vision::peak::Peak { gfma: s.median("peak"), isa },
+        networks: vec![
+            Network("detector", Some(detector.options().input), detector.macs(), s.median("detect")),
+            Network("embedder", None, embedder.macs(), s.median("embed")),
+        ],
+    })
 }
 
 #[cfg(test)]

@@ -203,6 +203,11 @@ impl Detector {
         Ok(Detector { plan, options })
     }
 
+    /// Multiply-accumulates of one run of the network at this input size.
+    pub fn macs(&self) -> u64 {
+        self.plan.macs()
+    }
+
     /// The options this detector was loaded with.
     pub fn options(&self) -> &DetectorOptions {
         &self.options

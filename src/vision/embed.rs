@@ -93,6 +93,11 @@ impl Embedder {
         Ok(Embedder { plan, prep, dim, appearance })
     }
 
+    /// Multiply-accumulates of one run of the network.
+    pub fn macs(&self) -> u64 {
+        self.plan.macs()
+    }
+
     /// Does this model give appearance vectors?
     pub fn has_appearance(&self) -> bool {
         self.appearance.is_some()

@@ -47,6 +47,8 @@ pub struct Plan {
     plan: Arc<TypedRunnableModel>,
     output_names: Vec<String>,
     f16: bool,
+    /// Multiply-accumulates per run, as the graph states them ([`super::profile::macs`]).
+    macs: u64,
 }
 
 impl Plan {
@@ -88,6 +90,7 @@ impl Plan {
             .into_typed()
             .and_then(|m| m.into_decluttered())
             .map_err(|e| err(e.context("tract could not analyse it")))?;
+        let macs = super::profile::macs(&model);
         let model = if tuning.fused_ops { super::ops::fuse(model).map_err(|e| err(e.context("fusing convolutions")))? } else { model };
         let model = if tuning.f16 {
             let transform = tract_onnx::tract_core::transform::get_transform("f32_to_f16")
@@ -103,7 +106,7 @@ impl Plan {
             ..Default::default()
         };
         let plan = model.into_runnable_with_options(&options).map_err(err)?;
-        Ok(Plan { plan, output_names, f16: tuning.f16 })
+        Ok(Plan { plan, output_names, f16: tuning.f16, macs })
     }
 
     /// Runs the plan on one NCHW f32 tensor and returns every output as a flat `Vec<f32>`,
@@ -133,6 +136,11 @@ impl Plan {
     /// Per-node medians of `runs` profiled runs on `input` (see [`super::profile`]).
     pub fn profile(&self, input: &Tensor, runs: usize) -> anyhow::Result<Vec<super::profile::NodeTime>> {
         super::profile::profile_plan(&self.plan, &self.prepare(input.clone())?, runs)
+    }
+
+    /// Multiply-accumulates per run (the decluttered graph's convolutions and matrix products).
+    pub fn macs(&self) -> u64 {
+        self.macs
     }
 
     /// Does this plan run in f16?

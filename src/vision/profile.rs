@@ -1,7 +1,7 @@
 //! Per-node timing of a tract plan: where a model's time goes.
 //!
-//! The plan is run `runs` times through tract's own evaluation loop with a timer around each
-//! node (tract's `run_plan_with_eval`, as its command-line profiler does); each node's time is
+//! The plan is run `runs` times through tract's own evaluation loop with a [`Stopwatch`] around
+//! each node (so the thread's CPU time with `ROLEMIRROR_BENCH_CLOCK=cpu`) (tract's `run_plan_with_eval`, as its command-line profiler does); each node's time is
 //! the median over the runs. Grouped by operator kind, the result says which lowering is worth
 //! replacing. Used by `rolemirror bench` (its `profile` section); timings, not a test.
 
@@ -87,7 +87,7 @@ pub fn profile_plan(plan: &std::sync::Arc<TypedRunnableModel>, input: &Tensor, r
     for _ in 0..runs.max(1) {
         let mut this_run = vec![0f64; model.nodes().len()];
         state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
-            let t = Instant::now();
+            let t = Stopwatch::start();
             let r = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
             this_run[node.id] += t.elapsed().as_secs_f64() * 1000.0;
             r
@@ -108,6 +108,25 @@ pub fn profile_plan(plan: &std::sync::Arc<TypedRunnableModel>, input: &Tensor, r
             ms: median(&s),
         })
         .collect())
+}
+
+/// Multiply-accumulates per run of a typed model: tract's own count (`Cost::FMA`) summed over
+/// its nodes: for a convolution output points x output channels x input channels per group x
+/// kernel size, for a matrix product output size x reduced size. Counted on the decluttered
+/// model before any fusion, it is the network's arithmetic as the ONNX graph states it (the
+/// same as `models/macs.py`'s count).
+pub fn macs(model: &TypedModel) -> u64 {
+    let mut total = 0u64;
+    for node in model.nodes() {
+        let Ok(inputs) = model.node_input_facts(node.id) else { continue };
+        let Ok(costs) = node.op.cost(&inputs) else { continue };
+        for (cost, n) in costs {
+            if let (tract_onnx::tract_core::internal::Cost::FMA(_), Ok(n)) = (cost, n.to_i64()) {
+                total += n.max(0) as u64;
+            }
+        }
+    }
+    total
 }
 
 /// Sums node times by operator kind, largest first, with each kind's share of the total.

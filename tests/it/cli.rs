@@ -136,6 +136,14 @@ fn bench_reports_plausible_stage_times() {
     let sum: f64 = stages.iter().map(|n| stage(n)).sum();
     assert!((total - sum).abs() < 0.01, "total {total} vs sum {sum}");
     assert!(total * 5.0 < wall_ms, "5 x {total} ms cannot fit in {wall_ms:.0} ms");
+    // Each network's MACs (counted from its graph) and its rate as a share of the core's
+    // measured FMA peak: a rate above the peak (with room for a loaded machine's noise) means a
+    // miscount.
+    for net in ["detector", "embedder"] {
+        let e = &v["efficiency"][net];
+        let (macs, share) = (e["macs"].as_u64().unwrap_or(0), e["share"].as_f64().unwrap_or(-1.0));
+        assert!(macs > 10_000_000 && share > 0.0 && share < 1.5, "efficiency.{net}: {e} in {v}");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
-use super::concrete_shape;
+use super::graph::concrete_shape;
 
 /// Does this ONNX MaxPool node have exactly the attributes [`MaxPool2x2`] implements?
 pub fn attributes_fit(node: &NodeProto) -> TractResult<bool> {

@@ -19,10 +19,23 @@
 //! Anything else — a slope computed at run time, another kernel size, padding — is wired by
 //! tract exactly as before. [`register`] installs them; `VisionOptions::fused_ops = false`
 //! loads without them (the tests compare both graphs).
+//!
+//! Then [`fuse`] replaces chains of the decluttered graph with one op each: [`stem`] (YuNet's
+//! first convolutions), [`pwdw`] (a 1x1 convolution with the depthwise one after it) and
+//! [`dwconv`] (the other depthwise 3x3 convolutions, with what follows them).
+//! Layers, bottom up: [`graph`] (reading the graph, the pass loop), [`rows`] (the
+//! compiler-vectorised row kernels), [`simd`] (run-time choice of the vector instruction set)
+//! and [`pointwise`] (the explicit-SIMD 1x1 kernel), then the ops. An op module imports no other op module, except for the op types a pattern matches
+//! ([`maxpool::MaxPool2x2`], [`prelu::FusedPrelu`]), which are leaves.
 
 pub mod dwconv;
+mod graph;
 pub mod maxpool;
+pub mod pointwise;
 pub mod prelu;
+pub mod pwdw;
+mod rows;
+pub mod simd;
 pub mod stem;
 
 use std::sync::OnceLock;
@@ -138,15 +151,10 @@ impl Expansion for Substitute {
     }
 }
 
-/// The graph-level fusions ([`stem`], then [`dwconv`]) on a decluttered model, before tract's
-/// optimiser.
+/// The graph-level fusions ([`stem`], then [`pwdw`], then [`dwconv`] for the depthwise
+/// convolutions left) on a decluttered model, before tract's optimiser.
 pub fn fuse(model: TypedModel) -> TractResult<TypedModel> {
-    dwconv::fuse(stem::fuse(model)?)
-}
-
-/// Concrete dimensions of a fact, or None when any is symbolic.
-fn concrete_shape(fact: &TypedFact) -> Option<Vec<usize>> {
-    fact.shape.iter().map(|d| d.to_usize().ok()).collect()
+    dwconv::fuse(pwdw::fuse(stem::fuse(model)?)?)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
-use super::concrete_shape;
+use super::graph::concrete_shape;
 
 /// PReLU with a constant slope along one axis (`slope.len()` = that axis's size), or a single
 /// slope for every element (`slope.len() == 1`). f32 and f16 tensors; works in place when the

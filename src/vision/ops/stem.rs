@@ -15,14 +15,13 @@
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::conv::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::cnn::PaddingSpec;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-use super::concrete_shape;
-use super::dwconv::{is_relu_of, konst_f32, sole_successor};
+use super::graph::{channel_bias_of, concrete_shape, fuse_each, is_relu_of, konst_f32, per_channel, planar_op, sole_successor, PlanarOp};
+use super::rows::split_row;
 
 /// Largest intermediate channel count (kept in registers per pixel block).
 const MAX_MID: usize = 32;
@@ -189,28 +188,6 @@ impl Stem {
     }
 }
 
-/// Splits an input row into `even[x] = row[2x]` and `odd[x + 1] = row[2x + 1]` with `odd[0] = 0`
-/// (the left padding) and zeros after the row (the right padding and the block tail). Values
-/// beyond the buffers' capacity are ignored.
-pub(super) fn split_row(row: &[f32], even: &mut [f32], odd: &mut [f32]) {
-    let cap = even.len().min(odd.len()).saturating_sub(1);
-    let w = row.len().min(2 * cap);
-    let row = &row[..w];
-    let pairs = w / 2;
-    odd[0] = 0.0;
-    for (x, p) in row.chunks_exact(2).enumerate() {
-        even[x] = p[0];
-        odd[x + 1] = p[1];
-    }
-    let mut filled_even = pairs;
-    if w % 2 == 1 {
-        even[pairs] = row[w - 1];
-        filled_even += 1;
-    }
-    even[filled_even..].fill(0.0);
-    odd[pairs + 1..].fill(0.0);
-}
-
 type BlockFn = fn(&Stem, &[Vec<f32>], &[Vec<f32>], usize, &mut [Vec<f32>]);
 
 /// The block kernel for this CPU and input channel count (AVX2 + FMA where present; x86-64
@@ -338,32 +315,19 @@ impl Op for Stem {
     op_as_typed_op!();
 }
 
+planar_op!(Stem, "stem");
+
 impl EvalOp for Stem {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let shape = input.shape().to_vec();
-        let out_shape = self.output_shape(&shape)?;
-        let view = input.try_as_plain_ram()?;
-        // SAFETY: `run` writes every output row of every channel.
-        let mut out = unsafe { Tensor::uninitialized_dt(input.datum_type(), &out_shape)? };
-        {
-            let mut out_view = out.try_as_plain_ram_mut()?;
-            match input.datum_type() {
-                DatumType::F32 => self.run_f32(&shape, view.as_slice::<f32>()?, out_view.as_slice_mut::<f32>()?)?,
-                DatumType::F16 => self.run_f16(&shape, view.as_slice::<f16>()?, out_view.as_slice_mut::<f16>()?)?,
-                dt => bail!("stem: {dt:?} input not supported"),
-            }
-        }
-        Ok(tvec!(out.into_tvalue()))
+        self.eval_planar(inputs)
     }
 }
 
 impl TypedOp for Stem {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let shape = concrete_shape(inputs[0]).ok_or_else(|| format_err!("stem needs a concrete input shape"))?;
-        Ok(tvec!(inputs[0].datum_type.fact(&*self.output_shape(&shape)?)))
+        self.planar_facts(inputs)
     }
 
     fn cost(&self, inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
@@ -405,11 +369,7 @@ fn match_at(model: &TypedModel, node: &TypedNode) -> Option<(Stem, OutletId)> {
         return None;
     }
     let w3 = konst_f32(model, node.inputs[1])?;
-    let b3 = match konst_f32(model, node.inputs[2])? {
-        b if b.len() == c_mid => b,
-        b if b.len() == 1 => vec![b[0]; c_mid],
-        _ => return None,
-    };
+    let b3 = per_channel(model, node.inputs[2], c_mid)?;
     let conv_out = OutletId::new(node.id, 0);
     let relu = sole_successor(model, conv_out).filter(|n| is_relu_of(model, n, conv_out))?;
     let relu_out = OutletId::new(relu.id, 0);
@@ -430,42 +390,14 @@ fn match_at(model: &TypedModel, node: &TypedNode) -> Option<(Stem, OutletId)> {
     }
     let einsum_out = OutletId::new(einsum_node.id, 0);
     let add = sole_successor(model, einsum_out)?;
-    let bin = add.op_as::<TypedBinOp>()?;
-    if !bin.0.is::<tract_onnx::tract_core::ops::math::Add>() || add.inputs.len() != 2 || add.inputs[0] != einsum_out {
-        return None;
-    }
-    let bias_fact = model.outlet_fact(add.inputs[1]).ok()?;
-    let bshape = bias_fact.shape.as_concrete()?;
     let rank_out = model.outlet_fact(einsum_out).ok()?.rank();
-    // The bias broadcasts along the channel axis only.
-    if bshape.iter().product::<usize>() != c_out || bshape.len() > rank_out || bshape.iter().rev().take(2).any(|d| *d != 1) {
-        return None;
-    }
-    let b1 = konst_f32(model, add.inputs[1])?;
+    let b1 = channel_bias_of(model, add, einsum_out, c_out, rank_out)?;
     Some((Stem::new(c_in, c_mid, c_out, w3, b3, w1, b1)?, OutletId::new(add.id, 0)))
 }
 
 /// Replaces every stem in a decluttered model.
-pub fn fuse(mut model: TypedModel) -> TractResult<TypedModel> {
-    loop {
-        let mut found = None;
-        for id in model.eval_order()? {
-            let node = model.node(id);
-            if let Some((op, last)) = match_at(&model, node) {
-                let mut patch = TypedModelPatch::new(format!("fuse stem {}", node.name));
-                let x = patch.tap_model(&model, node.inputs[0])?;
-                let out = patch.wire_node(format!("{}.stem", node.name), op, &[x])?;
-                patch.shunt_outside(&model, last, out[0])?;
-                found = Some(patch);
-                break;
-            }
-        }
-        match found {
-            Some(patch) => patch.apply(&mut model)?,
-            None => break,
-        }
-    }
-    model.into_compact()
+pub fn fuse(model: TypedModel) -> TractResult<TypedModel> {
+    fuse_each(model, "stem", match_at)
 }
 
 #[cfg(test)]
