@@ -71,10 +71,8 @@ fn the_scan_sees_inline_paths_and_use_lines() {
 }
 
 /// Sibling-module import loops that are known and being removed elsewhere, as "parent: a <-> b".
-/// Remove an entry once its loop is gone.
-// camera's probe and v4l came in with the camera merge (probe lists nodes through v4l, v4l
-// opens the first webcam through probe); not yet removed.
-const KNOWN_LOOPS: [&str; 1] = ["camera: probe <-> v4l"];
+/// Remove an entry once its loop is gone. None today.
+const KNOWN_LOOPS: [&str; 0] = [];
 
 /// Every module of `src/` (its path below the crate, `["gallery", "audit", "scores"]`) with the
 /// code of its file: comments and the `#[cfg(test)]` module at the end left out.
