@@ -10,6 +10,7 @@ mod gallery;
 mod golden;
 mod health;
 mod layers;
+mod mender;
 mod preview;
 mod relatability;
 mod screens;

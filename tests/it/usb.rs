@@ -25,7 +25,7 @@ fn run(cmd: &mut Command) -> (i32, String) {
 
 pub(crate) struct Keys {
     pub(crate) private: PathBuf,
-    public: PathBuf,
+    pub(crate) public: PathBuf,
     /// A directory holding only `public` (the booth's usb.trusted_keys).
     pub(crate) trusted: PathBuf,
 }
@@ -287,6 +287,20 @@ fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
     assert!(!tmp.path().join("active").exists(), "nothing installed");
 }
 
+/// A booth config `path` for installs from a shell: the models, the gallery, the state folder,
+/// the trusted keys (no camera or screen is opened); returns the path.
+pub(crate) fn store_config(path: &Path, gallery: &Path, state: &Path, trusted: &Path) -> PathBuf {
+    let text = format!(
+        "[vision]\nmodels = \"{}\"\n[gallery]\ndir = \"{}\"\n[state]\ndir = \"{}\"\n[usb]\ntrusted_keys = \"{}\"\n",
+        models().display(),
+        gallery.display(),
+        state.display(),
+        trusted.display()
+    );
+    std::fs::write(path, text).expect("write config");
+    path.to_path_buf()
+}
+
 /// The booth config for USB tests: replay camera, PNG screen, the test's mount root and keys.
 pub(crate) fn usb_booth(tmp: &Path, visitors: &[PathBuf], gallery_dir: &Path, trusted: &Path, media: &Path) -> PathBuf {
     let frames_dir = tmp.join("frames");
@@ -545,18 +559,7 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     let k = keys(tmp.path(), "tech");
     let active = tmp.path().join("booth-gallery");
     Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp");
-    let cfg = tmp.path().join("booth.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[vision]\nmodels = \"{}\"\n[gallery]\ndir = \"{}\"\n[state]\ndir = \"{}\"\n[usb]\ntrusted_keys = \"{}\"\n",
-            models().display(),
-            active.display(),
-            tmp.path().join("state").display(),
-            k.trusted.display()
-        ),
-    )
-    .expect("write");
+    let cfg = store_config(&tmp.path().join("booth.toml"), &active, &tmp.path().join("state"), &k.trusted);
     let a = small_gallery(&tmp.path().join("ga"), &demo, &[("a1", "img1.jpg"), ("a2", "img13.jpg")]);
     let b = small_gallery(&tmp.path().join("gb"), &demo, &[("b1", "img16.jpg"), ("b2", "img18.jpg"), ("b3", "img20.jpg")]);
     let sets = [ids(&["a1", "a2"]), ids(&["b1", "b2", "b3"])];
