@@ -74,7 +74,7 @@ pub struct Snapshot {
     pub models: Vec<ModelVersion>,
     pub gallery_role_models: Option<usize>,
     /// The installed bundle's serial when this config and gallery were loaded (a reload after an
-    /// update shows the new one: what a Mender commit waits for, `crate::fleet`).
+    /// update shows the new one: what a Mender commit waits for).
     #[serde(default)]
     pub installed_serial: Option<u64>,
     /// The camera as opened (device, size, pixel format), when connected.

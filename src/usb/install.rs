@@ -397,7 +397,7 @@ pub fn import(
 }
 
 /// [`import`] with the store's lock already held (`_lock`), for a caller that records the store's
-/// state before and after under the same lock (the Mender update module, `crate::fleet`).
+/// state before and after under the same lock (the Mender update module, `rolemirror-bundle`).
 pub fn import_locked(
     _lock: &Lock,
     root: &Path,

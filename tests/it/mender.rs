@@ -525,7 +525,9 @@ fn installs_killed_at_random_points_leave_the_old_or_the_new_gallery() {
         let visible = active_ids(&active).expect("a complete gallery before the round");
         let old_dir = rollback_target(&store);
         let (old_ids, old_hash) = (active_ids(&old_dir).expect("the gallery to go back to"), tree_hash(&old_dir));
-        let old_serial = std::fs::read(old_dir.parent().expect("version").join("bundle.json"))
+        // (The link resolved: the version folder holds the bundle's manifest.)
+        let old_version = std::fs::canonicalize(&old_dir).expect("gallery").parent().expect("version").to_path_buf();
+        let old_serial = std::fs::read(old_version.join("bundle.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<bundle::BundleManifest>(&b).ok())
             .map_or(0, |m| m.serial);
@@ -586,7 +588,7 @@ fn installs_killed_at_random_points_leave_the_old_or_the_new_gallery() {
         } else if !status.success() {
             module_kills += 1;
             assert_eq!(tree_hash(&active), old_hash, "round {round}: killed at {step}+{delay:?}, rolled back by the client\n{log}");
-            assert_eq!(store.installed_serial(), old_serial, "round {round}");
+            assert_eq!(store.installed_serial(), old_serial, "round {round}: killed at {step}+{delay:?}\n{log}");
             assert!(!store.versions.join("mender.json").exists(), "round {round}: record left\n{log}");
         } else {
             finished += 1;
