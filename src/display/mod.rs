@@ -7,6 +7,7 @@
 //! it; a scene not yet drawn is replaced by a newer one.
 
 pub mod canvas;
+pub mod checks;
 #[cfg(target_os = "linux")]
 pub mod console;
 pub mod fbdev;

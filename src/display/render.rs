@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::Texts;
 use crate::gallery::{Gallery, RoleModel};
-use crate::vision::{self, RgbImage};
+use crate::util::image::RgbImage;
 
 const BG: Rgb888 = Rgb888::new(11, 31, 58);
 const PANEL: Rgb888 = Rgb888::new(22, 48, 84);
@@ -74,7 +74,7 @@ pub fn portrait(img: &RgbImage, face: Option<[f32; 4]>) -> RgbImage {
     let y0 = (cy - ch * 0.45).clamp(0.0, (h - ch).max(0.0));
     let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw.max(1.0) as u32, ch.max(1.0) as u32).to_image();
     let scale = (600.0 / crop.width() as f32).min(800.0 / crop.height() as f32).min(1.0);
-    vision::image::resize(&crop, ((crop.width() as f32 * scale) as u32).max(1), ((crop.height() as f32 * scale) as u32).max(1))
+    crate::util::image::resize(&crop, ((crop.width() as f32 * scale) as u32).max(1), ((crop.height() as f32 * scale) as u32).max(1))
 }
 
 /// QR code modules for a URL.
@@ -136,7 +136,7 @@ impl Assets {
             kept.push(entry);
             return img;
         }
-        let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
+        let img = crate::util::image::load(path, crate::util::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
         // The whole photo was decoded for the crop: hand its memory back rather than let the heap
         // keep growing with each portrait shown (the soak's RSS curve).
         crate::util::memory::release_free();
@@ -178,7 +178,7 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     let sy = h as f32 / img.height() as f32;
     let s = if cover { sx.max(sy) } else { sx.min(sy) };
     let (dw, dh) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
-    let scaled = vision::image::resize(img, dw, dh);
+    let scaled = crate::util::image::resize(img, dw, dh);
     let (ox, oy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
     // Clip to the box (cover mode overflows it).
     let (cx0, cy0) = (ox.max(x), oy.max(y));
