@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use raw::{BoothSettings, SpiDriver};
+pub use raw::{BoothSettings, CameraBackend, LibcameraProgram, SpiDriver};
 pub use texts::Texts;
 
 use crate::gallery::matcher;
@@ -61,10 +61,44 @@ pub struct ConfigError {
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CameraSource {
-    /// A V4L2 device (`None`: the first capture device found).
-    V4l2 { device: Option<PathBuf>, size: Size, fps: u32 },
+    /// A live camera.
+    Live(LiveCamera),
     /// Images from a folder (sorted by name) or a list file, at `fps`, once or looping.
     Replay { path: PathBuf, fps: f32, looping: bool },
+}
+
+/// A live camera, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCamera {
+    /// Which kind (`Auto`: decided at each open, see the camera's `probe`).
+    pub backend: CameraBackend,
+    /// A V4L2 device (`None`: the first capture device found). Always `None` for libcamera.
+    pub device: Option<PathBuf>,
+    pub size: Size,
+    pub fps: u32,
+    /// The libcamera backend's streaming program.
+    pub program: LibcameraProgram,
+}
+
+impl fmt::Display for CameraSource {
+    /// The configured camera in a few words, for the health report and `doctor`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CameraSource::Live(c) => {
+                let device = c.device.as_ref().map_or("(first capture device)".to_string(), |d| d.display().to_string());
+                let (w, h, fps) = (c.size.width, c.size.height, c.fps);
+                match c.backend {
+                    CameraBackend::V4l2 => write!(f, "v4l2 {device} {w}x{h} at {fps} fps"),
+                    CameraBackend::Libcamera => write!(f, "libcamera (first camera) {w}x{h} at {fps} fps"),
+                    CameraBackend::Auto if c.device.is_some() => write!(f, "auto: v4l2 {device} {w}x{h} at {fps} fps"),
+                    CameraBackend::Auto => write!(f, "auto (Camera Module or first capture device) {w}x{h} at {fps} fps"),
+                }
+            }
+            CameraSource::Replay { path, fps, looping } => {
+                write!(f, "replay {} at {fps} fps{}", path.display(), if *looping { ", looping" } else { "" })
+            }
+        }
+    }
 }
 
 /// `[camera]`, checked.
@@ -102,14 +136,73 @@ pub struct SpiSettings {
     pub backlight_pin: Option<u32>,
     pub width: u16,
     pub height: u16,
-    pub rotation: u16,
+    /// The panel controller's turn (`display.rotation`, or the older `display.spi.rotation`).
+    pub rotation: Rotation,
     pub speed_hz: u32,
     pub invert: bool,
+}
+
+/// How far the screen is turned clockwise from its normal position, as the visitor looks at
+/// it: `R90` is a landscape monitor turned a quarter clockwise into portrait (its own top edge
+/// on the right). Scenes are laid out for the turned size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rotation {
+    #[default]
+    R0,
+    R90,
+    R180,
+    R270,
+}
+
+impl Rotation {
+    /// 0, 90, 180 or 270; `None` for any other angle.
+    pub fn from_degrees(degrees: u16) -> Option<Rotation> {
+        match degrees {
+            0 => Some(Rotation::R0),
+            90 => Some(Rotation::R90),
+            180 => Some(Rotation::R180),
+            270 => Some(Rotation::R270),
+            _ => None,
+        }
+    }
+
+    pub fn degrees(self) -> u16 {
+        match self {
+            Rotation::R0 => 0,
+            Rotation::R90 => 90,
+            Rotation::R180 => 180,
+            Rotation::R270 => 270,
+        }
+    }
+
+    /// The size a `width` x `height` screen has once turned (swapped for 90 and 270).
+    pub fn turn(self, width: u32, height: u32) -> (u32, u32) {
+        match self {
+            Rotation::R0 | Rotation::R180 => (width, height),
+            Rotation::R90 | Rotation::R270 => (height, width),
+        }
+    }
+}
+
+/// Which KMS output and mode, checked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KmsSettings {
+    /// The DRM card (`None`: the first card with a connected output).
+    pub device: Option<PathBuf>,
+    /// The output's name, as the kernel names it (`HDMI-A-1`, `DSI-1`; `None`: the first connected).
+    pub connector: Option<String>,
+    /// The mode's size (`None`: the output's preferred mode).
+    pub mode: Option<Size>,
 }
 
 /// The screen backend.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Backend {
+    /// KMS when a DRM card has a connected output (the one `kms` would open), else the
+    /// framebuffer `fbdev`; the display module logs which and why.
+    Auto { kms: KmsSettings, fbdev: PathBuf },
+    /// A DRM/KMS card: two dumb buffers, page flips on vblank, hot-plug followed.
+    Kms(KmsSettings),
     /// A Linux framebuffer device (its size and pixel format come from the device).
     Fbdev { device: PathBuf },
     /// A PNG file rewritten on every change (and every distinct screen kept in `dir`).
@@ -122,6 +215,9 @@ pub enum Backend {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DisplaySettings {
     pub backend: Backend,
+    /// The turn the renderer applies (`R0` for an SPI panel, which its controller turns: see
+    /// [`SpiSettings::rotation`]).
+    pub rotation: Rotation,
     pub font: PathBuf,
     pub font_bold: PathBuf,
 }
@@ -262,11 +358,37 @@ fn camera(c: &raw::Camera, p: &mut Checker) -> CameraSettings {
     p.check((1..=120).contains(&c.fps), "camera.fps", || format!("{} is not in 1..=120", c.fps));
     p.check(c.replay_fps > 0.0 && c.replay_fps <= 120.0, "camera.replay_fps", || format!("{} is not in (0, 120]", c.replay_fps));
     let timeout = p.seconds("camera.timeout_seconds", c.timeout_seconds);
-    let source = match c.source {
-        raw::CameraKind::V4l2 => CameraSource::V4l2 { device: path(&c.device), size: Size::new(c.width, c.height), fps: c.fps },
-        raw::CameraKind::Replay => {
+    let live = |backend| {
+        CameraSource::Live(LiveCamera {
+            backend,
+            device: path(&c.device),
+            size: Size::new(c.width, c.height),
+            fps: c.fps,
+            program: c.libcamera_program,
+        })
+    };
+    let source = match (c.source, c.backend) {
+        (raw::CameraKind::Replay, _) => {
             p.check(!c.replay.is_empty(), "camera.replay", || "a folder or list file is needed when camera.source = \"replay\"".into());
             CameraSource::Replay { path: PathBuf::from(&c.replay), fps: c.replay_fps, looping: c.replay_loop }
+        }
+        (kind, backend) => {
+            p.check(kind != raw::CameraKind::V4l2 || backend != CameraBackend::Libcamera, "camera.source", || {
+                "\"v4l2\" contradicts camera.backend = \"libcamera\": write source = \"camera\" (\"v4l2\" is its old spelling)".into()
+            });
+            if backend == CameraBackend::Libcamera {
+                p.check(c.device.is_empty(), "camera.device", || {
+                    format!(
+                        "{:?} is a V4L2 device; the libcamera backend streams the first camera libcamera lists: leave camera.device \
+                         empty, or set camera.backend = \"v4l2\" for a USB webcam",
+                        c.device
+                    )
+                });
+                p.check(c.width.is_multiple_of(2) && c.height.is_multiple_of(2), "camera.width", || {
+                    format!("{}x{}: libcamera frames (YUV 4:2:0) need an even width and height", c.width, c.height)
+                });
+            }
+            live(backend)
         }
     };
     CameraSettings { source, mirror: c.mirror, timeout }
@@ -328,19 +450,35 @@ fn display(d: &raw::Display, p: &mut Checker) -> DisplaySettings {
     p.check((240..=7680).contains(&d.width) && (240..=4320).contains(&d.height), "display.width", || {
         format!("{}x{} is not a supported screen size (240x240 to 7680x4320)", d.width, d.height)
     });
-    let backend = match d.backend {
+    let rotation = Rotation::from_degrees(d.rotation);
+    p.check(rotation.is_some(), "display.rotation", || format!("{} is not 0, 90, 180 or 270", d.rotation));
+    let rotation = rotation.unwrap_or_default();
+    let kms = kms(d, p);
+    let (backend, rotation) = match d.backend {
+        raw::DisplayKind::Auto => {
+            p.check(!d.fbdev.is_empty(), "display.fbdev", || "must name a framebuffer device (auto falls back to it)".into());
+            (Backend::Auto { kms, fbdev: PathBuf::from(&d.fbdev) }, rotation)
+        }
+        raw::DisplayKind::Kms => (Backend::Kms(kms), rotation),
         raw::DisplayKind::Fbdev => {
             p.check(!d.fbdev.is_empty(), "display.fbdev", || "must name a framebuffer device".into());
-            Backend::Fbdev { device: PathBuf::from(&d.fbdev) }
+            (Backend::Fbdev { device: PathBuf::from(&d.fbdev) }, rotation)
         }
         raw::DisplayKind::Png => {
             p.check(!d.png.is_empty(), "display.png", || "must name a file".into());
-            Backend::Png { file: PathBuf::from(&d.png), dir: path(&d.png_dir), size: Size::new(d.width, d.height) }
+            (Backend::Png { file: PathBuf::from(&d.png), dir: path(&d.png_dir), size: Size::new(d.width, d.height) }, rotation)
         }
         raw::DisplayKind::Spi => {
             let s = &d.spi;
             p.check(!s.spidev.is_empty(), "display.spi.spidev", || "must name a spidev device".into());
-            p.check([0, 90, 180, 270].contains(&s.rotation), "display.spi.rotation", || format!("{} is not 0, 90, 180 or 270", s.rotation));
+            let old = Rotation::from_degrees(s.rotation);
+            p.check(old.is_some(), "display.spi.rotation", || format!("{} is not 0, 90, 180 or 270", s.rotation));
+            p.check(s.rotation == 0 || d.rotation == 0 || s.rotation == d.rotation, "display.spi.rotation", || {
+                format!(
+                    "{} differs from display.rotation = {}: remove display.spi.rotation (display.rotation turns every screen, SPI panels included)",
+                    s.rotation, d.rotation
+                )
+            });
             p.check((64..=1024).contains(&s.width) && (64..=1024).contains(&s.height), "display.spi.width", || {
                 "panel sizes must be in 64..=1024".into()
             });
@@ -353,7 +491,9 @@ fn display(d: &raw::Display, p: &mut Checker) -> DisplaySettings {
             };
             let reset_pin = pin("display.spi.reset_pin", &s.reset_pin);
             let backlight_pin = pin("display.spi.backlight_pin", &s.backlight_pin);
-            Backend::Spi(SpiSettings {
+            // The panel's controller turns the picture (free); the renderer does not.
+            let panel_rotation = if rotation != Rotation::R0 { rotation } else { old.unwrap_or_default() };
+            let panel = SpiSettings {
                 driver: s.driver,
                 spidev: PathBuf::from(&s.spidev),
                 gpiochip: PathBuf::from(&s.gpiochip),
@@ -362,13 +502,33 @@ fn display(d: &raw::Display, p: &mut Checker) -> DisplaySettings {
                 backlight_pin,
                 width: s.width,
                 height: s.height,
-                rotation: s.rotation,
+                rotation: panel_rotation,
                 speed_hz: s.speed_hz,
                 invert: s.invert,
-            })
+            };
+            (Backend::Spi(panel), Rotation::R0)
         }
     };
-    DisplaySettings { backend, font: PathBuf::from(&d.font), font_bold: PathBuf::from(&d.font_bold) }
+    DisplaySettings { backend, rotation, font: PathBuf::from(&d.font), font_bold: PathBuf::from(&d.font_bold) }
+}
+
+/// `display.kms_device`, `display.connector` and `display.mode`.
+fn kms(d: &raw::Display, p: &mut Checker) -> KmsSettings {
+    let mode = match d.mode.trim() {
+        "" => None,
+        text => match text.parse::<Size>() {
+            Ok(size) => Some(size),
+            Err(e) => {
+                p.check(false, "display.mode", || format!("{e}, or empty for the output's preferred mode"));
+                None
+            }
+        },
+    };
+    let connector = d.connector.trim();
+    p.check(connector.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "display.connector", || {
+        format!("{connector:?} is not an output name such as \"HDMI-A-1\" or \"DSI-1\" (empty: the first connected output)")
+    });
+    KmsSettings { device: path(&d.kms_device), connector: (!connector.is_empty()).then(|| connector.to_string()), mode }
 }
 
 fn usb(u: &raw::Usb, p: &mut Checker) -> UsbSettings {
@@ -458,7 +618,16 @@ mod tests {
     #[test]
     fn typed_settings_from_the_defaults() {
         let c = Config::default();
-        assert_eq!(c.camera.source, CameraSource::V4l2 { device: None, size: Size::new(640, 480), fps: 15 });
+        assert_eq!(
+            c.camera.source,
+            CameraSource::Live(LiveCamera {
+                backend: CameraBackend::Auto,
+                device: None,
+                size: Size::new(640, 480),
+                fps: 15,
+                program: LibcameraProgram::Auto
+            })
+        );
         assert_eq!(
             (c.vision.auto_input, c.vision.precision),
             (Some((640, 480)), Precision::Auto),
@@ -468,7 +637,44 @@ mod tests {
         assert_eq!(c.gallery.dir, PathBuf::from("/var/lib/rolemirror/gallery"));
         assert_eq!(c.usb.max_file_bytes, 20 << 20);
         assert_eq!(c.usb.poll, Duration::from_secs(2));
-        assert_eq!(c.display.backend, Backend::Fbdev { device: PathBuf::from("/dev/fb0") });
+        assert_eq!(c.display.backend, Backend::Auto { kms: KmsSettings::default(), fbdev: PathBuf::from("/dev/fb0") });
+        assert_eq!(c.display.rotation, Rotation::R0);
+    }
+
+    #[test]
+    fn display_rotation_kms_output_and_mode() {
+        let c = Config::from_text("[display]\nbackend = \"kms\"\nrotation = 90\nconnector = \"HDMI-A-2\"\nmode = \"1280x720\"\n")
+            .expect("valid");
+        let want = KmsSettings { device: None, connector: Some("HDMI-A-2".into()), mode: Some(Size::new(1280, 720)) };
+        assert_eq!((c.display.backend, c.display.rotation), (Backend::Kms(want), Rotation::R90));
+        let c = Config::from_text("[display]\nbackend = \"kms\"\nkms_device = \"/dev/dri/card1\"\n").expect("valid");
+        assert!(matches!(c.display.backend, Backend::Kms(KmsSettings { device: Some(d), .. }) if d == Path::new("/dev/dri/card1")));
+        let p = check("[display]\nrotation = 45\nmode = \"1080p\"\nconnector = \"HDMI A 1\"\n");
+        assert_eq!(keys(&p), vec!["display.rotation", "display.mode", "display.connector"], "{p:?}");
+        assert!(p[0].message.contains("45 is not 0, 90, 180 or 270"), "{p:?}");
+        assert!(p[1].message.contains("\"1080p\"") && p[1].message.contains("preferred mode"), "{p:?}");
+        assert_eq!(Rotation::R270.turn(1920, 1080), (1080, 1920));
+        assert_eq!(Rotation::R180.turn(1920, 1080), (1920, 1080));
+    }
+
+    /// The SPI panel's own `rotation` key (older configs) and `display.rotation`: the panel's
+    /// controller turns the picture, the renderer does not; two different turns are refused.
+    #[test]
+    fn spi_rotation_is_display_rotation_done_by_the_panel() {
+        let spi = |text: &str| {
+            let c = Config::from_text(&format!("[display]\nbackend = \"spi\"\n{text}")).expect("valid");
+            let Backend::Spi(panel) = c.display.backend else { panic!("spi") };
+            (panel.rotation, c.display.rotation)
+        };
+        assert_eq!(spi("rotation = 90\n"), (Rotation::R90, Rotation::R0));
+        assert_eq!(spi("[display.spi]\nrotation = 270\n"), (Rotation::R270, Rotation::R0), "the older key still works");
+        assert_eq!(spi("rotation = 180\n[display.spi]\nrotation = 180\n"), (Rotation::R180, Rotation::R0));
+        let p = check("[display]\nbackend = \"spi\"\nrotation = 90\n[display.spi]\nrotation = 270\n");
+        assert_eq!(keys(&p), vec!["display.spi.rotation"], "{p:?}");
+        assert!(p[0].message.contains("differs from display.rotation = 90"), "{p:?}");
+        // On other backends the renderer turns.
+        let c = Config::from_text("[display]\nbackend = \"fbdev\"\nrotation = 270\n").expect("valid");
+        assert_eq!(c.display.rotation, Rotation::R270);
     }
 
     #[test]
@@ -549,6 +755,41 @@ mod tests {
         assert_eq!(keys(&p), vec!["vision.detector_input", "vision.precision"], "{p:?}");
         let p = check("[display]\nbackend = \"spi\"\n[display.spi]\nreset_pin = -7\nbacklight_pin = \"gpio18\"\n");
         assert_eq!(keys(&p), vec!["display.spi.reset_pin", "display.spi.backlight_pin"], "{p:?}");
+    }
+
+    /// The shipped conffile of earlier versions said `source = "v4l2"`: it still parses, as a
+    /// live camera whose backend `camera.backend` decides; the new keys are named by key when
+    /// wrong, with what to write instead.
+    #[test]
+    fn camera_backends_and_the_old_source_spelling() {
+        let live = |text: &str| match Config::from_text(text).map(|c| c.camera.source) {
+            Ok(CameraSource::Live(l)) => (l.backend, l.device, l.program),
+            other => panic!("{text:?}: {other:?}"),
+        };
+        assert_eq!(
+            live("[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video2\"\n"),
+            (CameraBackend::Auto, Some(PathBuf::from("/dev/video2")), LibcameraProgram::Auto)
+        );
+        assert_eq!(live("[camera]\nsource = \"v4l2\"\nbackend = \"v4l2\"\n").0, CameraBackend::V4l2);
+        assert_eq!(
+            live("[camera]\nbackend = \"libcamera\"\nlibcamera_program = \"gstreamer\"\n"),
+            (CameraBackend::Libcamera, None, LibcameraProgram::Gstreamer)
+        );
+        let problems = |text: &str| check(text).iter().map(ToString::to_string).collect::<Vec<_>>();
+        let p = problems("[camera]\nsource = \"libcamera\"\n");
+        assert_eq!(p, vec!["camera.source (line 2): \"libcamera\" is a camera backend, not a source: write source = \"camera\" and backend = \"libcamera\""]);
+        let p = problems("[camera]\nbackend = \"usb\"\nlibcamera_program = \"libcamera-vid\"\n");
+        assert!(p.len() == 2 && p[0].starts_with("camera.backend (line 2): \"usb\" is not a camera backend: \"auto\", \"v4l2\""), "{p:?}");
+        assert!(p[1].starts_with("camera.libcamera_program (line 3): \"libcamera-vid\" is not a libcamera program"), "{p:?}");
+        let p = check("[camera]\nsource = \"v4l2\"\nbackend = \"libcamera\"\ndevice = \"/dev/video0\"\nwidth = 641\n");
+        assert_eq!(keys(&p), vec!["camera.source", "camera.device", "camera.width"], "{p:?}");
+        assert!(p[0].message.contains("write source = \"camera\""), "{p:?}");
+        assert!(p[1].message.contains("set camera.backend = \"v4l2\" for a USB webcam") && p[2].message.contains("even"), "{p:?}");
+        // The health report's words for each.
+        let words = |text: &str| Config::from_text(text).expect("valid").camera.source.to_string();
+        assert_eq!(words("[camera]\nbackend = \"v4l2\"\n"), "v4l2 (first capture device) 640x480 at 15 fps");
+        assert_eq!(words("[camera]\nbackend = \"libcamera\"\nfps = 10\n"), "libcamera (first camera) 640x480 at 10 fps");
+        assert_eq!(words("# defaults\n"), "auto (Camera Module or first capture device) 640x480 at 15 fps");
     }
 
     #[test]

@@ -10,29 +10,28 @@ use anyhow::Context;
 use super::preview::{self, CardImage, Problem, Severity};
 use super::render::Assets;
 use super::text::Fonts;
-use crate::config::{Backend, Config};
+use crate::config::{Backend, Config, KmsSettings};
 use crate::gallery::index::{self, Index, PhotoRules};
 use crate::gallery::{Gallery, GalleryManifest};
 use crate::util::Size;
 use crate::vision::{Vision, VisionOptions};
 
-/// The screen sizes a config's display has: the PNG backend's size, an SPI panel's (rotated), or
-/// for a framebuffer (whose size comes from the device at run time) 1920x1080, said in `note`.
+/// The screen sizes a config's display has, as scenes are laid out (turned by
+/// `display.rotation`): the PNG backend's size, an SPI panel's, a KMS mode set in the config, or
+/// for a screen whose size comes from the device at run time 1920x1080, said in `note`.
 pub fn display_sizes(config: &Config) -> (Vec<Size>, Option<String>) {
+    let turned = |w: u32, h: u32| Size::from(config.display.rotation.turn(w, h));
+    let at_run_time = |what: String| {
+        let size = turned(1920, 1080);
+        (vec![size], Some(format!("display.backend is {what}: its size comes from the screen at run time; checked at {size}")))
+    };
     match &config.display.backend {
-        Backend::Png { size, .. } => (vec![*size], None),
-        Backend::Spi(spi) => {
-            let (w, h) = (u32::from(spi.width), u32::from(spi.height));
-            let size = if spi.rotation == 90 || spi.rotation == 270 { Size::new(h, w) } else { Size::new(w, h) };
-            (vec![size], None)
-        }
-        Backend::Fbdev { device } => (
-            vec![Size::new(1920, 1080)],
-            Some(format!(
-                "display.backend is fbdev ({}): its size comes from the screen at run time; checked at 1920x1080",
-                device.display()
-            )),
-        ),
+        Backend::Png { size, .. } => (vec![turned(size.width, size.height)], None),
+        Backend::Spi(spi) => (vec![Size::from(spi.rotation.turn(u32::from(spi.width), u32::from(spi.height)))], None),
+        Backend::Kms(KmsSettings { mode: Some(mode), .. }) => (vec![turned(mode.width, mode.height)], None),
+        Backend::Kms(_) => at_run_time("kms".into()),
+        Backend::Auto { .. } => at_run_time("auto".into()),
+        Backend::Fbdev { device } => at_run_time(format!("fbdev ({})", device.display())),
     }
 }
 

@@ -30,8 +30,11 @@ pub enum Scene {
     /// Nobody there: a slow showcase of the gallery and an invitation. `showcase` indexes the
     /// gallery's role models (None: empty gallery).
     Attract { showcase: Option<usize> },
-    /// The visitor as in a mirror, the face framed, with advice; `progress` while matching.
-    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, guidance: Guidance, progress: Option<f32> },
+    /// The visitor, the face framed, with advice; `progress` while matching. `face` is in
+    /// `frame`'s coordinates (x, y, width, height); with `mirror` the renderer draws the frame
+    /// flipped left to right, as a mirror shows it, and the box with it (no flipped copy of the
+    /// frame is made).
+    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, mirror: bool, guidance: Guidance, progress: Option<f32> },
     /// The role model card: best match (an index into the gallery's role models) with its
     /// look-alike percentage, and up to two more.
     Result { best: usize, percent: u8, others: Vec<(usize, u8)> },
