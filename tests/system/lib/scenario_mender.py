@@ -1,14 +1,19 @@
-"""DRAFT (issue 26), not yet wired in: scenario `mender` — Debian's Mender client in standalone
-mode in the guest, driving the package's update modules and inventory script.
+"""DRAFT (issue 26), NOT YET RUN and not wired in: scenario `mender-modules` — Debian's Mender
+client in standalone mode in the guest, driving the package's update modules and inventory
+script.
 
-Written against the Debian 12 harness of this tree (scenarios.py, vm.py) while tests/system is
-being rebuilt for Debian 13; not run here. To wire it in:
+Checked against the harness at main 1b22423 (Debian 13 guest by default, scenarios by name) only
+by reading: the names it imports from scenarios.py and the Context / VM methods it calls exist
+with these signatures. It has never booted a guest. It is not `mender` of lib/pending.py (that
+placeholder is the whole-system A/B update, a different thing). To wire it in:
 
-- image.sh: add `mender-client` to the guest's package list (Debian 12 and 13 package 3.4); the
+- image.sh: add `mender-client` to the guest's packages (Debian 12 and 13 package 3.4); the
   scenario disables its daemon (standalone mode) and writes the client's two files a booth needs
   (docs/fleet.md, "Set up a booth").
-- scenarios.py: `import scenario_mender` at the end (it registers scenario 10 with the same
-  `scenario` decorator) and put 10 into ORDER before 8 (8 purges the booth).
+- tests/system/run: `import scenario_mender` beside `import pending` (it registers itself with
+  the same `scenario` decorator); scenarios.py: "mender-modules" into ORDER before "upgrade"
+  (upgrade purges the booth). Registered with default=False until a run has measured its time
+  (>= 5 power cuts, each a reboot).
 - The host needs `mender-artifact` (.ci/run installs it) to write the artifacts.
 
 What it proves, each step on the booth as installed (systemd, the unit's hardening, the booth's
@@ -97,7 +102,8 @@ def tree_hash(ctx):
     return ctx.vm.sh("cd /var/lib/rolemirror/gallery/ && find . -type f | sort | xargs sha256sum | sha256sum").split()[0]
 
 
-@scenario(10, "mender", "Debian's Mender client (standalone): gallery artifacts installed, committed, refused, rolled back, power-cut; the .deb through Mender; the inventory")
+@scenario(None, "mender-modules", "Debian's Mender client (standalone): gallery artifacts installed, committed, refused, rolled back, power-cut; the .deb through Mender; the inventory",
+          default=False)
 def s_mender(ctx):
     ctx.ensure_camera()
     vm = ctx.vm
