@@ -7,7 +7,6 @@
 //! client killed at random points of an install; and the inventory of a booth that matched
 //! visitors. Runs as root (the namespace, the privilege drop), like CI.
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -17,7 +16,7 @@ use std::time::Duration;
 use crate::booth::{booth_config, frames, Daemon};
 use crate::common::*;
 use crate::health::visits;
-use crate::usb::{active_ids, keys, small_gallery, store_config};
+use crate::usb::{active_ids, assert_versions_tidy, ids, keys, small_gallery, store_config};
 use rolemirror::fleet::{artifact, gallery::Pending, payload};
 use rolemirror::usb::bundle;
 use rolemirror::usb::install::{Active, Store};
@@ -112,10 +111,6 @@ fn tree_hash(dir: &Path) -> String {
     let mut lines = Vec::new();
     walk(&base, Path::new(""), &mut lines);
     rolemirror::util::sha256_bytes(lines.join("\n").as_bytes())
-}
-
-fn ids(list: &[&str]) -> BTreeSet<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// `bundle create --mender OUT` (optionally with --out, a config, state scripts).
@@ -607,13 +602,7 @@ fn installs_killed_at_random_points_leave_the_old_or_the_new_gallery() {
     let (code, text) = client.run(&["commit"]);
     assert_eq!(code, 0, "{text}");
     assert_eq!(active_ids(&active), Ok(sets[0].clone()));
-    let left: Vec<String> =
-        std::fs::read_dir(&store.versions).expect("versions").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    assert!(
-        !left.iter().any(|n| n.starts_with("staging") || n.starts_with("mender"))
-            && left.iter().filter(|n| n.starts_with('v')).count() <= 2,
-        "{left:?}"
-    );
+    assert_versions_tidy(&store.versions, &["mender"]);
     eprintln!("mender kills: {module_kills} module kills, {power_cuts} power cuts, {finished} finished: {outcomes:?}");
 }
 

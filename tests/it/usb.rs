@@ -222,8 +222,21 @@ pub(crate) fn active_ids(dir: &Path) -> Result<BTreeSet<String>, String> {
     Ok(g.role_models.iter().map(|r| r.id.clone()).collect())
 }
 
-fn ids(list: &[&str]) -> BTreeSet<String> {
+pub(crate) fn ids(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// After a finished install the versions folder is tidy: no staging (nor any of `debris`) left,
+/// at most the active and the previous version. Returns what it holds, for messages.
+pub(crate) fn assert_versions_tidy(versions: &Path, debris: &[&str]) -> Vec<String> {
+    let left: Vec<String> =
+        std::fs::read_dir(versions).expect("versions").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(
+        !left.iter().any(|n| n.starts_with("staging") || debris.iter().any(|d| n.starts_with(d)))
+            && left.iter().filter(|n| n.starts_with('v')).count() <= 2,
+        "{left:?}"
+    );
+    left
 }
 
 #[test]
@@ -636,12 +649,7 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     let (code, text) = run(bin().args(["bundle", "install"]).arg(&content).arg("--config").arg(&cfg));
     assert_eq!(code, 0, "{text}");
     assert_eq!(active_ids(&active), Ok(sets[0].clone()));
-    let left: Vec<String> = std::fs::read_dir(tmp.path().join("booth-gallery.versions"))
-        .expect("versions")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(left.iter().filter(|n| n.starts_with('v')).count() <= 2 && !left.iter().any(|n| n.starts_with("staging")), "{left:?}");
+    assert_versions_tidy(&tmp.path().join("booth-gallery.versions"), &[]);
     // Rollback goes to the previous complete gallery.
     let (code, text) = run(bin().args(["gallery", "rollback", "--config"]).arg(&cfg));
     assert_eq!(code, 0, "{text}");
