@@ -5,6 +5,7 @@
 #   cross/build.sh armv7     # 32-bit Raspberry Pi OS (armhf)  -> dist/rolemirror_<v>_armhf.deb
 #   cross/build.sh x86_64    # x86-64 mini PCs, Debian 12      -> dist/rolemirror_<v>_amd64.deb
 #                            # (the host build itself: no cross compiler, no second build)
+#   MENDER=1 cross/build.sh … # also dist/rolemirror_<v>_<arch>.mender for Mender (docs/fleet.md)
 #
 # Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently.
 # Models are fetched (checksums verified, int8 models derived) from MIRROR (default
@@ -49,7 +50,8 @@ stage=target/deb-$debarch
 rm -rf "$stage"
 mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/rolemirror/models" "$stage/etc/rolemirror" \
   "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/share/doc/rolemirror" \
-  "$stage/lib/udev/rules.d" "$stage/usr/lib/rolemirror" "$stage/etc/rolemirror/trusted-keys" "$stage/usr/lib/modules-load.d"
+  "$stage/lib/udev/rules.d" "$stage/usr/lib/rolemirror" "$stage/etc/rolemirror/trusted-keys" "$stage/usr/lib/modules-load.d" \
+  "$stage/usr/share/mender/modules/v3" "$stage/usr/share/mender/inventory"
 if [ -n "$MIRROR" ]; then
   target/release/rolemirror --models "$stage/usr/share/rolemirror/models" models fetch --mirror "$MIRROR"
 else
@@ -65,6 +67,9 @@ install -m 0644 systemd/90-rolemirror-usb.rules "$stage/lib/udev/rules.d/90-role
 install -m 0755 systemd/usb-stick "$stage/usr/lib/rolemirror/usb-stick"
 install -m 0644 systemd/rolemirror.sysusers.conf "$stage/usr/lib/sysusers.d/rolemirror.conf"
 install -m 0644 systemd/rolemirror-modules.conf "$stage/usr/lib/modules-load.d/rolemirror.conf"
+# Mender (optional, docs/fleet.md): where the client looks for update modules and inventory scripts.
+install -m 0755 mender/modules/rolemirror-bundle mender/modules/rolemirror-deb "$stage/usr/share/mender/modules/v3/"
+install -m 0755 mender/inventory/mender-inventory-rolemirror "$stage/usr/share/mender/inventory/"
 install -m 0644 README.md "$stage/usr/share/doc/rolemirror/README.md"
 install -m 0644 models/manifest.toml "$stage/usr/share/doc/rolemirror/models-manifest.toml"
 for lic in ${MIRROR:+$MIRROR}/*/LICENSE; do
@@ -78,3 +83,8 @@ deb=dist/rolemirror_${version}_${debarch}.deb
 dpkg-deb --build --root-owner-group "$stage" "$deb" >/dev/null
 echo "cross: $bin"
 echo "cross: $deb"
+# MENDER=1: also the Mender artifact of the package, for the booths' rolemirror-deb module
+# (docs/fleet.md; needs mender-artifact). MENDER_DEVICE_TYPE overrides rolemirror-booth.
+if [ "${MENDER:-0}" = 1 ]; then
+  target/release/rolemirror mender deb-artifact "$deb" --out "${deb%.deb}.mender" --device-type "${MENDER_DEVICE_TYPE:-rolemirror-booth}"
+fi

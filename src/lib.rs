@@ -16,6 +16,7 @@
 //! - [`booth`]: where a role model is chosen: the per-frame step and the state machine.
 //! - [`demo`]: the demo data and the booth over it on a simulated clock.
 //! - [`service`]: `rolemirror run`, the booth as a systemd service.
+//! - [`fleet`]: Mender beside the booth: update modules for bundles and the package, inventory.
 //! - [`cli`]: the commands behind the `rolemirror` binary.
 
 // NaN-safe checks are written `!(x > limit)` on purpose: a NaN fails them (docs/style.md).
@@ -30,6 +31,7 @@ pub mod demo;
 pub mod display;
 pub mod eval;
 pub mod events;
+pub mod fleet;
 pub mod gallery;
 pub mod models;
 pub mod service;

@@ -174,6 +174,12 @@ pub enum Command {
         #[command(subcommand)]
         action: BundleAction,
     },
+    /// Mender beside the booth (docs/fleet.md): its update modules, its inventory, package
+    /// artifacts.
+    Mender {
+        #[command(subcommand)]
+        action: MenderAction,
+    },
     /// Fetch, verify, list and quantize model files.
     Models {
         #[command(subcommand)]
@@ -264,11 +270,14 @@ pub enum BundleAction {
         /// Must be greater than the serial installed on the booths (default: seconds since 1970).
         #[arg(long)]
         serial: Option<u64>,
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        /// Where ROLEMIRROR/ goes (e.g. the stick); optional with --mender.
+        #[arg(long, value_name = "DIR", required_unless_present = "mender")]
+        out: Option<PathBuf>,
         /// Bundle although the gallery preview's checks give warnings (errors still refuse).
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        mender: MenderArtifactArgs,
     },
     /// Check a bundle as a booth would (signature, hashes, limits, every photo, the config) and
     /// print what it would change.
@@ -289,6 +298,73 @@ pub enum BundleAction {
         dir: PathBuf,
         #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
         config: PathBuf,
+    },
+}
+
+/// A Mender artifact of a bundle (`bundle create --mender`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MenderArtifactArgs {
+    /// Also (or instead of --out) write a Mender artifact carrying the bundle, for the booths'
+    /// rolemirror-bundle update module (docs/fleet.md); needs mender-artifact.
+    #[arg(long, value_name = "FILE")]
+    pub mender: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: ArtifactArgs,
+}
+
+/// What every artifact the booth's modules take is written with.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ArtifactArgs {
+    /// The artifact's device type; repeat for several (booths set up as in docs/fleet.md report
+    /// rolemirror-booth).
+    #[arg(long = "device-type", value_name = "TYPE", default_value = crate::fleet::artifact::DEFAULT_DEVICE_TYPE)]
+    pub device_types: Vec<String>,
+    /// The artifact's name (default: what is in it and when it was made).
+    #[arg(long, value_name = "NAME")]
+    pub artifact_name: Option<String>,
+    /// Also sign the artifact for Mender (mender-artifact --key). The booth trusts only the
+    /// bundle's own signature; this one matters to clients set up with ArtifactVerifyKey.
+    #[arg(long, value_name = "FILE")]
+    pub mender_key: Option<PathBuf>,
+    /// A Mender state script to carry along (ArtifactInstall_Enter_00, …); repeatable.
+    #[arg(long = "mender-script", value_name = "FILE")]
+    pub mender_scripts: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum MenderAction {
+    /// One call of an update module, as the Mender client makes it: the package's
+    /// /usr/share/mender/modules/v3/rolemirror-bundle and rolemirror-deb run
+    /// `rolemirror mender module TYPE STATE DIR`.
+    Module {
+        /// rolemirror-bundle (galleries and settings) or rolemirror-deb (the booth's package).
+        kind: String,
+        /// The protocol's state or query (ArtifactInstall, SupportsRollback, …).
+        state: String,
+        /// The client's File API folder for the payload.
+        dir: PathBuf,
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+        /// How long a commit waits for the booth to come back on the update.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        booth_timeout: u64,
+        /// rolemirror-deb only: install into this root (dpkg --root), e.g. an image being built.
+        #[arg(long, value_name = "DIR")]
+        dpkg_root: Option<PathBuf>,
+    },
+    /// The booth's Mender inventory (key=value lines): what its health report says, never
+    /// anything about a visitor. /usr/share/mender/inventory/mender-inventory-rolemirror runs it.
+    Inventory {
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+    },
+    /// A Mender artifact of the booth's .deb, for its rolemirror-deb update module.
+    DebArtifact {
+        deb: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        common: ArtifactArgs,
     },
 }
 

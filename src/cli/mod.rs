@@ -15,6 +15,7 @@ pub mod embed;
 pub mod eval;
 pub mod gallery;
 pub mod gallery_import;
+pub mod mender;
 pub mod models;
 pub mod preview;
 pub mod report;
@@ -138,8 +139,10 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
         },
         Command::Keygen { out: dir, name } => usb::keygen(dir, name, out),
         Command::Bundle { action } => match action {
-            BundleAction::Create { gallery, config, key, serial, out: dest, force } => {
-                usb::create(common, gallery.as_deref(), config.as_deref(), key, *serial, dest, *force, out)
+            BundleAction::Create { gallery, config, key, serial, out: dest, force, mender } => {
+                let what =
+                    usb::BundleSource { gallery: gallery.as_deref(), config: config.as_deref(), key, serial: *serial, force: *force };
+                usb::create(common, &what, dest.as_deref(), mender, out)
             }
             BundleAction::Verify { dir, pubkey, against, against_config } => {
                 usb::verify(common, dir, pubkey, against.as_deref(), against_config.as_deref(), out)
@@ -177,6 +180,7 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
         Command::Report { config, json } => report::report(config, *json, out),
         Command::Doctor { config, skip, json } => doctor::doctor(config, skip, *json, out),
         Command::Config { action: ConfigAction::Check { file } } => booth::config_check(file, out),
+        Command::Mender { action } => mender::run(action, out),
         Command::Models { action } => match action {
             ModelsAction::Fetch { mirror } => models::fetch(models, mirror.as_deref(), out),
             ModelsAction::List => models::list(models, out),

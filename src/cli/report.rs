@@ -13,6 +13,18 @@ use crate::service::health::{self, Daemon};
 
 /// `report [--config FILE] [--json]`.
 pub fn report(config_path: &Path, json: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let (_, report) = gather(config_path)?;
+    if json {
+        writeln!(out, "{}", report.json())?;
+    } else {
+        write!(out, "{}", report.text())?;
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The report as `rolemirror report` makes it (also for `mender inventory`), and the config it
+/// was made with.
+pub fn gather(config_path: &Path) -> anyhow::Result<(Config, health::Report)> {
     let (config, problems) = match Config::load(config_path) {
         Ok(c) => (c, Vec::new()),
         // The daemon runs on the lenient config then (its service screen): so does the report.
@@ -36,10 +48,5 @@ pub fn report(config_path: &Path, json: bool, out: &mut impl Write) -> anyhow::R
     let days = health::saved_days(&config.state_dir);
     let mut report = health::gather(config_path, &config, snapshot.as_ref(), daemon, &days);
     report.warnings.extend(problems);
-    if json {
-        writeln!(out, "{}", report.json())?;
-    } else {
-        write!(out, "{}", report.text())?;
-    }
-    Ok(ExitCode::Ok)
+    Ok((config, report))
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use super::{Common, ExitCode};
 use anyhow::Context;
 
+use super::args::MenderArtifactArgs;
 use crate::config::{self, raw, Config};
+use crate::fleet;
 use crate::gallery::index::PhotoRules;
 use crate::gallery::{GalleryManifest, RoleModel};
 use crate::usb::bundle::{self, Limits};
@@ -22,22 +24,31 @@ pub fn keygen(dir: &Path, name: &str, out: &mut impl Write) -> anyhow::Result<Ex
     Ok(ExitCode::Ok)
 }
 
+/// What `bundle create` bundles and signs.
+pub struct BundleSource<'a> {
+    pub gallery: Option<&'a Path>,
+    pub config: Option<&'a Path>,
+    /// The private key file.
+    pub key: &'a Path,
+    /// None: seconds since 1970.
+    pub serial: Option<u64>,
+    /// Bundle despite the preview's warnings.
+    pub force: bool,
+}
+
 /// `bundle create`: the config is checked; the gallery's manifest is validated, then its cards
 /// get the `gallery preview` checks at the display size of the bundled config (or the default
-/// config's): any error refuses, warnings refuse unless `force`.
-#[allow(clippy::too_many_arguments)]
+/// config's): any error refuses, warnings refuse unless `force`. Writes `dest/ROLEMIRROR/`
+/// and/or, with `--mender FILE`, a Mender artifact carrying the same bundle.
 pub fn create(
     common: &super::Common,
-    gallery: Option<&Path>,
-    config: Option<&Path>,
-    key: &Path,
-    serial: Option<u64>,
-    dest: &Path,
-    force: bool,
+    what: &BundleSource,
+    dest: Option<&Path>,
+    mender: &MenderArtifactArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let key = bundle::read_signing_key(key)?;
-    if let Some(cfg) = config {
+    let key = bundle::read_signing_key(what.key)?;
+    if let Some(cfg) = what.config {
         let text =
             std::fs::read_to_string(cfg).with_context(|| format!("{}: cannot read the config to bundle (--config FILE)", cfg.display()))?;
         let problems = config::check(&text);
@@ -45,7 +56,7 @@ pub fn create(
             return Ok(super::print_problems(out, &cfg.display().to_string(), "; not bundled", &problems)?);
         }
     }
-    if let Some(dir) = gallery {
+    if let Some(dir) = what.gallery {
         let manifest = super::gallery::load_manifest(dir)?;
         let problems = manifest.validate(Some(dir));
         if !problems.is_empty() {
@@ -55,7 +66,7 @@ pub fn create(
         let checked = crate::display::checks::check_gallery(
             &common.vision_options(),
             dir,
-            config,
+            what.config,
             &[],
             &mut |_, _, _| Ok(()),
             &mut crate::util::progress::callback("checking cards", false),
@@ -70,7 +81,7 @@ pub fn create(
                 writeln!(out, "not bundled: fix the errors (see the cards with `rolemirror gallery preview {} --out DIR`)", dir.display())?;
                 return Ok(ExitCode::InputFailed);
             }
-            if !force {
+            if !what.force {
                 writeln!(out, "not bundled: warnings only; look at the cards (`rolemirror gallery preview {} --out DIR`), fix them or pass --force to bundle anyway", dir.display())?;
                 return Ok(ExitCode::InputFailed);
             }
@@ -78,24 +89,71 @@ pub fn create(
         }
     }
     // Default serial: seconds since 1970, so later bundles from any laptop with a sane clock win.
-    let serial = serial.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
+    let serial =
+        what.serial.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs()));
+    // Without --out the bundle is made in a throwaway folder, only for the artifact.
+    let scratch = std::env::temp_dir().join(format!("rolemirror-bundle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let folder = dest.unwrap_or(&scratch);
     // The bar appears with the first file copied, when the number of files is known.
     let mut bar: Option<crate::util::Progress> = None;
-    let m = bundle::create_with_progress(gallery, config, &key, serial, dest, &mut |_, total| {
+    let made = bundle::create_with_progress(what.gallery, what.config, &key, serial, folder, &mut |_, total| {
         bar.get_or_insert_with(|| crate::util::Progress::new(total as u64, "copying", false)).inc(1);
-    })?;
+    });
     if let Some(bar) = bar {
         bar.finish();
     }
-    writeln!(
-        out,
-        "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",
-        dest.join(bundle::BUNDLE_DIR).display(),
-        m.files.len(),
-        m.total_size(),
-        m.signer
-    )?;
-    writeln!(out, "check it with: rolemirror bundle verify {} --pubkey PUBLIC_KEY", dest.display())?;
+    let result = made.and_then(|m| {
+        if let Some(dest) = dest {
+            writeln!(
+                out,
+                "wrote {} : serial {serial}, {} files, {} bytes, signed by key {}",
+                dest.join(bundle::BUNDLE_DIR).display(),
+                m.files.len(),
+                m.total_size(),
+                m.signer
+            )?;
+            writeln!(out, "check it with: rolemirror bundle verify {} --pubkey PUBLIC_KEY", dest.display())?;
+        }
+        if let Some(file) = &mender.mender {
+            let label = what
+                .gallery
+                .and_then(|g| std::fs::canonicalize(g).ok())
+                .and_then(|g| g.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let name = mender.common.artifact_name.clone().unwrap_or_else(|| {
+                fleet::artifact::bundle_name(label.as_deref(), m.has_gallery(), m.config().is_some(), serial, &m.created)
+            });
+            // The payload file keeps its name in the artifact: a folder of its own for it.
+            let tar_dir = scratch.with_extension("payload");
+            std::fs::create_dir_all(&tar_dir).with_context(|| format!("{}: cannot create", tar_dir.display()))?;
+            let tar = tar_dir.join(fleet::payload::PAYLOAD_FILE);
+            let spec = fleet::artifact::Spec {
+                payload_type: fleet::gallery::TYPE,
+                name: name.clone(),
+                device_types: &mender.common.device_types,
+                files: vec![tar.clone()],
+                provides: ("bundle", serial.to_string()),
+                key: mender.common.mender_key.as_deref(),
+                scripts: &mender.common.mender_scripts,
+            };
+            let written = fleet::payload::write(&folder.join(bundle::BUNDLE_DIR), &tar).and_then(|_| fleet::artifact::write(&spec, file));
+            let _ = std::fs::remove_dir_all(&tar_dir);
+            written?;
+            writeln!(
+                out,
+                "wrote {} : artifact {name} for {}, payload {} (serial {serial}, {} files, signed by key {})",
+                file.display(),
+                mender.common.device_types.join(", "),
+                fleet::gallery::TYPE,
+                m.files.len(),
+                m.signer
+            )?;
+            writeln!(out, "check it with: mender-artifact read {}", file.display())?;
+        }
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    result?;
     Ok(ExitCode::Ok)
 }
 

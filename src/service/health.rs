@@ -73,6 +73,10 @@ pub struct Snapshot {
     pub state: String,
     pub models: Vec<ModelVersion>,
     pub gallery_role_models: Option<usize>,
+    /// The installed bundle's serial when this config and gallery were loaded (a reload after an
+    /// update shows the new one: what a Mender commit waits for).
+    #[serde(default)]
+    pub installed_serial: Option<u64>,
     /// The camera as opened (device, size, pixel format), when connected.
     pub camera_connected: Option<String>,
     /// The last camera problem, when lost.
@@ -203,6 +207,7 @@ pub fn new_snapshot(config: &Config, state: &str, models: Vec<ModelVersion>, rol
         state: state.to_string(),
         models,
         gallery_role_models: role_models,
+        installed_serial: Some(crate::usb::install::Store::new(&config.gallery.dir).installed_serial()),
         warnings: crate::util::logring::recent(),
         ..Snapshot::default()
     }

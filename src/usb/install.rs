@@ -52,7 +52,7 @@ pub struct Store {
 }
 
 /// `installed.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Installed {
     pub serial: u64,
     pub created: String,
@@ -61,6 +61,30 @@ pub struct Installed {
 
 /// Held while an import or rollback runs.
 pub struct Lock(#[allow(dead_code)] File);
+
+/// What the active gallery path `G` is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Active {
+    /// Nothing there (a fresh booth).
+    Absent,
+    /// A plain folder, not yet switched by an import (the first import keeps it as
+    /// `v0-original/gallery`).
+    Plain,
+    /// A link to this target, as written (relative to `G`'s parent).
+    Link(PathBuf),
+    /// Something else (a file): never touched.
+    Other,
+}
+
+/// The store's pointers at one moment (see [`Store::state`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreState {
+    pub active: Active,
+    /// `previous`'s target (relative to `G.versions/`).
+    pub previous: Option<PathBuf>,
+    pub installed: Option<Installed>,
+}
 
 impl Store {
     pub fn new(active: &Path) -> Store {
@@ -167,18 +191,15 @@ impl Store {
     /// keeps the one it replaces as "previous".
     fn activate(&self, gallery: &Path) -> anyhow::Result<()> {
         let parent = self.active.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let parent_abs = fs::canonicalize(parent)?;
-        let versions_abs = fs::canonicalize(&self.versions)?;
-        let rel_versions = versions_abs.strip_prefix(&parent_abs).map(Path::to_path_buf).unwrap_or(versions_abs.clone());
-        let target = rel_versions.join(gallery.strip_prefix(&self.versions).unwrap_or(gallery));
+        let target = self.target_for(gallery)?;
         let old = fs::symlink_metadata(&self.active).ok();
         let old_target = self.active_version().map(|v| v.join("gallery"));
-        let switch = self.switch_path();
-        let _ = fs::remove_file(&switch);
-        std::os::unix::fs::symlink(&target, &switch).with_context(|| format!("{}: cannot create symlink", switch.display()))?;
         match old {
             Some(m) if m.is_dir() => {
                 // First install over a plain directory: swap both names in one step.
+                let switch = self.switch_path();
+                let _ = fs::remove_file(&switch);
+                std::os::unix::fs::symlink(&target, &switch).with_context(|| format!("{}: cannot create symlink", switch.display()))?;
                 exchange(&switch, &self.active)
                     .with_context(|| format!("cannot switch {} (renameat2 RENAME_EXCHANGE)", self.active.display()))?;
                 sync_dir(parent)?;
@@ -192,13 +213,102 @@ impl Store {
                 self.set_previous(&dest.join("gallery"))?;
             }
             _ => {
-                fs::rename(&switch, &self.active).with_context(|| format!("cannot switch {}", self.active.display()))?;
-                sync_dir(parent)?;
+                self.link_active(&target)?;
                 if let Some(old) = old_target {
                     self.set_previous(&old)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `installed.json` as it is (None: no bundle installed yet, or unreadable).
+    pub fn installed(&self) -> Option<Installed> {
+        fs::read(self.versions.join(INSTALLED_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    /// Where the store's pointers are now: the active gallery, the previous one, the installed
+    /// serial. [`Store::restore`] puts them back.
+    pub fn state(&self) -> StoreState {
+        let active = match fs::symlink_metadata(&self.active) {
+            Err(_) => Active::Absent,
+            Ok(m) if m.file_type().is_symlink() => fs::read_link(&self.active).map_or(Active::Other, Active::Link),
+            Ok(m) if m.is_dir() => Active::Plain,
+            Ok(_) => Active::Other,
+        };
+        StoreState { active, previous: fs::read_link(self.versions.join(PREVIOUS_LINK)).ok(), installed: self.installed() }
+    }
+
+    /// Puts the store's pointers back where [`Store::state`] found them, each with one atomic
+    /// step (a symlink renamed over the old one, `installed.json` written atomically): the
+    /// previous gallery active again, `previous` (when its version is still kept: an import
+    /// keeps two) and the installed serial as they were. A
+    /// gallery that was a plain folder comes back as the link to its kept copy
+    /// (`v0-original/gallery`, same files). Run again after a crash, it finishes the job.
+    pub fn restore(&self, _lock: &Lock, to: &StoreState) -> anyhow::Result<()> {
+        let parent = self.active.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let now = self.state();
+        match &to.active {
+            _ if now.active == to.active => {}
+            Active::Absent => {
+                if now.active != Active::Absent {
+                    if !fs::symlink_metadata(&self.active).is_ok_and(|m| m.file_type().is_symlink()) {
+                        bail!("{}: not a link made by an import; not removed", self.active.display());
+                    }
+                    fs::remove_file(&self.active).with_context(|| format!("{}: cannot remove", self.active.display()))?;
+                    sync_dir(parent)?;
+                }
+            }
+            Active::Plain => {
+                let kept = self.versions.join("v0-original").join(bundle::GALLERY_DIR);
+                if !kept.is_dir() {
+                    bail!("{}: the original gallery is not there to go back to", kept.display());
+                }
+                self.link_active(&self.target_for(&kept)?)?;
+            }
+            Active::Link(target) => {
+                if !parent.join(target).is_dir() {
+                    bail!("{}: the gallery to go back to is gone", parent.join(target).display());
+                }
+                self.link_active(target)?;
+            }
+            Active::Other => bail!("{}: was neither a folder nor a link; not restored", self.active.display()),
+        }
+        // An import keeps only the active and the previous version: the one before may be gone.
+        match to.previous.as_ref().filter(|rel| self.versions.join(rel).is_dir()) {
+            Some(rel) => self.set_previous(&self.versions.join(rel))?,
+            None => match fs::remove_file(self.versions.join(PREVIOUS_LINK)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => sync_dir(&self.versions)?,
+            },
+        }
+        match &to.installed {
+            Some(i) => write_atomic(&self.versions.join(INSTALLED_FILE), &serde_json::to_vec_pretty(i)?)?,
+            None => match fs::remove_file(self.versions.join(INSTALLED_FILE)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => sync_dir(&self.versions)?,
+            },
+        }
+        Ok(())
+    }
+
+    /// The link text that points `G` at `gallery` (a folder inside `G.versions/`).
+    fn target_for(&self, gallery: &Path) -> anyhow::Result<PathBuf> {
+        let parent = self.active.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent_abs = fs::canonicalize(parent)?;
+        let versions_abs = fs::canonicalize(&self.versions)?;
+        let rel_versions = versions_abs.strip_prefix(&parent_abs).map(Path::to_path_buf).unwrap_or(versions_abs.clone());
+        Ok(rel_versions.join(gallery.strip_prefix(&self.versions).unwrap_or(gallery)))
+    }
+
+    /// Points the link `G` at `target` with one rename (G must not be a plain folder).
+    fn link_active(&self, target: &Path) -> anyhow::Result<()> {
+        let parent = self.active.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let switch = self.switch_path();
+        let _ = fs::remove_file(&switch);
+        std::os::unix::fs::symlink(target, &switch).with_context(|| format!("{}: cannot create symlink", switch.display()))?;
+        fs::rename(&switch, &self.active).with_context(|| format!("cannot switch {}", self.active.display()))?;
+        sync_dir(parent)?;
         Ok(())
     }
 
@@ -279,12 +389,25 @@ pub fn import(
     vision: &dyn Fn() -> anyhow::Result<Arc<Vision>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Outcome {
-    let mut step = |s: &str, f: f32| progress(Progress { step: s.to_string(), fraction: f });
-    step("checking the signature", 0.0);
     let lock = match store.lock() {
         Ok(l) => l,
         Err(e) => return refuse(format!("{e:#}")),
     };
+    import_locked(&lock, root, store, opts, vision, progress)
+}
+
+/// [`import`] with the store's lock already held (`_lock`), for a caller that records the store's
+/// state before and after under the same lock (the Mender update module, `rolemirror-bundle`).
+pub fn import_locked(
+    _lock: &Lock,
+    root: &Path,
+    store: &Store,
+    opts: &ImportOptions,
+    vision: &dyn Fn() -> anyhow::Result<Arc<Vision>>,
+    progress: &mut dyn FnMut(Progress),
+) -> Outcome {
+    let mut step = |s: &str, f: f32| progress(Progress { step: s.to_string(), fraction: f });
+    step("checking the signature", 0.0);
     for what in store.recover() {
         log::info!("usb: {what}");
     }
@@ -334,7 +457,6 @@ pub fn import(
     for what in store.recover() {
         log::debug!("usb: {what}");
     }
-    drop(lock);
     step("done", 1.0);
     outcome
 }

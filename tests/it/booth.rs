@@ -115,6 +115,20 @@ impl Daemon {
         panic!("no {needle:?} within {secs} s; saw:\n{}", self.seen.join("\n"));
     }
 
+    /// The first line containing `needle` within `secs`; None when none came (after `secs`).
+    pub(crate) fn seen_within(&mut self, needle: &str, secs: f64) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return Some(line);
+                }
+            }
+        }
+        None
+    }
+
     pub(crate) fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {

@@ -71,6 +71,17 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{key}=")))
 }
 
+/// The next `n` matches of a running booth: (role model, similarity) of each visit, which no
+/// report may carry.
+pub(crate) fn visits(booth: &mut Daemon, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|_| {
+            let line = booth.wait_for("event=match", 60);
+            (field(&line, "role_model").expect("role_model").to_string(), field(&line, "similarity").expect("similarity").to_string())
+        })
+        .collect()
+}
+
 #[test]
 fn a_running_booth_writes_its_health_onto_a_fat_stick_and_nothing_about_visitors() {
     let tmp = TempDir::new("health");
@@ -83,14 +94,7 @@ fn a_running_booth_writes_its_health_onto_a_fat_stick_and_nothing_about_visitors
     let mut booth = Daemon::start(&cfg, &[]);
     booth.wait_for("event=ready", 60);
     // Two visits: their similarities and role models must not reach the report.
-    let mut visits = Vec::new();
-    for _ in 0..2 {
-        let line = booth.wait_for("event=match", 60);
-        visits.push((
-            field(&line, "role_model").expect("role_model").to_string(),
-            field(&line, "similarity").expect("similarity").to_string(),
-        ));
-    }
+    let visits = visits(&mut booth, 2);
     // The snapshot file is refreshed every 10 s: wait for one with stage timings in it.
     std::thread::sleep(Duration::from_millis(11_000));
 

@@ -12,6 +12,7 @@ mod gallery;
 mod golden;
 mod health;
 mod layers;
+mod mender;
 mod preview;
 mod relatability;
 mod screens;

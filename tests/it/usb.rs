@@ -25,7 +25,7 @@ fn run(cmd: &mut Command) -> (i32, String) {
 
 pub(crate) struct Keys {
     pub(crate) private: PathBuf,
-    public: PathBuf,
+    pub(crate) public: PathBuf,
     /// A directory holding only `public` (the booth's usb.trusted_keys).
     pub(crate) trusted: PathBuf,
 }
@@ -222,8 +222,21 @@ pub(crate) fn active_ids(dir: &Path) -> Result<BTreeSet<String>, String> {
     Ok(g.role_models.iter().map(|r| r.id.clone()).collect())
 }
 
-fn ids(list: &[&str]) -> BTreeSet<String> {
+pub(crate) fn ids(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// After a finished install the versions folder is tidy: no staging (nor any of `debris`) left,
+/// at most the active and the previous version. Returns what it holds, for messages.
+pub(crate) fn assert_versions_tidy(versions: &Path, debris: &[&str]) -> Vec<String> {
+    let left: Vec<String> =
+        std::fs::read_dir(versions).expect("versions").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(
+        !left.iter().any(|n| n.starts_with("staging") || debris.iter().any(|d| n.starts_with(d)))
+            && left.iter().filter(|n| n.starts_with('v')).count() <= 2,
+        "{left:?}"
+    );
+    left
 }
 
 #[test]
@@ -285,6 +298,20 @@ fn tooling_creates_verifies_and_refuses_foreign_keys_and_tampering() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("no trusted public keys"), "{text}");
     assert!(!tmp.path().join("active").exists(), "nothing installed");
+}
+
+/// A booth config `path` for installs from a shell: the models, the gallery, the state folder,
+/// the trusted keys (no camera or screen is opened); returns the path.
+pub(crate) fn store_config(path: &Path, gallery: &Path, state: &Path, trusted: &Path) -> PathBuf {
+    let text = format!(
+        "[vision]\nmodels = \"{}\"\n[gallery]\ndir = \"{}\"\n[state]\ndir = \"{}\"\n[usb]\ntrusted_keys = \"{}\"\n",
+        models().display(),
+        gallery.display(),
+        state.display(),
+        trusted.display()
+    );
+    std::fs::write(path, text).expect("write config");
+    path.to_path_buf()
 }
 
 /// The booth config for USB tests: replay camera, PNG screen, the test's mount root and keys.
@@ -545,18 +572,7 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     let k = keys(tmp.path(), "tech");
     let active = tmp.path().join("booth-gallery");
     Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp");
-    let cfg = tmp.path().join("booth.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[vision]\nmodels = \"{}\"\n[gallery]\ndir = \"{}\"\n[state]\ndir = \"{}\"\n[usb]\ntrusted_keys = \"{}\"\n",
-            models().display(),
-            active.display(),
-            tmp.path().join("state").display(),
-            k.trusted.display()
-        ),
-    )
-    .expect("write");
+    let cfg = store_config(&tmp.path().join("booth.toml"), &active, &tmp.path().join("state"), &k.trusted);
     let a = small_gallery(&tmp.path().join("ga"), &demo, &[("a1", "img1.jpg"), ("a2", "img13.jpg")]);
     let b = small_gallery(&tmp.path().join("gb"), &demo, &[("b1", "img16.jpg"), ("b2", "img18.jpg"), ("b3", "img20.jpg")]);
     let sets = [ids(&["a1", "a2"]), ids(&["b1", "b2", "b3"])];
@@ -633,12 +649,7 @@ fn killed_imports_leave_the_old_or_the_new_gallery_never_a_mix() {
     let (code, text) = run(bin().args(["bundle", "install"]).arg(&content).arg("--config").arg(&cfg));
     assert_eq!(code, 0, "{text}");
     assert_eq!(active_ids(&active), Ok(sets[0].clone()));
-    let left: Vec<String> = std::fs::read_dir(tmp.path().join("booth-gallery.versions"))
-        .expect("versions")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(left.iter().filter(|n| n.starts_with('v')).count() <= 2 && !left.iter().any(|n| n.starts_with("staging")), "{left:?}");
+    assert_versions_tidy(&tmp.path().join("booth-gallery.versions"), &[]);
     // Rollback goes to the previous complete gallery.
     let (code, text) = run(bin().args(["gallery", "rollback", "--config"]).arg(&cfg));
     assert_eq!(code, 0, "{text}");
