@@ -7,6 +7,7 @@
 //! - [`vision`]: detect, choose, align and embed faces (YuNet + MobileFaceNet on tract).
 //! - [`gallery`]: the role-model gallery, its embedding index, matching and the audit.
 //! - [`eval`]: LFW pair accuracy and the UTKFace relatability protocol.
+//! - [`input`]: what a visitor presses or taps (evdev), decoded into gestures.
 //! - [`config`]: the booth's config file, checked into typed settings.
 //! - [`display`]: scenes as data, the renderer, and the screens (fbdev, SPI, PNG).
 //! - [`camera`]: where frames come from (V4L2, replay) and the capture thread.
@@ -28,6 +29,7 @@ pub mod display;
 pub mod eval;
 pub mod events;
 pub mod gallery;
+pub mod input;
 pub mod models;
 pub mod service;
 pub mod usb;

@@ -10,6 +10,7 @@ pub mod canvas;
 #[cfg(target_os = "linux")]
 pub mod console;
 pub mod fbdev;
+pub mod hit;
 pub mod png;
 pub mod preview;
 pub mod render;

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::config::Texts;
+use crate::gallery::likeness::Likeness;
 use crate::gallery::{Gallery, RoleModel};
 use crate::vision::{self, RgbImage};
 
@@ -52,6 +53,8 @@ pub enum Photo {
 pub struct Assets {
     pub fonts: Fonts,
     pub texts: Texts,
+    /// Every language a visitor can switch to, by code (see [`Assets::texts_in`]).
+    pub languages: Vec<(String, Texts)>,
     pub cards: Vec<Card>,
     /// Recently shown portraits decoded from their files, the latest last.
     portraits: Mutex<Vec<(usize, Option<Arc<RgbImage>>)>>,
@@ -114,7 +117,18 @@ impl Assets {
 
     /// Assets with cards made elsewhere.
     pub fn with_cards(fonts: Fonts, texts: Texts, cards: Vec<Card>) -> Assets {
-        Assets { fonts, texts, cards, portraits: Mutex::new(Vec::new()) }
+        Assets { fonts, texts, languages: Vec::new(), cards, portraits: Mutex::new(Vec::new()) }
+    }
+
+    /// The same assets with the languages a visitor can switch to (`config.languages`).
+    pub fn with_languages(mut self, languages: Vec<(String, Texts)>) -> Assets {
+        self.languages = languages;
+        self
+    }
+
+    /// The texts of `language` (None, or one not known: the configured texts).
+    pub fn texts_in(&self, language: Option<&str>) -> &Texts {
+        language.and_then(|l| self.languages.iter().find(|(code, _)| code == l)).map_or(&self.texts, |(_, t)| t)
     }
 
     /// How many portraits decoded from files are kept: a result scene shows up to four (the best
@@ -260,11 +274,11 @@ pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &As
     let (w, h) = (size.width as i32, size.height as i32);
     let ctx = Ctx { w, h, u: w.min(h) as f32 / 20.0, fonts: &assets.fonts, fits: Default::default() };
     let _ = target.clear(BG);
-    let t = &assets.texts;
+    let t = assets.texts_in(scene.language());
     match scene {
         Scene::Attract { showcase } => attract(target, &ctx, assets, *showcase),
-        Scene::Live { frame, face, guidance, progress } => live(target, &ctx, t, frame, *face, *guidance, *progress),
-        Scene::Result { best, percent, others } => result(target, &ctx, assets, *best, *percent, others),
+        Scene::Live { frame, face, guidance, progress, .. } => live(target, &ctx, t, frame, *face, *guidance, *progress),
+        Scene::Result { best, likeness, others, .. } => result(target, &ctx, assets, t, *best, *likeness, others),
         Scene::Thanks => centered(target, &ctx, &t.thanks, &t.privacy),
         Scene::CameraLost => {
             centered(target, &ctx, &t.camera_lost, &t.camera_lost_sub);
@@ -359,15 +373,23 @@ fn live<D: DrawTarget<Color = Rgb888>>(
     }
 }
 
-fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: usize, percent: u8, others: &[(usize, u8)]) {
-    let tx = &a.texts;
+#[allow(clippy::too_many_arguments)]
+fn result<D: DrawTarget<Color = Rgb888>>(
+    t: &mut D,
+    c: &Ctx,
+    a: &Assets,
+    tx: &Texts,
+    best: usize,
+    likeness: Likeness,
+    others: &[(usize, Likeness)],
+) {
     let Some(card) = a.cards.get(best) else {
         centered(t, c, &tx.thanks, "");
         return;
     };
     let photo = a.photo(best);
     let margin = (c.u * 0.8) as i32;
-    let likeness = format!("{percent} % {}", tx.likeness);
+    let likeness = tx.likeness_words(likeness);
     if c.portrait() {
         let mut y = margin;
         let s = c.style(false, 0.8, SOFT, BG);
@@ -383,7 +405,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         let s = c.style(false, 0.75, FG, BG);
         y += c.paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 1);
         let s = c.style(true, 0.85, ACCENT, BG);
-        y += c.paragraph(t, &s, &likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
+        y += c.paragraph(t, &s, likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
         // The QR code needs about 3 px per module to scan: as large as the rest allows.
         let qr_size = (c.h - y - margin).min((c.w as f32 * 0.45) as i32);
         if let Some(qr) = &card.qr {
@@ -419,7 +441,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     }
     y += (c.u * 0.5) as i32;
     let s = c.style(true, 1.0, ACCENT, BG);
-    y += c.paragraph(t, &s, &likeness, x, y, tw, Align::Left, 1);
+    y += c.paragraph(t, &s, likeness, x, y, tw, Align::Left, 1);
     y += (c.u * 0.5) as i32;
     let qr_size = (c.u * 6.0) as i32;
     let bottom_y = c.h - margin - qr_size - (c.u * 1.0) as i32;
@@ -450,7 +472,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         let thumb_h = qr_size - (c.u * 1.0) as i32;
         let thumb_w = (thumb_h * 3 / 4).min(slot * 2 / 5);
         let ty = bottom_y + (c.u * 0.9) as i32;
-        for (i, (idx, pct)) in others.iter().enumerate() {
+        for (i, (idx, alike)) in others.iter().enumerate() {
             let Some(other) = a.cards.get(*idx) else { continue };
             let x0 = x + i as i32 * slot;
             if let Some(photo) = a.photo(*idx) {
@@ -459,9 +481,9 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let label_x = x0 + thumb_w + margin / 3;
             let label_w = slot - thumb_w - margin / 3 - margin / 2;
             let s = c.style(true, 0.5, FG, BG);
-            c.paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
+            let used = c.paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
             let s = c.style(false, 0.5, ACCENT, BG);
-            draw_line(t, &s, &format!("{pct} %"), label_x, ty + thumb_h);
+            c.paragraph(t, &s, tx.likeness_words(*alike), label_x, ty + used + (c.u * 0.2) as i32, label_w, Align::Left, 2);
         }
     }
 }

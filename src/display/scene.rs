@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::gallery::likeness::Likeness;
 use crate::vision::RgbImage;
 
 /// Advice to the visitor while the booth tracks their face.
@@ -31,10 +32,13 @@ pub enum Scene {
     /// gallery's role models (None: empty gallery).
     Attract { showcase: Option<usize> },
     /// The visitor as in a mirror, the face framed, with advice; `progress` while matching.
-    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, guidance: Guidance, progress: Option<f32> },
-    /// The role model card: best match (an index into the gallery's role models) with its
-    /// look-alike percentage, and up to two more.
-    Result { best: usize, percent: u8, others: Vec<(usize, u8)> },
+    /// `language`: the one the visitor chose (None: the configured one).
+    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, guidance: Guidance, progress: Option<f32>, language: Option<String> },
+    /// The role model card: the match shown (an index into the gallery's role models) with how
+    /// alike they are in kind words, and up to two more. `rank` says which of the visitor's
+    /// `choices` best matches is shown (0: the booth's own pick; "another match" goes on to the
+    /// next); `language`: the one the visitor chose (None: the configured one).
+    Result { best: usize, likeness: Likeness, others: Vec<(usize, Likeness)>, rank: usize, choices: usize, language: Option<String> },
     /// Between visitors.
     Thanks,
     /// No frames from the camera.
@@ -57,6 +61,14 @@ impl Scene {
             Scene::CameraLost => "camera-lost",
             Scene::Service { .. } => "service",
             Scene::Update { .. } => "update",
+        }
+    }
+
+    /// The language a visitor chose for this screen (None: the configured one).
+    pub fn language(&self) -> Option<&str> {
+        match self {
+            Scene::Live { language, .. } | Scene::Result { language, .. } => language.as_deref(),
+            _ => None,
         }
     }
 }

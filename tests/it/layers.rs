@@ -6,8 +6,10 @@ use std::path::Path;
 use crate::common::root;
 
 /// Bottom first.
-const LAYERS: [&str; 14] =
-    ["util", "events", "models", "vision", "gallery", "eval", "config", "display", "camera", "usb", "booth", "service", "demo", "cli"];
+const LAYERS: [&str; 15] = [
+    "util", "events", "models", "vision", "gallery", "eval", "input", "config", "display", "camera", "usb", "booth", "service", "demo",
+    "cli",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read src").flatten() {

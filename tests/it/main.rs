@@ -9,6 +9,7 @@ mod firstrun;
 mod gallery;
 mod golden;
 mod health;
+mod input;
 mod layers;
 mod preview;
 mod relatability;

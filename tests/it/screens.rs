@@ -9,6 +9,7 @@
 //!
 //! The pictures in the scenes are drawn here (no photo of a real person is committed).
 
+use rolemirror::gallery::likeness::Likeness;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -76,9 +77,22 @@ fn scenes() -> Vec<Scene> {
     let frame = Arc::new(portrait(640, 480, [200, 150, 120]));
     vec![
         Scene::Attract { showcase: Some(1) },
-        Scene::Live { frame: frame.clone(), face: Some([220.0, 120.0, 200.0, 240.0]), guidance: Guidance::StepCloser, progress: None },
-        Scene::Live { frame, face: Some([220.0, 120.0, 200.0, 240.0]), guidance: Guidance::HoldStill, progress: Some(0.6) },
-        Scene::Result { best: 0, percent: 63, others: vec![(1, 48), (2, 41)] },
+        Scene::Live {
+            frame: frame.clone(),
+            face: Some([220.0, 120.0, 200.0, 240.0]),
+            guidance: Guidance::StepCloser,
+            progress: None,
+            language: None,
+        },
+        Scene::Live { frame, face: Some([220.0, 120.0, 200.0, 240.0]), guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
+        Scene::Result {
+            best: 0,
+            likeness: Likeness::Strong,
+            others: vec![(1, Likeness::Clear), (2, Likeness::Clear)],
+            rank: 0,
+            choices: 3,
+            language: None,
+        },
         Scene::Thanks,
         Scene::CameraLost,
         Scene::Service {
@@ -191,7 +205,11 @@ fn the_golden_comparison_catches_a_shifted_text_block() {
     // The check itself: a render moved by 6 px (what a layout slip does) must not pass.
     let assets = Assets::with_cards(fonts(), Texts::english(), cards());
     let mut canvas = Canvas::new(960, 540);
-    render(&Scene::Result { best: 0, percent: 63, others: vec![(1, 48)] }, &assets, &mut canvas);
+    render(
+        &Scene::Result { best: 0, likeness: Likeness::Strong, others: vec![(1, Likeness::Clear)], rank: 0, choices: 2, language: None },
+        &assets,
+        &mut canvas,
+    );
     let img = canvas.to_image();
     let shifted = RgbImage::from_fn(960, 540, |x, y| *img.get_pixel(x.saturating_sub(6), y));
     let (n, _) = difference(&img, &shifted);
@@ -234,5 +252,9 @@ fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
     assert!(assets.photo(n + 5).is_none(), "no such card");
     // A result scene with a missing portrait still renders.
     let mut canvas = Canvas::new(640, 360);
-    render(&Scene::Result { best: n - 1, percent: 50, others: vec![(0, 40)] }, &assets, &mut canvas);
+    render(
+        &Scene::Result { best: n - 1, likeness: Likeness::Clear, others: vec![(0, Likeness::Shared)], rank: 0, choices: 2, language: None },
+        &assets,
+        &mut canvas,
+    );
 }
