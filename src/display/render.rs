@@ -483,7 +483,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(
             let s = c.style(true, 0.5, FG, BG);
             let used = c.paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
             let s = c.style(false, 0.5, ACCENT, BG);
-            c.paragraph(t, &s, tx.likeness_words(*alike), label_x, ty + used + (c.u * 0.2) as i32, label_w, Align::Left, 2);
+            c.paragraph(t, &s, tx.likeness_words(*alike), label_x, ty + used + (c.u * 0.2) as i32, label_w, Align::Left, 3);
         }
     }
 }
