@@ -1,6 +1,6 @@
 //! Photo bytes (JPEG, PNG, WebP) as a booth meets them: the header check of a USB import
-//! (`usb::install::check_header`), the truncated-JPEG walker (`vision::image::jpeg_truncated`)
-//! and the decoder with its pixel limit (`vision::image::decode`). An image that passes the
+//! (`usb::install::check_header`), the truncated-JPEG walker (`util::image::jpeg_truncated`)
+//! and the decoder with its pixel limit (`util::image::decode`). An image that passes the
 //! header check must not be refused as too large by the decoder, and no decoded image may have
 //! more pixels than the limit.
 #![no_main]
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use rolemirror::vision::image::{decode, jpeg_truncated, ImageError, DEFAULT_MAX_PIXELS};
+use rolemirror::util::image::{decode, jpeg_truncated, ImageError, DEFAULT_MAX_PIXELS};
 
 fn file() -> &'static PathBuf {
     static FILE: OnceLock<PathBuf> = OnceLock::new();

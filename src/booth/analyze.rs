@@ -98,7 +98,7 @@ mod tests {
         let stripes = RgbImage::from_fn(20, 20, |x, _| if x % 2 == 0 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) });
         assert_eq!(sharpness(&flat), 0.0);
         assert!(sharpness(&stripes) > 1000.0);
-        let blurred = crate::vision::image::resize(&crate::vision::image::resize(&stripes, 5, 5), 20, 20);
+        let blurred = crate::util::image::resize(&crate::util::image::resize(&stripes, 5, 5), 20, 20);
         assert!(sharpness(&blurred) < sharpness(&stripes));
     }
 }

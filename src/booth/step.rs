@@ -258,6 +258,9 @@ impl Booth {
                 Some(frame) => Scene::Live {
                     frame: frame.clone(),
                     face: machine.face_box(),
+                    // `observation` flipped the frame already (the booth side switches to
+                    // `mirror: config.camera.mirror` with the unflipped frame).
+                    mirror: false,
                     guidance: machine.current_guidance().unwrap_or(Guidance::HoldStill),
                     progress: matches!(machine.phase(), Phase::Matching { .. }).then(|| machine.matching_progress()),
                     language: None,

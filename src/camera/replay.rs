@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{CameraError, Frame, FrameSource};
-use crate::vision;
+use crate::util::image;
 
 /// Image file endings the replay source picks up from a folder.
 const EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "webp"];
@@ -82,9 +82,9 @@ impl FrameSource for Replay {
         if !self.spec.exists() {
             return Err(CameraError::Gone(format!("{} went away", self.spec.display())));
         }
-        let image = match vision::image::load(&path, vision::image::DEFAULT_MAX_PIXELS) {
+        let image = match image::load(&path, image::DEFAULT_MAX_PIXELS) {
             Ok(img) => img,
-            Err(vision::image::ImageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(image::ImageError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CameraError::Gone(format!("{}: {e}", path.display())));
             }
             Err(e) => return Err(CameraError::BadFrame(format!("{}: {e}", path.display()))),

@@ -19,8 +19,8 @@ use v4l::video::Capture;
 use v4l::{Device, FourCC};
 
 use super::{CameraError, Frame, FrameSource};
+use crate::util::image::RgbImage;
 use crate::util::Size;
-use crate::vision::{self, RgbImage};
 
 /// Pixel formats we decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +127,8 @@ pub fn yuyv_to_rgb(data: &[u8], width: u32, height: u32, stride: u32) -> Option<
 /// An MJPEG frame to RGB. Its header may not announce more pixels than the negotiated
 /// `width` x `height`: a camera (or a broken one) cannot make the booth decode a frame of up to
 /// 50 megapixels in place of 0.3.
-pub fn mjpeg_to_rgb(data: &[u8], width: u32, height: u32) -> Result<RgbImage, vision::image::ImageError> {
-    vision::image::decode(data, u64::from(width) * u64::from(height))
+pub fn mjpeg_to_rgb(data: &[u8], width: u32, height: u32) -> Result<RgbImage, crate::util::image::ImageError> {
+    crate::util::image::decode(data, u64::from(width) * u64::from(height))
 }
 
 impl FrameSource for V4l2Camera {
@@ -214,6 +214,6 @@ mod tests {
         assert_eq!(mjpeg_to_rgb(&jpg, 64, 48).expect("decodes").dimensions(), (64, 48));
         assert!(mjpeg_to_rgb(&jpg, 80, 60).is_ok(), "a smaller frame is fine");
         let err = mjpeg_to_rgb(&jpg, 32, 24).expect_err("too large");
-        assert!(matches!(err, vision::image::ImageError::TooLarge { pixels: 3072, limit: 768, .. }), "{err}");
+        assert!(matches!(err, crate::util::image::ImageError::TooLarge { pixels: 3072, limit: 768, .. }), "{err}");
     }
 }

@@ -1,21 +1,17 @@
 //! `rolemirror gallery audit DIR [--reference DIR] [--png FILE] [--json]`: exposure and coverage
-//! of a gallery (see [`crate::gallery::audit`]), as text, JSON and a PNG chart.
+//! of a gallery (see [`crate::gallery::audit`]), as text, JSON and a PNG chart
+//! ([`crate::chart::audit`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use embedded_graphics::pixelcolor::Rgb888;
-use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
 
 use super::{Common, ExitCode};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::display::canvas::Canvas;
-use crate::display::text::{draw_line, width, Fonts, Style};
+use crate::display::text::Fonts;
 use crate::eval::{embed_many, FacePolicy};
-use crate::gallery::audit::{self, Audit, AuditSettings, Covered, Query, DOMINANT, LIKELY_HUB, RARE};
+use crate::gallery::audit::{self, Audit, AuditSettings, Query, DOMINANT, LIKELY_HUB, RARE};
 use crate::gallery::matcher::Settings;
 use crate::gallery::variety::VarietySettings;
 use crate::gallery::Gallery;
@@ -143,10 +139,8 @@ pub fn run(common: &Common, opts: &AuditOptions, out: &mut impl Write) -> anyhow
     let queries: Vec<Query> = embeddings.iter().map(|(e, x)| Query { face: e, exclude: *x }).collect();
     let result = audit::audit_with(&gallery, &queries, &extra);
     if let (Some(path), Some(fonts)) = (&opts.png, &fonts) {
-        let canvas = chart(&result, &opts.dir, settings, fonts);
-        let mut bytes = Vec::new();
-        image::DynamicImage::ImageRgb8(canvas.to_image()).write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-        crate::util::write_atomic(path, &bytes).with_context(|| path.display().to_string())?;
+        let canvas = crate::chart::audit::draw(&result, &opts.dir, settings, fonts);
+        crate::util::image::write_png(path, &canvas.to_image()).with_context(|| path.display().to_string())?;
     }
     if opts.json {
         let mut v = serde_json::to_value(&result)?;
@@ -309,216 +303,4 @@ fn write_groups_and_hubs(out: &mut impl Write, a: &Audit, reference: bool) -> st
         writeln!(out, "  If a new photo is a hub too, keep the variety policy on, and add role models to that declared group.")?;
     }
     Ok(())
-}
-
-const WHITE: Rgb888 = Rgb888::new(255, 255, 255);
-const INK: Rgb888 = Rgb888::new(30, 30, 30);
-const GRID: Rgb888 = Rgb888::new(215, 215, 215);
-const EVEN: Rgb888 = Rgb888::new(52, 101, 164);
-const RARE_C: Rgb888 = Rgb888::new(230, 159, 0);
-const DOM: Rgb888 = Rgb888::new(204, 51, 51);
-const GALLERY_C: Rgb888 = Rgb888::new(160, 160, 160);
-const VARIETY_C: Rgb888 = Rgb888::new(0, 140, 100);
-
-/// Chart width and height in pixels.
-pub const CHART_SIZE: (u32, u32) = (1200, 1320);
-
-fn rect(c: &mut Canvas, x: i32, y: i32, w: u32, h: u32, color: Rgb888) {
-    let _ = Rectangle::new(Point::new(x, y), Size::new(w, h)).into_styled(PrimitiveStyle::with_fill(color)).draw(c);
-}
-
-fn hline(c: &mut Canvas, x0: i32, x1: i32, y: i32, color: Rgb888, dashed: bool) {
-    let step = if dashed { 12 } else { x1 - x0 };
-    let mut x = x0;
-    while x < x1 {
-        let end = if dashed { (x + 7).min(x1) } else { x1 };
-        let _ = Line::new(Point::new(x, y), Point::new(end, y)).into_styled(PrimitiveStyle::with_stroke(color, 2)).draw(c);
-        x += step.max(1);
-    }
-}
-
-/// The audit as a chart: exposure bars per role model (top), declared coverage (middle) and
-/// exposure within declared groups, with and without the variety policy (bottom).
-pub fn chart(a: &Audit, dir: &Path, s: Settings, fonts: &Fonts) -> Canvas {
-    let (w, h) = CHART_SIZE;
-    let mut c = Canvas::new(w, h);
-    rect(&mut c, 0, 0, w, h, WHITE);
-    groups_panel(&mut c, a, fonts, 980);
-    let text = |c: &mut Canvas, bold: bool, px: f32, color: Rgb888, t: &str, x: i32, y: i32| {
-        let style = Style { font: if bold { &fonts.bold } else { &fonts.regular }, px, color, background: WHITE };
-        draw_line(c, &style, t, x, y)
-    };
-    text(&mut c, true, 26.0, INK, &format!("Gallery audit: {}", dir.display()), 40, 44);
-    text(
-        &mut c,
-        false,
-        17.0,
-        INK,
-        &format!("{} role models, {} reference faces; matcher {}, gender cue {}", a.role_models, a.faces, s.mode.name(), s.gender_cue),
-        40,
-        72,
-    );
-
-    // Exposure: one bar per role model, most shown first.
-    let (left, right, top, base) = (90i32, w as i32 - 40, 130i32, 450i32);
-    text(&mut c, true, 19.0, INK, "How often each role model would be shown (share / mean share), most shown first", 40, 112);
-    let ymax = a.max_share_over_mean.max(DOMINANT + 0.5).ceil();
-    let y_of = |v: f64| base - ((v / ymax) * f64::from(base - top)).round() as i32;
-    let mut tick = 0.0;
-    while tick <= ymax + 1e-9 {
-        let y = y_of(tick);
-        hline(&mut c, left, right, y, GRID, false);
-        let label = format!("{tick:.0}x");
-        text(&mut c, false, 14.0, INK, &label, left - 10 - width(&fonts.regular, 14.0, &label).round() as i32, y + 5);
-        tick += if ymax > 8.0 { 2.0 } else { 1.0 };
-    }
-    let n = a.exposure.len().max(1) as i32;
-    let slot = f64::from(right - left) / f64::from(n);
-    for (i, e) in a.exposure.iter().enumerate() {
-        let x0 = left + (i as f64 * slot).round() as i32;
-        let bw = ((slot * 0.8).round() as u32).max(1);
-        let color = match e.state {
-            "dominant" => DOM,
-            "rare" => RARE_C,
-            "never" => DOM,
-            _ => EVEN,
-        };
-        if e.state == "never" {
-            rect(&mut c, x0, base + 3, bw, 8, color);
-        } else {
-            let y = y_of(e.share_over_mean);
-            rect(&mut c, x0, y, bw, (base - y).max(1) as u32, color);
-        }
-        // Ids under the bars when there is room (small galleries); the text output names all.
-        if slot >= 40.0 {
-            let mut id = e.id.clone();
-            while width(&fonts.regular, 12.0, &id) > bw as f32 && id.pop().is_some() {}
-            text(&mut c, false, 12.0, INK, &id, x0, base + 26);
-        }
-    }
-    hline(&mut c, left, right, y_of(1.0), INK, false);
-    hline(&mut c, left, right, y_of(DOMINANT), DOM, true);
-    text(&mut c, false, 14.0, INK, "mean", right - 40, y_of(1.0) - 6);
-    text(&mut c, false, 14.0, DOM, "dominant above", right - 110, y_of(DOMINANT) - 6);
-    let never = a.exposure.iter().filter(|e| e.state == "never").count();
-    let mut x = 40;
-    for (color, label) in [
-        (EVEN, "even".to_string()),
-        (DOM, format!("dominant ({}), and never shown ({never}, marks under the axis)", a.dominant)),
-        (RARE_C, format!("rarely shown ({})", a.rare)),
-    ] {
-        rect(&mut c, x, 498, 16, 16, color);
-        x += 24 + text(&mut c, false, 16.0, INK, &label, x + 22, 512).round() as i32 + 24;
-    }
-    let summary = format!("Most shown {:.1}x the mean share; never shown {}.", a.max_share_over_mean, pct(a.never_shown));
-    text(&mut c, false, 16.0, INK, &summary, 40, 542);
-    let chance = format!(
-        "By chance alone, a perfectly even matcher would show {:.1}x and leave {} never shown with {} faces.",
-        a.chance_max_share_over_mean,
-        pct(a.chance_never_shown),
-        a.faces
-    );
-    text(&mut c, false, 16.0, INK, &chance, 40, 564);
-
-    // Coverage from declared fields.
-    let cov = &a.coverage;
-    text(
-        &mut c,
-        true,
-        19.0,
-        INK,
-        &format!("Whom the gallery covers (self-declared with consent: {} of {} role models)", cov.declared, a.role_models),
-        40,
-        610,
-    );
-    let mut rows: Vec<(String, &Covered)> = Vec::new();
-    let by_pair = !cov.gender_group.is_empty();
-    for (k, v) in if by_pair { &cov.gender_group } else { &cov.gender } {
-        rows.push((k.clone(), v));
-    }
-    if !by_pair {
-        rows.extend(cov.group.iter().map(|(k, v)| (k.clone(), v)));
-    }
-    rows.extend(cov.tags.iter().map(|(k, v)| (format!("tag: {k}"), v)));
-    if rows.is_empty() {
-        text(&mut c, false, 17.0, INK, "Nothing declared: add [role_model.declared] with consent = true to gallery.toml.", 40, 646);
-        return c;
-    }
-    let _ = h;
-    rect(&mut c, 40, 624, 16, 12, GALLERY_C);
-    let lw = text(&mut c, false, 15.0, INK, "share of the gallery", 62, 636).round() as i32;
-    rect(&mut c, 62 + lw + 24, 624, 16, 12, EVEN);
-    text(&mut c, false, 15.0, INK, "share of the matches", 62 + lw + 46, 636);
-    let (label_w, bar_left, bar_right) = (330, 380i32, w as i32 - 110);
-    let max_share = rows.iter().map(|(_, v)| v.gallery_share.max(v.match_share)).fold(0.0f64, f64::max).max(0.05);
-    let fits = 11usize;
-    for (i, (label, v)) in rows.iter().take(fits).enumerate() {
-        let y = 652 + i as i32 * 26;
-        let mut l = label.clone();
-        while width(&fonts.regular, 15.0, &l) > label_w as f32 && l.pop().is_some() {}
-        text(&mut c, false, 15.0, INK, &l, 40, y + 16);
-        for (j, (share, color)) in [(v.gallery_share, GALLERY_C), (v.match_share, EVEN)].into_iter().enumerate() {
-            let bw = ((share / max_share) * f64::from(bar_right - bar_left)).round().max(1.0) as u32;
-            let by = y + 2 + j as i32 * 10;
-            rect(&mut c, bar_left, by, bw, 9, color);
-            text(&mut c, false, 12.0, INK, &pct(share), bar_left + bw as i32 + 6, by + 9);
-        }
-    }
-    if rows.len() > fits {
-        text(&mut c, false, 15.0, INK, &format!("... {} more in the text output", rows.len() - fits), 40, 652 + fits as i32 * 26 + 16);
-    }
-    c
-}
-
-/// Within-group exposure: per declared gender / group (else gender and group), the most-shown
-/// role model over the group's mean, plain (blue) and with the variety policy (green), with the
-/// chance level (black tick) and the dominant line.
-fn groups_panel(c: &mut Canvas, a: &Audit, fonts: &Fonts, top: i32) {
-    let text = |c: &mut Canvas, bold: bool, px: f32, color: Rgb888, t: &str, x: i32, y: i32| {
-        let style = Style { font: if bold { &fonts.bold } else { &fonts.regular }, px, color, background: WHITE };
-        draw_line(c, &style, t, x, y)
-    };
-    let pairs = a.groups.iter().any(|g| g.kind == "gender / group");
-    let rows: Vec<&audit::GroupExposure> =
-        a.groups.iter().filter(|g| g.role_models >= 2 && (g.kind == "gender / group" || !pairs)).take(10).collect();
-    text(c, true, 19.0, INK, "Within each declared group: the most-shown role model over the group's mean", 40, top);
-    if rows.is_empty() {
-        text(c, false, 17.0, INK, "No declared group with two or more role models.", 40, top + 36);
-        return;
-    }
-    let (label_w, left, right) = (300, 360i32, CHART_SIZE.0 as i32 - 120);
-    let xmax = rows
-        .iter()
-        .map(|g| g.max_over_mean.max(g.with_variety.as_ref().map_or(0.0, |v| v.max_over_mean.mean)))
-        .fold(DOMINANT + 1.0, f64::max)
-        .ceil();
-    let x_of = |v: f64| left + ((v / xmax) * f64::from(right - left)).round() as i32;
-    let mut x = 40;
-    for (color, label) in [(EVEN, "plain ranking"), (VARIETY_C, "with the variety policy (mean over orders)"), (INK, "| chance level")] {
-        rect(c, x, top + 14, 16, 12, color);
-        x += 24 + text(c, false, 15.0, INK, label, x + 22, top + 26).round() as i32 + 20;
-    }
-    for (i, g) in rows.iter().enumerate() {
-        let y = top + 44 + i as i32 * 28;
-        let mut l = format!("{} ({} rm, {} matches)", g.value, g.role_models, g.matches);
-        while width(&fonts.regular, 14.0, &l) > label_w as f32 && l.pop().is_some() {}
-        text(c, false, 14.0, INK, &l, 40, y + 16);
-        let bars = [(Some(g.max_over_mean), EVEN), (g.with_variety.as_ref().map(|v| v.max_over_mean.mean), VARIETY_C)];
-        for (j, (v, color)) in bars.into_iter().enumerate() {
-            let Some(v) = v else { continue };
-            let by = y + 2 + j as i32 * 11;
-            rect(c, left, by, (x_of(v) - left).max(1) as u32, 10, color);
-            text(c, false, 11.0, INK, &format!("{v:.2}"), x_of(v) + 5, by + 9);
-        }
-        let cx = x_of(g.chance_max_over_mean);
-        rect(c, cx - 1, y, 3, 24, INK);
-    }
-    let bottom = top + 44 + rows.len() as i32 * 28;
-    let dx = x_of(DOMINANT);
-    let mut y = top + 36;
-    while y < bottom {
-        rect(c, dx - 1, y, 2, 6, DOM);
-        y += 10;
-    }
-    text(c, false, 13.0, DOM, &format!("{DOMINANT:.0}x"), dx - 8, bottom + 14);
 }

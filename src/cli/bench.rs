@@ -64,7 +64,7 @@ pub fn camera_frame(img: &vision::RgbImage, width: u32, height: u32) -> vision::
     let s = (f64::from(width) / f64::from(img.width().max(1))).min(f64::from(height) / f64::from(img.height().max(1))).min(1.0);
     let w = ((f64::from(img.width()) * s).round() as u32).max(1);
     let h = ((f64::from(img.height()) * s).round() as u32).max(1);
-    vision::image::resize(img, w, h)
+    crate::util::image::resize(img, w, h)
 }
 
 /// The booth's camera frame size (the config's default `camera.width` x `camera.height`).
@@ -113,7 +113,7 @@ impl Samples {
 /// embed, and the booth's match (ranking with variety, as the booth ranks).
 fn stages(vision: &Vision, bytes: &[u8], gallery: &Gallery, k: usize, variety: &mut Variety, lap: &mut Samples) -> anyhow::Result<()> {
     let t = Stopwatch::start();
-    let img = vision::image::decode(bytes, vision::image::DEFAULT_MAX_PIXELS)?;
+    let img = crate::util::image::decode(bytes, crate::util::image::DEFAULT_MAX_PIXELS)?;
     lap.push("decode", ms(t.elapsed()));
     let t = Stopwatch::start();
     let (faces, dt) = vision.detector.detect_timed(&img, vision::Region::whole(img.width(), img.height()))?;
@@ -327,7 +327,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     };
     let vision = common.vision()?;
     let gallery = Arc::new(bench_gallery(common, &vision, opts)?);
-    let photo = vision::image::decode(&bytes, vision::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
+    let photo = crate::util::image::decode(&bytes, crate::util::image::DEFAULT_MAX_PIXELS).with_context(|| image.display().to_string())?;
     let frame = camera_frame(&photo, BOOTH_FRAME.0, BOOTH_FRAME.1);
     let own_booth_vision = booth_vision(common, frame.dimensions())?;
     let booth = own_booth_vision.as_ref().unwrap_or(&vision);

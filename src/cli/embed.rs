@@ -28,7 +28,7 @@ fn error_line(path: &Path, error: &str, json_out: bool) -> String {
 }
 
 fn load_image(path: &Path) -> Result<vision::RgbImage, String> {
-    vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())
+    crate::util::image::load(path, crate::util::image::DEFAULT_MAX_PIXELS).map_err(|e| e.to_string())
 }
 
 /// `embed [--json] IMAGE...`: one line per image.

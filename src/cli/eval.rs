@@ -80,10 +80,8 @@ fn write_chart(r: &eval::RelatabilityReport, utk: &Path, common: &Common, fonts:
     let Some(pop) = &r.population else {
         anyhow::bail!("the chart draws the large population's exposure: run with the population");
     };
-    let canvas = super::audit::chart(&pop.audit, utk, common.matching, fonts);
-    let mut bytes = Vec::new();
-    image::DynamicImage::ImageRgb8(canvas.to_image()).write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-    crate::util::write_atomic(path, &bytes)?;
+    let canvas = crate::chart::audit::draw(&pop.audit, utk, common.matching, fonts);
+    crate::util::image::write_png(path, &canvas.to_image())?;
     Ok(())
 }
 

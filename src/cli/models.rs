@@ -4,13 +4,14 @@ use std::io::Write;
 use std::path::Path;
 
 use super::ExitCode;
-use crate::models::{fetch, model_dir, quantize, Manifest};
+use crate::models::{fetch, model_dir, Manifest};
+use crate::vision::quantize;
 
 /// `models fetch [--mirror DIR]` into the model directory.
 pub fn fetch(models: Option<&Path>, mirror: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::builtin()?;
     let dir = model_dir(models);
-    for (id, outcome) in fetch::fetch_all(&manifest, &dir, mirror)? {
+    for (id, outcome) in fetch::fetch_all(&manifest, &dir, mirror, quantize::int8_weights)? {
         let spec = manifest.get(&id)?;
         writeln!(out, "{id:<24} {:<18} {}", format!("{outcome:?}"), dir.join(&spec.file).display())?;
     }
@@ -38,7 +39,7 @@ pub fn list(models: Option<&Path>, out: &mut impl Write) -> anyhow::Result<ExitC
 
 /// `models quantize IN OUT [--min-elements N]`.
 pub fn quantize(input: &Path, output: &Path, min_elements: usize, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let r = fetch::quantize_file(input, output, min_elements)?;
+    let r = quantize::quantize_file(input, output, min_elements)?;
     let (sum, size) = crate::util::sha256_file(output)?;
     writeln!(
         out,

@@ -1,5 +1,6 @@
-//! `rolemirror gallery preview DIR --out OUTDIR [--size WxH]... [--config FILE] [--json]`, and the
-//! same checks for `bundle create` ([`gallery_checks`]).
+//! `rolemirror gallery preview DIR --out OUTDIR [--size WxH]... [--config FILE] [--json]`: the
+//! cards and contact sheets written, and the problems of [`crate::display::checks`] printed
+//! (which `bundle create` prints too, with [`print_summary`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,106 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{Common, ExitCode};
-use crate::config::{Backend, Config};
-use crate::display::preview::{self, CardImage, ContactSheet, Problem, Severity};
-use crate::display::render::Assets;
-use crate::display::text::Fonts;
-use crate::gallery::index::{self, Index, PhotoRules};
-use crate::gallery::{Gallery, GalleryManifest};
+use crate::display::checks::{check_gallery, Checked};
+use crate::display::preview::ContactSheet;
+use crate::gallery::GalleryManifest;
+use crate::util::image::RgbImage;
 use crate::util::Size;
-use crate::vision::RgbImage;
-
-/// The screen sizes a config's display has: the PNG backend's size, an SPI panel's (rotated), or
-/// for a framebuffer (whose size comes from the device at run time) 1920x1080, said in `note`.
-pub fn display_sizes(config: &Config) -> (Vec<Size>, Option<String>) {
-    match &config.display.backend {
-        Backend::Png { size, .. } => (vec![*size], None),
-        Backend::Spi(spi) => {
-            let (w, h) = (u32::from(spi.width), u32::from(spi.height));
-            let size = if spi.rotation == 90 || spi.rotation == 270 { Size::new(h, w) } else { Size::new(w, h) };
-            (vec![size], None)
-        }
-        Backend::Fbdev { device } => (
-            vec![Size::new(1920, 1080)],
-            Some(format!(
-                "display.backend is fbdev ({}): its size comes from the screen at run time; checked at 1920x1080",
-                device.display()
-            )),
-        ),
-    }
-}
-
-/// What the checks found.
-pub struct Checked {
-    pub problems: Vec<Problem>,
-    pub sizes: Vec<Size>,
-    pub cards: usize,
-    pub note: Option<String>,
-}
-
-impl Checked {
-    pub fn errors(&self) -> usize {
-        self.problems.iter().filter(|p| p.severity == Severity::Error).count()
-    }
-    pub fn warnings(&self) -> usize {
-        self.problems.iter().filter(|p| p.severity == Severity::Warning).count()
-    }
-}
-
-/// A gallery as the booth would open it, without writing anything into `dir`: its index when
-/// fresh, else one built in memory (the booth builds the same at its first start).
-fn open_gallery(dir: &Path, manifest: &GalleryManifest, vision: &crate::vision::Vision) -> anyhow::Result<Gallery> {
-    let previous = Index::read(dir).unwrap_or(None);
-    let index = match previous {
-        Some(i) if i.staleness(dir, &vision.embedder_id).is_none() => i,
-        previous => index::build(dir, manifest, vision, &PhotoRules::default(), previous.as_ref(), |_, _| {})?.0,
-    };
-    Ok(Gallery::from_parts(dir, manifest.clone(), index))
-}
-
-/// Renders and checks every card of the gallery in `dir` at `sizes` (empty: the config's display
-/// sizes; `config` None: the default config). `each` receives every card image; `progress`
-/// (done, total) is called after each card. The manifest must be valid (checked by the caller).
-pub fn gallery_checks(
-    common: &Common,
-    dir: &Path,
-    config: Option<&Path>,
-    sizes: &[Size],
-    each: &mut dyn FnMut(&Gallery, &Fonts, CardImage) -> anyhow::Result<()>,
-    progress: &mut dyn FnMut(usize, usize),
-) -> anyhow::Result<Checked> {
-    let config = match config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let (sizes, note) = if sizes.is_empty() { display_sizes(&config) } else { (sizes.to_vec(), None) };
-    let fonts = Fonts::load(&config.display.font, &config.display.font_bold).context("the display fonts (display.font)")?;
-    let manifest = GalleryManifest::load(dir)?;
-    let vision = common.vision()?;
-    let gallery = open_gallery(dir, &manifest, &vision)?;
-    let assets = Assets::with_cards(fonts, config.texts.clone(), preview::cards_for(&gallery));
-    let mut problems = preview::missing_photos(&manifest, &gallery);
-    problems.extend(preview::left_out_photos(&gallery));
-    let found = preview::check_cards(
-        &assets,
-        &gallery.role_models,
-        Some(&vision),
-        &sizes,
-        &mut |card| each(&gallery, &assets.fonts, card),
-        progress,
-    )?;
-    problems.extend(found);
-    let key = |p: &Problem| (std::cmp::Reverse(p.severity), p.role_model.clone(), p.size.map(|s| (s.width, s.height)));
-    problems.sort_by_key(key);
-    Ok(Checked { problems, sizes, cards: gallery.role_models.len(), note })
-}
 
 fn write_png(path: &Path, image: &RgbImage) -> anyhow::Result<()> {
-    let mut bytes = Vec::new();
-    image::DynamicImage::ImageRgb8(image.clone())
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .with_context(|| path.display().to_string())?;
-    crate::util::write_atomic(path, &bytes).with_context(|| path.display().to_string())
+    crate::util::image::write_png(path, image).with_context(|| path.display().to_string())
 }
 
 /// Options of `gallery preview`.
@@ -131,8 +40,8 @@ pub fn run(common: &Common, opts: &PreviewOptions, out: &mut impl Write) -> anyh
     let mut sheets: Vec<(Size, ContactSheet, PathBuf)> = Vec::new();
     let mut files: Vec<serde_json::Value> = Vec::new();
     let mut progress = crate::util::progress::callback("cards", opts.json);
-    let checked = gallery_checks(
-        common,
+    let checked = check_gallery(
+        &common.vision_options(),
         opts.dir,
         opts.config,
         opts.sizes,

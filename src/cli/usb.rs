@@ -52,8 +52,8 @@ pub fn create(
             return Ok(super::print_problems(out, &dir.display().to_string(), " in gallery.toml; not bundled", &problems)?);
         }
         // The preview's checks (nothing is written): cards rendered at the booth's size.
-        let checked = super::preview::gallery_checks(
-            common,
+        let checked = crate::display::checks::check_gallery(
+            &common.vision_options(),
             dir,
             config,
             &[],

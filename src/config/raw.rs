@@ -181,6 +181,10 @@ impl Default for BoothSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DisplayKind {
+    /// KMS when a DRM card has a connected output, else fbdev.
+    Auto,
+    /// A DRM/KMS card (`/dev/dri/cardN`): page flips on vblank.
+    Kms,
     Fbdev,
     Spi,
     Png,
@@ -231,7 +235,8 @@ pub struct Spi {
     pub backlight_pin: Pin,
     pub width: u16,
     pub height: u16,
-    /// 0, 90, 180 or 270.
+    /// 0, 90, 180 or 270: the panel's rotation, as `display.rotation` (which wins; this key is
+    /// still read for configs written before `display.rotation` existed).
     pub rotation: u16,
     pub speed_hz: u32,
     /// Invert colours (many ST7789 panels need it).
@@ -261,6 +266,14 @@ impl Default for Spi {
 #[serde(deny_unknown_fields, default)]
 pub struct Display {
     pub backend: DisplayKind,
+    /// How far the screen is turned clockwise from its normal position: 0, 90, 180 or 270.
+    pub rotation: u16,
+    /// KMS: the DRM card; empty: the first card with a connected output.
+    pub kms_device: String,
+    /// KMS: the output by name (`HDMI-A-1`, `DSI-1`); empty: the first connected one.
+    pub connector: String,
+    /// KMS: the mode as `WxH`; empty: the output's preferred mode.
+    pub mode: String,
     /// fbdev device.
     pub fbdev: String,
     /// PNG backend: the file the current screen is written to (atomically).
@@ -279,7 +292,11 @@ pub struct Display {
 impl Default for Display {
     fn default() -> Self {
         Display {
-            backend: DisplayKind::Fbdev,
+            backend: DisplayKind::Auto,
+            rotation: 0,
+            kms_device: String::new(),
+            connector: String::new(),
+            mode: String::new(),
             fbdev: "/dev/fb0".into(),
             png: "/run/rolemirror/screen.png".into(),
             png_dir: String::new(),

@@ -65,7 +65,7 @@ pub fn ensure_models(models: &Path, shared: Option<&Path>) -> anyhow::Result<()>
         models.display(),
         missing.join(", ")
     ));
-    let done = fetch::fetch_all(&manifest, models, mirror.as_deref()).with_context(|| {
+    let done = fetch::fetch_all(&manifest, models, mirror.as_deref(), crate::vision::quantize::int8_weights).with_context(|| {
         format!(
             "fetching the models into {} failed; without network access put the models mirror at ../shared/models (or set ROLEMIRROR_SHARED) and run again, or copy the files there by hand and check them with `rolemirror models list`",
             models.display()

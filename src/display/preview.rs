@@ -23,8 +23,9 @@ use super::render::{qr_modules, render_measured, Assets, Card};
 use super::scene::Scene;
 use super::text::{draw_line, Fit, Fonts, Style};
 use crate::gallery::{Gallery, GalleryManifest, RoleModel};
+use crate::util::image::RgbImage;
 use crate::util::Size;
-use crate::vision::{self, RgbImage, Vision};
+use crate::vision::Vision;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -407,7 +408,7 @@ impl ContactSheet {
         let (col, row) = (slot as u32 % self.cols, slot as u32 / self.cols);
         let x = (self.pad + col * (self.thumb.0 + self.pad)) as i32;
         let y = (self.pad + row * (self.thumb.1 + self.label_h + self.pad)) as i32;
-        let small = vision::image::resize(image, self.thumb.0, self.thumb.1);
+        let small = crate::util::image::resize(image, self.thumb.0, self.thumb.1);
         if let Some(sev) = worst {
             let c = match sev {
                 Severity::Error => Rgb888::new(220, 40, 40),

@@ -31,9 +31,11 @@ pub enum Scene {
     /// Nobody there: a slow showcase of the gallery and an invitation. `showcase` indexes the
     /// gallery's role models (None: empty gallery).
     Attract { showcase: Option<usize> },
-    /// The visitor as in a mirror, the face framed, with advice; `progress` while matching.
-    /// `language`: the one the visitor chose (None: the configured one).
-    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, guidance: Guidance, progress: Option<f32>, language: Option<String> },
+    /// The visitor, the face framed, with advice; `progress` while matching. `face` is in
+    /// `frame`'s coordinates (x, y, width, height); with `mirror` the renderer draws the frame
+    /// flipped left to right, as a mirror shows it, and the box with it (no flipped copy of the
+    /// frame is made). `language`: the one the visitor chose (None: the configured one).
+    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, mirror: bool, guidance: Guidance, progress: Option<f32>, language: Option<String> },
     /// The role model card: the match shown (an index into the gallery's role models) with how
     /// alike they are in kind words, and up to two more. `rank` says which of the visitor's
     /// `choices` best matches is shown (0: the booth's own pick; "another match" goes on to the

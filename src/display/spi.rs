@@ -1,6 +1,8 @@
 //! SPI TFT backend: ST7789, ILI9341 or ILI9486 panels through `mipidsi`, on Linux spidev and
-//! GPIO character-device lines (`linux-embedded-hal`). Pins, size and rotation come from
-//! `[display.spi]`. Each frame is sent as one window write of the whole canvas.
+//! GPIO character-device lines (`linux-embedded-hal`). Pins and size come from `[display.spi]`,
+//! the turn from `display.rotation`: the panel's controller turns the picture (its memory access
+//! order, MADCTL), so the renderer draws unturned at the panel's turned size. Each frame is sent
+//! as one window write of the whole canvas.
 //!
 //! No panel is attached to the build machine: this path is compiled and type-checked in CI but
 //! runs only on a Pi (see the README's wiring table).
@@ -18,7 +20,7 @@ use mipidsi::Builder;
 
 use super::canvas::Canvas;
 use super::{DisplayError, Screen};
-use crate::config::{SpiDriver, SpiSettings};
+use crate::config::{Rotation as PanelTurn, SpiDriver, SpiSettings};
 
 fn output_pin(chip: &mut Chip, line: u32, initial: u8, what: &str) -> Result<CdevPin, DisplayError> {
     let handle = chip
@@ -76,10 +78,10 @@ pub fn with_panel(cfg: &SpiSettings, f: &mut dyn FnMut(&mut dyn Screen)) -> Resu
     let mut buffer = [0u8; 4096];
     let di = SpiInterface::new(spi, dc, &mut buffer);
     let rotation = match cfg.rotation {
-        90 => Rotation::Deg90,
-        180 => Rotation::Deg180,
-        270 => Rotation::Deg270,
-        _ => Rotation::Deg0,
+        PanelTurn::R0 => Rotation::Deg0,
+        PanelTurn::R90 => Rotation::Deg90,
+        PanelTurn::R180 => Rotation::Deg180,
+        PanelTurn::R270 => Rotation::Deg270,
     };
     let orientation = Orientation::new().rotate(rotation);
     let invert = if cfg.invert { ColorInversion::Inverted } else { ColorInversion::Normal };

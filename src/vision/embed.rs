@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use super::align::CROP;
-use super::image::RgbImage;
+use crate::util::image::RgbImage;
 use std::time::Duration;
 
 use super::onnx::{nchw_tensor, ModelError, NamedOutput, Plan, Tuning};

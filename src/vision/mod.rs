@@ -1,27 +1,27 @@
 //! The face pipeline: detect (YuNet) → align (5 points) → embed (MobileFaceNet), all on tract.
 //!
 //! Only this module knows tract. [`Vision`] is loaded once with the models named in the
-//! manifest (each file's sha256 checked) and then used per image or frame.
+//! manifest (each file's sha256 checked) and then used per image or frame. [`quantize`] makes
+//! the int8-weight model files (an ONNX graph rewrite, so it is here too).
 
 pub mod align;
 pub mod autosize;
 pub mod choose;
 pub mod detect;
 pub mod embed;
-pub mod image;
 pub mod onnx;
 pub mod ops;
 pub mod profile;
+pub mod quantize;
 
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::models::{self, Kind, Manifest};
+pub use crate::util::image::{Region, RgbImage};
 pub use choose::{choose_face, FacePolicy};
 pub use detect::{DetectorOptions, Face};
-pub use image::Region;
-pub use image::RgbImage;
 
 /// Which models to load and how: the one description the vision stack is built from, by
 /// [`Vision::open`] (the booth's `[vision]` settings and the commands' global options).
@@ -255,7 +255,7 @@ impl Vision {
     }
 
     /// The region [`Vision::faces_near`] searches around `face` in a `width` x `height` frame.
-    pub fn track_region(face: &Face, width: u32, height: u32) -> Option<image::Region> {
+    pub fn track_region(face: &Face, width: u32, height: u32) -> Option<Region> {
         detect::region_around(face.bbox, width, height, TRACK_REGION_SCALE)
     }
 

@@ -1,4 +1,4 @@
-//! The command-line contract of DESIGN.md, driven through the real binary.
+//! The command-line contract of docs/design.md, driven through the real binary.
 
 use std::process::{Command, Output};
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rolemirror::demo::data::{flat_name, DemoData};
 use rolemirror::gallery::index::{self, Index, PhotoRules};
 use rolemirror::gallery::{Gallery, GalleryManifest};
-use rolemirror::vision::image;
+use rolemirror::util::image;
 
 use crate::common::*;
 
@@ -179,9 +179,9 @@ fn no_real_photo_counts_as_truncated() {
             if !bytes.starts_with(&[0xFF, 0xD8]) {
                 continue; // named .jpg, but another format (faces-small has a WebP)
             }
-            assert_eq!(rolemirror::vision::image::jpeg_truncated(&bytes), None, "{}", f.display());
+            assert_eq!(rolemirror::util::image::jpeg_truncated(&bytes), None, "{}", f.display());
             let cut = &bytes[..bytes.len() * 2 / 3];
-            assert!(rolemirror::vision::image::jpeg_truncated(cut).is_some(), "{} cut to 2/3", f.display());
+            assert!(rolemirror::util::image::jpeg_truncated(cut).is_some(), "{} cut to 2/3", f.display());
         }
         checked += files.len();
     }

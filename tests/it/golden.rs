@@ -1,6 +1,7 @@
 //! The pipeline against the independent reference (OpenCV YuNet + Umeyama + ONNX Runtime).
 
-use rolemirror::vision::{align, image};
+use rolemirror::util::image;
+use rolemirror::vision::align;
 
 use crate::common::*;
 

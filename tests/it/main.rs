@@ -15,6 +15,7 @@ mod preview;
 mod relatability;
 mod screens;
 mod soak;
+mod soak_plot;
 mod speed;
 mod systemd;
 mod usb;

@@ -155,8 +155,7 @@ fn a_face_off_centre_in_the_crop_is_flagged() {
     // As the card crops it: no warning.
     assert!(preview::check_photo(vision, assets.photo(6).as_deref(), "demo-07").is_empty());
     // A crop aimed a face-width to the right of the face: what a photo's edge does to a crop.
-    let img =
-        rolemirror::vision::image::load(&gallery.dir.join(&entry.file), rolemirror::vision::image::DEFAULT_MAX_PIXELS).expect("photo");
+    let img = rolemirror::util::image::load(&gallery.dir.join(&entry.file), rolemirror::util::image::DEFAULT_MAX_PIXELS).expect("photo");
     let off = portrait(&img, Some([face[0] + face[2] * 0.9, face[1], face[2], face[3]]));
     let p = preview::check_photo(vision, Some(&off), "demo-07");
     assert!(p.len() == 1 && p[0].severity == Severity::Warning && p[0].message.contains("off-centre"), "{p:?}");

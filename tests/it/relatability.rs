@@ -111,7 +111,7 @@ fn gallery_audit_shows_exposure_coverage_and_a_chart() {
 
     // The chart: a real PNG with exposure bars and coverage bars drawn.
     let img = image::open(&png).expect("chart decodes").to_rgb8();
-    assert_eq!(img.dimensions(), rolemirror::cli::audit::CHART_SIZE);
+    assert_eq!(img.dimensions(), rolemirror::chart::audit::SIZE);
     let blue = img.pixels().filter(|p| p.0 == [52, 101, 164]).count();
     let red = img.pixels().filter(|p| p.0 == [204, 51, 51]).count();
     let green = img.pixels().filter(|p| p.0 == [0, 140, 100]).count();

@@ -1,8 +1,11 @@
-//! Golden screens: every scene rendered at 1920x1080 and 240x320 and compared with the committed
-//! PNG in `tests/screens/`, so a broken layout fails here, not on a booth. Each render also goes
-//! through a file-backed framebuffer in both pixel formats (RGB565, and XRGB8888 with row
-//! padding) and is decoded back. The renders are kept in `target/screens/` for review, with a
-//! `diff-` image for every screen that differs.
+//! Golden screens: every scene rendered at the five sizes booths use — 1920x1080 (HDMI
+//! landscape), 1080x1920 (HDMI portrait), 720x1280 (Touch Display 2), 800x480 (Touch Display 1)
+//! and 240x320 (SPI panel) — and compared with the committed PNG in `tests/screens/`, so a broken
+//! layout fails here, not on a booth. Each render also goes through a file-backed framebuffer in
+//! both pixel formats (RGB565, and XRGB8888 with row padding) and is decoded back. A screen
+//! turned by `display.rotation` must hold exactly the upright render turned, and a mirrored live
+//! view the frame flipped. The renders are kept in `target/screens/` for review, with a `diff-`
+//! image for every screen that differs.
 //!
 //! After an intended change of the layout, look at the new renders, then re-bless:
 //! `ROLEMIRROR_BLESS=1 cargo test --release --test it screens::` (and commit tests/screens/).
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ImageEncoder, Rgb, RgbImage};
 use rolemirror::config::Texts;
-use rolemirror::display::canvas::Canvas;
+use rolemirror::display::canvas::{Canvas, Rotation};
 use rolemirror::display::fbdev::{self, Fbdev, Geometry};
 use rolemirror::display::render::{qr_modules, render, Assets, Card, Photo};
 use rolemirror::display::scene::{Guidance, Scene};
@@ -73,18 +76,34 @@ fn cards() -> Vec<Card> {
         .collect()
 }
 
+/// The sizes booths use: HDMI landscape and portrait, Touch Display 2 and 1, a small SPI panel.
+const SIZES: [(u32, u32); 5] = [(1920, 1080), (1080, 1920), (720, 1280), (800, 480), (240, 320)];
+
+/// The visitor's face in the camera frame (x, y, width, height), left of centre: a mirror shows
+/// it right of centre.
+const FACE: [f32; 4] = [150.0, 120.0, 200.0, 240.0];
+
+/// A 640x480 camera frame with a face left of centre and a marker on the left edge, so a frame
+/// drawn unmirrored looks wrong.
+fn camera_frame() -> RgbImage {
+    let face = portrait(300, 400, [200, 150, 120]);
+    let mut frame = RgbImage::from_fn(640, 480, |x, y| Rgb([70 + (y * 60 / 480) as u8, 80 + (x * 40 / 640) as u8, 96]));
+    image::imageops::overlay(&mut frame, &image::imageops::resize(&face, 300, 400, image::imageops::FilterType::Triangle), 100, 40);
+    for y in 200..280 {
+        for x in 0..24 {
+            frame.put_pixel(x, y, Rgb([242, 177, 52]));
+        }
+    }
+    frame
+}
+
 fn scenes() -> Vec<Scene> {
-    let frame = Arc::new(portrait(640, 480, [200, 150, 120]));
+    let frame = Arc::new(camera_frame());
+    let face = Some(FACE);
     vec![
         Scene::Attract { showcase: Some(1) },
-        Scene::Live {
-            frame: frame.clone(),
-            face: Some([220.0, 120.0, 200.0, 240.0]),
-            guidance: Guidance::StepCloser,
-            progress: None,
-            language: None,
-        },
-        Scene::Live { frame, face: Some([220.0, 120.0, 200.0, 240.0]), guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
+        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::StepCloser, progress: None, language: None },
+        Scene::Live { frame, face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
         Scene::Result {
             best: 0,
             likeness: Likeness::Strong,
@@ -174,7 +193,7 @@ fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
     let assets = Assets::with_cards(fonts(), Texts::dutch(), cards());
     let tmp = TempDir::new("fb");
     let mut problems = Vec::new();
-    for (w, h) in [(1920u32, 1080u32), (240, 320)] {
+    for (w, h) in SIZES {
         for (i, scene) in scenes().into_iter().enumerate() {
             let mut canvas = Canvas::new(w, h);
             render(&scene, &assets, &mut canvas);
@@ -198,6 +217,60 @@ fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
         "{}\n(after an intended change: ROLEMIRROR_BLESS=1 cargo test --release --test it screens::)",
         problems.join("\n")
     );
+}
+
+/// `display.rotation`: a screen turned by 90, 180 or 270 gets the upright render (laid out at
+/// the turned size) turned, pixel for pixel, in the buffer the backends copy.
+#[test]
+fn a_turned_screen_holds_the_upright_render_turned() {
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards());
+    for scene in [&scenes()[2], &scenes()[3]] {
+        let mut upright = Canvas::new(1080, 1920);
+        render(scene, &assets, &mut upright);
+        let upright = upright.to_image();
+        for (rotation, want) in
+            [(Rotation::R90, image::imageops::rotate270(&upright)), (Rotation::R270, image::imageops::rotate90(&upright))]
+        {
+            let mut turned = Canvas::rotated(1920, 1080, rotation);
+            render(scene, &assets, &mut turned);
+            assert!(turned.to_image() == want, "{} on a 1920x1080 screen turned by {rotation:?}", scene.name());
+        }
+        let mut upright = Canvas::new(800, 480);
+        render(scene, &assets, &mut upright);
+        let mut turned = Canvas::rotated(800, 480, Rotation::R180);
+        render(scene, &assets, &mut turned);
+        assert!(turned.to_image() == image::imageops::rotate180(&upright.to_image()), "{} turned by 180", scene.name());
+    }
+}
+
+/// `mirror: true` draws the camera frame flipped left to right, and the face box with it, as
+/// the same scene with a flipped frame and a flipped box would (the booth used to flip a copy).
+#[test]
+fn the_mirrored_live_view_is_the_frame_flipped() {
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards());
+    let frame = camera_frame();
+    let flipped_box = [frame.width() as f32 - FACE[0] - FACE[2], FACE[1], FACE[2], FACE[3]];
+    let live = |frame: &RgbImage, face: [f32; 4], mirror: bool| Scene::Live {
+        frame: Arc::new(frame.clone()),
+        face: Some(face),
+        mirror,
+        guidance: Guidance::HoldStill,
+        progress: Some(0.5),
+        language: None,
+    };
+    for (w, h) in [(1920, 1080), (720, 1280)] {
+        let draw = |scene: &Scene| {
+            let mut c = Canvas::new(w, h);
+            render(scene, &assets, &mut c);
+            c.to_image()
+        };
+        let mirrored = draw(&live(&frame, FACE, true));
+        let copied = draw(&live(&image::imageops::flip_horizontal(&frame), flipped_box, false));
+        let (n, _) = difference(&mirrored, &copied);
+        assert!((n as f64) < f64::from(w * h) * MAX_DIFFERING, "{w}x{h}: {n} pixels differ");
+        let (n, _) = difference(&mirrored, &draw(&live(&frame, FACE, false)));
+        assert!(n > 10_000, "{w}x{h}: mirroring changed only {n} pixels");
+    }
 }
 
 #[test]
@@ -257,4 +330,21 @@ fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
         &assets,
         &mut canvas,
     );
+}
+
+/// The CPU cost of a presented live frame at 1920x1080, per backend path (before: a flipped copy
+/// and the pixel-at-a-time framebuffer encoder), with the thread's CPU clock. Run by hand:
+/// `cargo test --release --test it screens::frame_cost -- --ignored --nocapture`
+/// (`FRAMES=N` for more than 60 frames per path).
+#[test]
+#[ignore]
+fn frame_cost() {
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards());
+    let frames = std::env::var("FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let dir = TempDir::new("frame-cost");
+    for (w, h) in [(1920, 1080), (1080, 1920)] {
+        let costs = rolemirror::display::bench::frame_costs(&assets, &camera_frame(), w, h, frames, dir.path()).expect("bench");
+        print!("{}", rolemirror::display::bench::table(&costs));
+        assert_eq!(costs.len(), 5);
+    }
 }

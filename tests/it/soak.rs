@@ -15,7 +15,7 @@
 //! than 5 %: the median over the last day's samples is at most 1.05 × the median over the
 //! second day's (the first day is warm-up). Every day has the same sequence of slot kinds and
 //! its imports at the same places, so days compare. `samples.csv` (rewritten every 100 samples
-//! while the soak runs), `summary.txt` and `soak.png` (by `tests/soak/plot.py`) are written to
+//! while the soak runs), `summary.txt` and `soak.png` (drawn by `soak_plot.rs` from the CSV) are written to
 //! `SOAK_OUT` (default `target/soak/<name>`).
 //!
 //! The short soak runs in CI (three compressed days of 40 slots); the long one (7 days = 4,200
@@ -29,6 +29,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use crate::soak_plot::{day_median, last_day, plot};
 use crate::usb::{create, keys, small_gallery, FatStick};
 
 /// Slots (simulated minutes) in a booth's day: 10 h.
@@ -318,26 +319,12 @@ fn per_frame(samples: &[Sample]) -> Vec<(Option<f64>, Option<f64>)> {
     out
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 /// Growth of one series over whole days (every day has the same mix of slots, imports at the
 /// same places): (median over the second day, median over the last full day, ratio). The first
 /// day is warm-up.
 fn growth(samples: &[Sample], values: &[Option<f64>], day: usize) -> (f64, f64, f64) {
-    let last = samples.last().map_or(0, |s| (s.slot + 1) / day).max(1) - 1;
-    let of_day = |d: usize| median(samples.iter().zip(values).filter(|(s, _)| s.slot / day == d).filter_map(|(_, v)| *v).collect());
-    let (early, late) = (of_day(1), of_day(last));
+    let slots: Vec<usize> = samples.iter().map(|s| s.slot).collect();
+    let (early, late) = (day_median(&slots, values, day, 1), day_median(&slots, values, day, last_day(&slots, day)));
     (early, late, late / early)
 }
 
@@ -383,44 +370,10 @@ struct Outcome {
     seconds: f64,
 }
 
-/// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
-/// writes the numbers and the plot to `out`; returns what it saw.
-fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) -> Outcome {
-    assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
-    let slots = days * day;
-    let tmp = TempDir::new(&format!("soak-{name}"));
-    let out = std::env::var_os("SOAK_OUT").map(PathBuf::from).unwrap_or_else(|| root().join("target/soak").join(name));
-    std::fs::create_dir_all(&out).expect("mkdir out");
-    let demo = demo_gallery(&tmp);
-    let mut visitors: Vec<PathBuf> =
-        std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
-    visitors.sort();
-    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
-    let list = seq.activate(0);
-
-    // Two galleries the technician alternates between (imported from sticks, embedded by the
-    // booth): the demo gallery's twelve role models, and eleven of them.
-    let mut photos: Vec<String> = std::fs::read_dir(&demo)
-        .expect("gallery")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".jpg"))
-        .collect();
-    photos.sort();
-    let entries: Vec<(String, String)> = photos.iter().map(|p| (format!("rm-{}", p.trim_end_matches(".jpg")), p.clone())).collect();
-    let as_refs = |n: usize| entries[..n].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
-    let galleries = [
-        small_gallery(&tmp.path().join("g-all"), &demo, &as_refs(entries.len())),
-        small_gallery(&tmp.path().join("g-less"), &demo, &as_refs(entries.len() - 1)),
-    ];
-    let k = keys(tmp.path(), "tech");
-    let media = tmp.path().join("media");
-    std::fs::create_dir_all(&media).expect("mkdir");
-    let active = tmp.path().join("active-gallery");
-    assert!(Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp").success());
-
-    let state = tmp.path().join("state");
-    let config = tmp.path().join("booth.toml");
+/// The booth's config for a soak in `dir`: the replay list `list`, the gallery `active`, the
+/// state folder `state`, sticks under `media` signed by the keys in `trusted`. Returns its path.
+fn write_config(dir: &Path, list: &Path, active: &Path, state: &Path, media: &Path, trusted: &Path) -> PathBuf {
+    let config = dir.join("booth.toml");
     std::fs::write(
         &config,
         format!(
@@ -458,13 +411,54 @@ report_spool = "{dir}/spool"
             list = list.display(),
             models = models().display(),
             active = active.display(),
-            dir = tmp.path().display(),
+            dir = dir.display(),
             state = state.display(),
             media = media.display(),
-            trusted = k.trusted.display(),
+            trusted = trusted.display(),
         ),
     )
     .expect("write config");
+    config
+}
+
+/// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
+/// writes the numbers and the plot to `out`; returns what it saw.
+fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) -> Outcome {
+    assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
+    let slots = days * day;
+    let tmp = TempDir::new(&format!("soak-{name}"));
+    let out = std::env::var_os("SOAK_OUT").map(PathBuf::from).unwrap_or_else(|| root().join("target/soak").join(name));
+    std::fs::create_dir_all(&out).expect("mkdir out");
+    let demo = demo_gallery(&tmp);
+    let mut visitors: Vec<PathBuf> =
+        std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
+    visitors.sort();
+    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
+    let list = seq.activate(0);
+
+    // Two galleries the technician alternates between (imported from sticks, embedded by the
+    // booth): the demo gallery's twelve role models, and eleven of them.
+    let mut photos: Vec<String> = std::fs::read_dir(&demo)
+        .expect("gallery")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    photos.sort();
+    let entries: Vec<(String, String)> = photos.iter().map(|p| (format!("rm-{}", p.trim_end_matches(".jpg")), p.clone())).collect();
+    let as_refs = |n: usize| entries[..n].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
+    let galleries = [
+        small_gallery(&tmp.path().join("g-all"), &demo, &as_refs(entries.len())),
+        small_gallery(&tmp.path().join("g-less"), &demo, &as_refs(entries.len() - 1)),
+    ];
+    let k = keys(tmp.path(), "tech");
+    let media = tmp.path().join("media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    let active = tmp.path().join("active-gallery");
+    assert!(Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp").success());
+
+    let state = tmp.path().join("state");
+    let config = write_config(tmp.path(), &list, &active, &state, &media, &k.trusted);
 
     let start = Instant::now();
     let mut booth = Booth::start(&config);
@@ -635,9 +629,7 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, cpu_limit: f64) {
     }
     std::fs::write(out.join("summary.txt"), &text).expect("write summary");
     eprintln!("{text}");
-    let plot = root().join("tests/soak/plot.py");
-    let st = Command::new("python3").arg(&plot).arg(out.join("samples.csv")).arg(out.join("soak.png")).arg(format!("soak {name}")).status();
-    assert!(st.is_ok_and(|s| s.success()), "python3 {} (needs PIL) failed", plot.display());
+    plot(&out.join("samples.csv"), &out.join("soak.png"), &format!("soak {name}"));
     eprintln!("soak {name}: numbers and plot in {}", out.display());
     assert!(failures.is_empty(), "grows after warm-up: {failures:?}\n{text}");
 }

@@ -2,8 +2,9 @@
 //! own on the golden photos, and the f16 networks against f32 where the CPU has fp16 arithmetic.
 
 use rolemirror::models::Manifest;
+use rolemirror::util::image;
 use rolemirror::vision::detect::iou;
-use rolemirror::vision::{align, image, DetectorOptions, Face, Precision, Vision, VisionOptions};
+use rolemirror::vision::{align, DetectorOptions, Face, Precision, Vision, VisionOptions};
 
 use crate::common::*;
 

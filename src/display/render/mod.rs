@@ -1,7 +1,8 @@
 //! Rendering: a pure function from a [`Scene`] (and the gallery's assets) to pixels on any
 //! `embedded_graphics` `DrawTarget<Color = Rgb888>`. Layouts scale with the screen, from a
 //! 240x320 portrait panel to 1920x1080; the unit `u` is 1/20 of the shorter side (54 px on
-//! 1080p: body text of 0.8u = 43 px, names of 1.6u = 86 px, readable at 2 m).
+//! 1080p: body text of 0.8u = 43 px, names of 1.6u = 86 px, readable at 2 m). Tall portrait
+//! screens (1080x1920, 720x1280) have layouts of their own ([`tall`]).
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -15,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use crate::config::Texts;
 use crate::gallery::likeness::Likeness;
 use crate::gallery::{Gallery, RoleModel};
-use crate::vision::{self, RgbImage};
+use crate::util::image::RgbImage;
+
+mod tall;
 
 const BG: Rgb888 = Rgb888::new(11, 31, 58);
 const PANEL: Rgb888 = Rgb888::new(22, 48, 84);
@@ -77,7 +80,7 @@ pub fn portrait(img: &RgbImage, face: Option<[f32; 4]>) -> RgbImage {
     let y0 = (cy - ch * 0.45).clamp(0.0, (h - ch).max(0.0));
     let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw.max(1.0) as u32, ch.max(1.0) as u32).to_image();
     let scale = (600.0 / crop.width() as f32).min(800.0 / crop.height() as f32).min(1.0);
-    vision::image::resize(&crop, ((crop.width() as f32 * scale) as u32).max(1), ((crop.height() as f32 * scale) as u32).max(1))
+    crate::util::image::resize(&crop, ((crop.width() as f32 * scale) as u32).max(1), ((crop.height() as f32 * scale) as u32).max(1))
 }
 
 /// QR code modules for a URL.
@@ -150,7 +153,7 @@ impl Assets {
             kept.push(entry);
             return img;
         }
-        let img = vision::image::load(path, vision::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
+        let img = crate::util::image::load(path, crate::util::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
         // The whole photo was decoded for the crop: hand its memory back rather than let the heap
         // keep growing with each portrait shown (the soak's RSS curve).
         crate::util::memory::release_free();
@@ -175,7 +178,43 @@ fn frame<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i3
     fill(t, x + w - stroke, y, stroke, h, c);
 }
 
-/// Draws `img` scaled to fit (keeping its aspect) centred in the box; returns the drawn rect.
+/// How an image fills its box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// All of it, scaled to fit inside the box.
+    Fit,
+    /// The box filled, the image cropped around its centre (only the part shown is scaled).
+    Cover,
+}
+
+/// Where an image landed: the rectangle drawn, and how the image's own coordinates map to the
+/// screen (screen x = `ox` + image x * `scale`).
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+    ox: f32,
+    oy: f32,
+    scale: f32,
+}
+
+impl Placed {
+    /// An image box (x, y, width, height in image pixels) on the screen, clipped to the drawn
+    /// rectangle.
+    fn map(&self, b: [f32; 4]) -> (i32, i32, i32, i32) {
+        let x0 = ((self.ox + b[0] * self.scale) as i32).max(self.x);
+        let y0 = ((self.oy + b[1] * self.scale) as i32).max(self.y);
+        let x1 = ((self.ox + (b[0] + b[2]) * self.scale) as i32).min(self.x + self.w);
+        let y1 = ((self.oy + (b[1] + b[3]) * self.scale) as i32).min(self.y + self.h);
+        (x0, y0, x1 - x0, y1 - y0)
+    }
+}
+
+/// Draws `img` scaled (keeping its aspect) and centred in the box, flipped left to right with
+/// `mirror` (while drawing: no flipped copy); returns where it landed.
+#[allow(clippy::too_many_arguments)]
 fn draw_image<D: DrawTarget<Color = Rgb888>>(
     t: &mut D,
     img: &RgbImage,
@@ -183,33 +222,34 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     y: i32,
     w: i32,
     h: i32,
-    cover: bool,
-) -> (i32, i32, i32, i32) {
+    fill: Fill,
+    mirror: bool,
+) -> Placed {
+    let nothing = Placed { x, y, w: 0, h: 0, ox: x as f32, oy: y as f32, scale: 1.0 };
     if w <= 0 || h <= 0 || img.width() == 0 || img.height() == 0 {
-        return (x, y, 0, 0);
+        return nothing;
     }
-    let sx = w as f32 / img.width() as f32;
-    let sy = h as f32 / img.height() as f32;
-    let s = if cover { sx.max(sy) } else { sx.min(sy) };
-    let (dw, dh) = (((img.width() as f32 * s).round() as u32).max(1), ((img.height() as f32 * s).round() as u32).max(1));
-    let scaled = vision::image::resize(img, dw, dh);
-    let (ox, oy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
-    // Clip to the box (cover mode overflows it).
-    let (cx0, cy0) = (ox.max(x), oy.max(y));
-    let (cx1, cy1) = ((ox + dw as i32).min(x + w), (oy + dh as i32).min(y + h));
-    if cx1 <= cx0 || cy1 <= cy0 {
-        return (x, y, 0, 0);
-    }
-    let area = Rectangle::new(Point::new(cx0, cy0), Size::new((cx1 - cx0) as u32, (cy1 - cy0) as u32));
-    let colors = (cy0..cy1).flat_map(|py| {
+    let (iw, ih) = (img.width() as f32, img.height() as f32);
+    let (sx, sy) = (w as f32 / iw, h as f32 / ih);
+    let s = if fill == Fill::Cover { sx.max(sy) } else { sx.min(sy) };
+    // The part of the image that shows (all of it when fitted), in image pixels.
+    let (rw, rh) = ((w as f32 / s).min(iw).round().max(1.0), (h as f32 / s).min(ih).round().max(1.0));
+    let region =
+        crate::util::image::Region { x: ((iw - rw) / 2.0) as u32, y: ((ih - rh) / 2.0) as u32, width: rw as u32, height: rh as u32 };
+    let (dw, dh) = (((rw * s).round() as u32).clamp(1, w as u32), ((rh * s).round() as u32).clamp(1, h as u32));
+    let scaled =
+        if (rw, rh) == (iw, ih) { crate::util::image::resize(img, dw, dh) } else { crate::util::image::resize_region(img, region, dw, dh) };
+    let (dx, dy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
+    let area = Rectangle::new(Point::new(dx, dy), Size::new(dw, dh));
+    let colors = (0..dh).flat_map(|py| {
         let scaled = &scaled;
-        (cx0..cx1).map(move |px| {
-            let p = scaled.get_pixel((px - ox) as u32, (py - oy) as u32).0;
+        (0..dw).map(move |px| {
+            let p = scaled.get_pixel(if mirror { dw - 1 - px } else { px }, py).0;
             Rgb888::new(p[0], p[1], p[2])
         })
     });
     let _ = t.fill_contiguous(&area, colors);
-    (cx0, cy0, cx1 - cx0, cy1 - cy0)
+    Placed { x: dx, y: dy, w: dw as i32, h: dh as i32, ox: dx as f32 - region.x as f32 * s, oy: dy as f32 - region.y as f32 * s, scale: s }
 }
 
 fn draw_qr<D: DrawTarget<Color = Rgb888>>(t: &mut D, qr: &(Vec<bool>, usize), x: i32, y: i32, size: i32) {
@@ -241,6 +281,19 @@ impl<'a> Ctx<'a> {
     }
     fn portrait(&self) -> bool {
         self.h > self.w
+    }
+    /// A portrait screen at least 3:2 tall (a monitor or Touch Display 2 in portrait, not a
+    /// near-square 240x320 panel): the scenes stack their parts and give the photo the height.
+    fn tall(&self) -> bool {
+        self.h * 2 >= self.w * 3
+    }
+    /// The height [`Ctx::paragraph`] would use, without drawing.
+    fn measure(&self, s: &Style, text: &str, max_width: i32, max_lines: usize) -> i32 {
+        super::text::layout_paragraph(s, text, 0, 0, max_width, max_lines).1.height
+    }
+    /// One line's height in `s`.
+    fn line(&self, s: &Style) -> i32 {
+        (s.px * 1.25).round() as i32
     }
     /// [`draw_paragraph_fit`], noting how the text fitted.
     #[allow(clippy::too_many_arguments)]
@@ -277,7 +330,7 @@ pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &As
     let t = assets.texts_in(scene.language());
     match scene {
         Scene::Attract { showcase } => attract(target, &ctx, assets, *showcase),
-        Scene::Live { frame, face, guidance, progress, .. } => live(target, &ctx, t, frame, *face, *guidance, *progress),
+        Scene::Live { frame, face, mirror, guidance, progress, .. } => live(target, &ctx, t, frame, *face, *mirror, *guidance, *progress),
         Scene::Result { best, likeness, others, .. } => result(target, &ctx, assets, t, *best, *likeness, others),
         Scene::Thanks => centered(target, &ctx, &t.thanks, &t.privacy),
         Scene::CameraLost => {
@@ -305,6 +358,9 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
     let top = margin;
     let used = c.paragraph(t, &title, &tx.title, margin, top, c.w - 2 * margin, Align::Center, 2);
     let card = showcase.and_then(|i| Some((a.cards.get(i)?, a.photo(i))));
+    if c.tall() {
+        return tall::attract(t, c, a, top + used, card);
+    }
     let (photo_box, text_box) = if c.portrait() {
         let ph = (c.h as f32 * 0.42) as i32;
         ((margin, top + used + margin / 2, c.w - 2 * margin, ph), (margin, top + used + margin + ph, c.w - 2 * margin))
@@ -319,7 +375,7 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
         let (px, py, pw, ph) = photo_box;
         let name_h = (c.u * 2.2) as i32;
         if let Some(photo) = photo {
-            let (ix, iy, iw, ih) = draw_image(t, &photo, px, py, pw, ph - name_h, false);
+            let Placed { x: ix, y: iy, w: iw, h: ih, .. } = draw_image(t, &photo, px, py, pw, ph - name_h, Fill::Fit, false);
             frame(t, ix - 4, iy - 4, iw + 8, ih + 8, 4, ACCENT);
             let s = c.style(true, 0.8, FG, BG);
             let used = c.paragraph(t, &s, &card.name, px, iy + ih + (c.u * 0.3) as i32, pw, Align::Center, 1);
@@ -343,18 +399,27 @@ fn live<D: DrawTarget<Color = Rgb888>>(
     tx: &Texts,
     img: &RgbImage,
     face: Option<[f32; 4]>,
+    mirror: bool,
     guidance: Guidance,
     progress: Option<f32>,
 ) {
-    let banner = (c.u * 3.2) as i32;
-    let (x, y, w, h) = draw_image(t, img, 0, 0, c.w, c.h - banner, false);
-    if let (Some(b), true) = (face, w > 0) {
-        let s = w as f32 / img.width() as f32;
+    // On a tall portrait screen the camera's landscape frame is shown as a 3:4 window (its
+    // sides cropped), as wide as the screen: a tall mirror; the advice panel takes the rest.
+    let min_banner = (c.u * 3.2) as i32;
+    let (view_h, fill_mode) = if c.tall() { ((c.w * 4 / 3).min(c.h - min_banner), Fill::Cover) } else { (c.h - min_banner, Fill::Fit) };
+    let banner = c.h - view_h;
+    let placed = draw_image(t, img, 0, 0, c.w, view_h, fill_mode, mirror);
+    if let (Some(mut b), true) = (face, placed.w > 0) {
+        if mirror {
+            b[0] = img.width() as f32 - b[0] - b[2];
+        }
         let stroke = (c.u * 0.15).max(2.0) as i32;
         let color = if progress.is_some() { ACCENT } else { FG };
-        frame(t, x + (b[0] * s) as i32, y + (b[1] * s) as i32, (b[2] * s) as i32, (b[3] * s) as i32, stroke, color);
+        let (bx, by, bw, bh) = placed.map(b);
+        if bw > 2 * stroke && bh > 2 * stroke {
+            frame(t, bx, by, bw, bh, stroke, color);
+        }
     }
-    let _ = h;
     fill(t, 0, c.h - banner, c.w, banner, PANEL);
     let message = match (guidance, progress) {
         (_, Some(_)) => &tx.matching,
@@ -362,12 +427,16 @@ fn live<D: DrawTarget<Color = Rgb888>>(
         (Guidance::LookAtCamera, _) => &tx.look_at_camera,
         (Guidance::HoldStill, _) => &tx.hold_still,
     };
-    let s = c.style(true, 1.1, FG, PANEL);
     let margin = (c.u * 0.8) as i32;
-    c.paragraph(t, &s, message, margin, c.h - banner + (c.u * 0.5) as i32, c.w - 2 * margin, Align::Center, 1);
+    // The advice centred in its panel (larger where the panel is tall), the progress bar below.
+    let s = if banner > min_banner * 2 { c.style(true, 1.4, FG, PANEL) } else { c.style(true, 1.1, FG, PANEL) };
+    let lines = if banner > min_banner * 2 { 2 } else { 1 };
+    let text_h = c.measure(&s, message, c.w - 2 * margin, lines);
+    let text_top = if lines > 1 { c.h - banner + (banner - text_h) / 2 - (c.u * 0.5) as i32 } else { c.h - banner + (c.u * 0.5) as i32 };
+    c.paragraph(t, &s, message, margin, text_top, c.w - 2 * margin, Align::Center, lines);
     if let Some(p) = progress {
         let bar_w = c.w - 4 * margin;
-        let by = c.h - (c.u * 1.0) as i32;
+        let by = if lines > 1 { text_top + text_h + (c.u * 0.6) as i32 } else { c.h - (c.u * 1.0) as i32 };
         fill(t, 2 * margin, by, bar_w, (c.u * 0.3) as i32, BG);
         fill(t, 2 * margin, by, (bar_w as f32 * p.clamp(0.0, 1.0)) as i32, (c.u * 0.3) as i32, ACCENT);
     }
@@ -390,14 +459,17 @@ fn result<D: DrawTarget<Color = Rgb888>>(
     let photo = a.photo(best);
     let margin = (c.u * 0.8) as i32;
     let likeness = tx.likeness_words(likeness);
+    if c.tall() {
+        return tall::result(t, c, a, tx, card, photo, likeness, others);
+    }
     if c.portrait() {
         let mut y = margin;
         let s = c.style(false, 0.8, SOFT, BG);
         y += c.paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
         let ph = (c.h as f32 * 0.30) as i32;
         if let Some(photo) = &photo {
-            let (ix, iy, iw, ih) = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, false);
-            frame(t, ix - 3, iy - 3, iw + 6, ih + 6, 3, ACCENT);
+            let p = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, Fill::Fit, false);
+            frame(t, p.x - 3, p.y - 3, p.w + 6, p.h + 6, 3, ACCENT);
         }
         y += ph + margin / 2;
         let s = c.style(true, 1.1, FG, BG);
@@ -421,8 +493,8 @@ fn result<D: DrawTarget<Color = Rgb888>>(
     let pw = (c.w as f32 * 0.34) as i32;
     let ph = c.h - 2 * margin;
     if let Some(photo) = &photo {
-        let (ix, iy, iw, ih) = draw_image(t, photo, margin, margin, pw, ph, false);
-        frame(t, ix - 5, iy - 5, iw + 10, ih + 10, 5, ACCENT);
+        let p = draw_image(t, photo, margin, margin, pw, ph, Fill::Fit, false);
+        frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
     }
     let x = margin * 2 + pw + margin;
     let tw = c.w - x - margin;
@@ -476,7 +548,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(
             let Some(other) = a.cards.get(*idx) else { continue };
             let x0 = x + i as i32 * slot;
             if let Some(photo) = a.photo(*idx) {
-                draw_image(t, &photo, x0, ty, thumb_w, thumb_h, false);
+                draw_image(t, &photo, x0, ty, thumb_w, thumb_h, Fill::Fit, false);
             }
             let label_x = x0 + thumb_w + margin / 3;
             let label_w = slot - thumb_w - margin / 3 - margin / 2;

@@ -32,15 +32,21 @@
 //! groups have only one or two role models, so that a visitor who resembles them has little
 //! choice. Nothing is inferred about anybody: an undeclared role model is counted as such.
 
+mod coverage;
+mod groups;
+mod scores;
+mod simulate;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::manifest::declared_key;
-use super::matcher::{self, Candidate};
-use super::variety::{Variety, VarietySettings};
+use super::variety::VarietySettings;
 use super::Gallery;
 use crate::vision::embed::FaceCode;
+use groups::{declared_sets, over_peer_mean, peer_keys, spread_within, worst_of};
+use scores::{score_query, QueryScores};
+pub use simulate::{chance, simulate_variety, visitor_order};
 
 /// Below this fraction of the mean share a role model counts as rarely shown.
 pub const RARE: f64 = 0.25;
@@ -221,188 +227,6 @@ pub struct Audit {
     pub coverage: Coverage,
 }
 
-/// One query's scores: every role model's score (NEG_INFINITY for the one left out), the best
-/// role model, and its soft assignment (see the module docs).
-struct QueryScores {
-    scored: matcher::Scored,
-    order: Vec<usize>,
-    soft: Vec<f64>,
-}
-
-fn score_query(gallery: &Gallery, q: &Query) -> Option<QueryScores> {
-    let cands = gallery.candidates();
-    let mut scored = match q.exclude {
-        None => matcher::score_all(q.face, cands, gallery.hubs(), gallery.settings),
-        Some(skip) => {
-            // Leave-one-out: rank the others as a gallery without `skip` would (its hubness too).
-            let keep: Vec<usize> = (0..cands.len()).filter(|i| *i != skip).collect();
-            let sub: Vec<Candidate> = keep.iter().map(|i| cands[*i].clone()).collect();
-            let s = matcher::score_all(q.face, &sub, &gallery.hubs().subset(&keep), gallery.settings);
-            let widen = |v: &[f32], fill: f32| {
-                let mut out = vec![fill; cands.len()];
-                for (k, i) in keep.iter().enumerate() {
-                    out[*i] = v[k];
-                }
-                out
-            };
-            matcher::Scored {
-                mode: s.mode,
-                score: widen(&s.score, f32::NEG_INFINITY),
-                similarity: widen(&s.similarity, f32::NAN),
-                identity: widen(&s.identity, f32::NAN),
-                appearance: s.appearance.as_deref().map(|a| widen(a, f32::NAN)),
-            }
-        }
-    };
-    if let Some(skip) = q.exclude {
-        if let Some(v) = scored.score.get_mut(skip) {
-            *v = f32::NEG_INFINITY;
-        }
-    }
-    let order = scored.order(cands);
-    let best = *order.first()?;
-    if !scored.score[best].is_finite() {
-        return None;
-    }
-    let t = f64::from(SOFT_POINTS * matcher::score_per_point(scored.mode));
-    let mut soft: Vec<f64> = scored
-        .score
-        .iter()
-        .map(|s| if s.is_finite() { ((f64::from(*s) - f64::from(scored.score[best])) / t).exp() } else { 0.0 })
-        .collect();
-    let sum: f64 = soft.iter().sum();
-    soft.iter_mut().for_each(|v| *v /= sum);
-    Some(QueryScores { scored, order, soft })
-}
-
-/// Each role model's peer key (declared "gender / group", or the one declared), as in
-/// [`super::variety`].
-fn peer_keys(gallery: &Gallery) -> Vec<Option<String>> {
-    gallery
-        .role_models
-        .iter()
-        .map(|rm| {
-            let d = rm.consented()?;
-            let v = |x: &Option<String>| x.as_deref().map(declared_key).filter(|v| !v.is_empty());
-            match (v(&d.gender), v(&d.group)) {
-                (Some(a), Some(b)) => Some(format!("{a} / {b}")),
-                (Some(a), None) | (None, Some(a)) => Some(a),
-                (None, None) => None,
-            }
-        })
-        .collect()
-}
-
-/// Each role model's value over the mean value of its peers (everybody for role models without
-/// a peer key).
-fn over_peer_mean(values: &[f64], keys: &[Option<String>]) -> Vec<f64> {
-    values
-        .iter()
-        .zip(keys)
-        .map(|(v, key)| {
-            let peers: Vec<f64> = values.iter().zip(keys).filter(|(_, k)| key.is_none() || *k == key).map(|(x, _)| *x).collect();
-            let mean = peers.iter().sum::<f64>() / peers.len().max(1) as f64;
-            if mean > 0.0 {
-                v / mean
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
-/// The declared values (kind, value, member indices) the groups are reported for.
-fn declared_sets(gallery: &Gallery) -> Vec<(&'static str, String, Vec<usize>)> {
-    let mut sets: BTreeMap<(&'static str, String), Vec<usize>> = BTreeMap::new();
-    for (i, rm) in gallery.role_models.iter().enumerate() {
-        let Some(d) = rm.consented() else { continue };
-        let v = |x: &Option<String>| x.as_deref().map(declared_key).filter(|v| !v.is_empty());
-        let (gender, group) = (v(&d.gender), v(&d.group));
-        if let Some(g) = &gender {
-            sets.entry(("gender", g.clone())).or_default().push(i);
-        }
-        if let Some(g) = &group {
-            sets.entry(("group", g.clone())).or_default().push(i);
-        }
-        if let (Some(a), Some(b)) = (&gender, &group) {
-            sets.entry(("gender / group", format!("{a} / {b}"))).or_default().push(i);
-        }
-    }
-    let order = |k: &str| ["gender / group", "gender", "group"].iter().position(|x| *x == k).unwrap_or(3);
-    let mut out: Vec<(&'static str, String, Vec<usize>)> = sets.into_iter().map(|((k, v), m)| (k, v, m)).collect();
-    out.sort_by(|a, b| order(a.0).cmp(&order(b.0)).then_with(|| a.1.cmp(&b.1)));
-    out
-}
-
-/// (most-shown index, max over mean, never, rare) of `counts` restricted to `members`.
-fn spread_within(counts: &[f64], members: &[usize]) -> (usize, f64, usize, usize) {
-    let total: f64 = members.iter().map(|i| counts[*i]).sum();
-    let mean = total / members.len().max(1) as f64;
-    let most = members.iter().copied().max_by(|a, b| counts[*a].total_cmp(&counts[*b]).then_with(|| b.cmp(a))).unwrap_or(0);
-    let max = if mean > 0.0 { counts[most] / mean } else { 0.0 };
-    let never = members.iter().filter(|i| counts[**i] == 0.0).count();
-    let rare = members.iter().filter(|i| counts[**i] > 0.0 && counts[**i] < RARE * mean).count();
-    (most, max, never, rare)
-}
-
-/// The worst max over mean among the sets reported as gender / group (or, when nobody declared
-/// both, gender and group) with at least two role models.
-fn worst_of(sets: &[(&'static str, String, Vec<usize>)], counts: &[f64]) -> f64 {
-    let pairs = sets.iter().any(|s| s.0 == "gender / group");
-    sets.iter().filter(|s| s.2.len() >= 2 && (s.0 == "gender / group" || !pairs)).map(|s| spread_within(counts, &s.2).1).fold(0.0, f64::max)
-}
-
-/// A fixed-seed xorshift generator (repeatable simulations without a dependency).
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// A uniformly shuffled 0..n.
-    fn permutation(&mut self, n: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-        v
-    }
-}
-
-/// The order in which seed `seed` meets `n` visitors (a fixed shuffle; seed 0 is shuffled too).
-pub fn visitor_order(n: usize, seed: u64) -> Vec<usize> {
-    XorShift::new(seed).permutation(n)
-}
-
-/// The main match each visitor gets from a booth with a fresh [`Variety`] memory when the
-/// visitors come in `order`, with (replaced, look-alike points lost) per visitor. `scores[v]`
-/// is visitor v's scores and order.
-pub fn simulate_variety(
-    gallery: &Gallery,
-    settings: VarietySettings,
-    scores: &[(&matcher::Scored, &[usize])],
-    order: &[usize],
-) -> Vec<(usize, bool, f64)> {
-    let mut variety = Variety::for_gallery(gallery, settings);
-    let mut out = vec![(0, false, 0.0); scores.len()];
-    for &v in order {
-        let (scored, ranked) = scores[v];
-        let pick = variety.pick(scored, ranked);
-        variety.record(pick);
-        let best = ranked[0];
-        let lost = f64::from((scored.score[best] - scored.score[pick]) / matcher::score_per_point(scored.mode));
-        out[v] = (pick, pick != best, lost);
-    }
-    out
-}
-
 /// Audits `gallery` against `queries` with the plain ranking only (see the module docs).
 pub fn audit(gallery: &Gallery, queries: &[Query]) -> Audit {
     audit_with(gallery, queries, &AuditSettings { variety: VarietySettings::OFF, seeds: 0 })
@@ -430,23 +254,8 @@ pub fn audit_with(gallery: &Gallery, queries: &[Query], settings: &AuditSettings
 
     let sets = declared_sets(gallery);
     let simulate = settings.variety.enabled && settings.seeds > 0 && queries.iter().all(|q| q.exclude.is_none()) && !scores.is_empty();
-    let mut variety_counts: Vec<Vec<f64>> = Vec::new();
-    let (mut replaced, mut lost) = (0usize, Vec::new());
-    if simulate {
-        let pairs: Vec<(&matcher::Scored, &[usize])> = scores.iter().map(|s| (&s.scored, s.order.as_slice())).collect();
-        for seed in 0..settings.seeds {
-            let run = simulate_variety(gallery, settings.variety, &pairs, &visitor_order(pairs.len(), seed as u64));
-            let mut c = vec![0f64; n];
-            for (pick, rep, l) in run {
-                c[pick] += 1.0;
-                if rep {
-                    replaced += 1;
-                    lost.push(l);
-                }
-            }
-            variety_counts.push(c);
-        }
-    }
+    let runs = if simulate { simulate::variety_runs(gallery, settings, &scores) } else { simulate::VarietyRuns::default() };
+    let (variety_counts, replaced, lost) = (runs.counts, runs.replaced, runs.lost);
     let per_seed = |f: &dyn Fn(&[f64]) -> f64| Spread::of(&variety_counts.iter().map(|c| f(c)).collect::<Vec<_>>());
 
     let mut exposure: Vec<Exposure> = gallery
@@ -522,7 +331,7 @@ pub fn audit_with(gallery: &Gallery, queries: &[Query], settings: &AuditSettings
         }
     });
 
-    let coverage = coverage(gallery, &counts, faces);
+    let coverage = coverage::coverage(gallery, &counts, faces);
     let (chance_max_share_over_mean, chance_never_shown) = chance(n, faces);
     Audit {
         chance_max_share_over_mean,
@@ -539,81 +348,6 @@ pub fn audit_with(gallery: &Gallery, queries: &[Query], settings: &AuditSettings
         variety,
         coverage,
     }
-}
-
-/// Trials of the even matcher in [`chance`].
-const CHANCE_TRIALS: usize = 401;
-
-/// (median max share over mean, expected never-shown fraction) when `faces` faces go to `n`
-/// role models uniformly at random; a fixed-seed simulation, so the audit is repeatable.
-pub fn chance(n: usize, faces: usize) -> (f64, f64) {
-    if n == 0 || faces == 0 {
-        return (0.0, 0.0);
-    }
-    let never = (1.0 - 1.0 / n as f64).powi(faces.min(i32::MAX as usize) as i32);
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut maxima: Vec<usize> = (0..CHANCE_TRIALS)
-        .map(|_| {
-            let mut counts = vec![0usize; n];
-            for _ in 0..faces {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                counts[(state % n as u64) as usize] += 1;
-            }
-            counts.into_iter().max().unwrap_or(0)
-        })
-        .collect();
-    maxima.sort_unstable();
-    (maxima[CHANCE_TRIALS / 2] as f64 / faces as f64 * n as f64, never)
-}
-
-fn coverage(gallery: &Gallery, counts: &[usize], faces: usize) -> Coverage {
-    let n = gallery.role_models.len().max(1);
-    let mut cov = Coverage::default();
-    let add = |map: &mut BTreeMap<String, Covered>, key: String, count: usize| {
-        let c = map.entry(key).or_default();
-        c.role_models += 1;
-        c.gallery_share += 1.0 / n as f64;
-        c.match_share += if faces == 0 { 0.0 } else { count as f64 / faces as f64 };
-    };
-    // Values are counted as compared (trimmed, lower-case), so "Woman" and "woman " are one.
-    for (rm, &count) in gallery.role_models.iter().zip(counts) {
-        let Some(d) = rm.consented() else {
-            cov.undeclared += 1;
-            continue;
-        };
-        cov.declared += 1;
-        let gender = d.gender.as_deref().map(declared_key).filter(|v| !v.is_empty());
-        let group = d.group.as_deref().map(declared_key).filter(|v| !v.is_empty());
-        if let Some(g) = &gender {
-            add(&mut cov.gender, g.clone(), count);
-        }
-        if let Some(g) = &group {
-            add(&mut cov.group, g.clone(), count);
-        }
-        if let (Some(a), Some(b)) = (&gender, &group) {
-            add(&mut cov.gender_group, format!("{a} / {b}"), count);
-        }
-        let mut tags: Vec<String> = d.tags.iter().map(|t| declared_key(t)).filter(|t| !t.is_empty()).collect();
-        tags.sort();
-        tags.dedup();
-        for t in tags {
-            add(&mut cov.tags, t, count);
-        }
-    }
-    for (what, map) in [("gender", &cov.gender), ("group", &cov.group), ("gender / group", &cov.gender_group), ("tag", &cov.tags)] {
-        for (value, c) in map {
-            if c.role_models < THIN_BELOW {
-                cov.thin.push(format!(
-                    "{what} \"{value}\": {} role model{} (visitors who resemble them have little choice)",
-                    c.role_models,
-                    if c.role_models == 1 { "" } else { "s" }
-                ));
-            }
-        }
-    }
-    cov
 }
 
 #[cfg(test)]
@@ -742,28 +476,10 @@ mod tests {
     }
 
     #[test]
-    fn visitor_orders_are_fixed_shuffles() {
-        let a = visitor_order(50, 1);
-        let mut sorted = a.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
-        assert_eq!(a, visitor_order(50, 1));
-        assert_ne!(a, visitor_order(50, 2));
-        assert_ne!(visitor_order(50, 0), (0..50).collect::<Vec<_>>());
-        assert!(visitor_order(0, 3).is_empty());
+    fn spread_is_the_mean_and_population_sd() {
         let s = Spread::of(&[1.0, 3.0]);
         assert_eq!((s.mean, s.sd), (2.0, 1.0));
-    }
-
-    #[test]
-    fn chance_level_matches_the_multinomial() {
-        // 431 faces over 120 role models (the dev split): about 2.5x and 2.7 % by chance alone.
-        let (max, never) = chance(120, 431);
-        assert!((2.2..=2.8).contains(&max), "{max}");
-        assert!((never - 0.0272).abs() < 0.001, "{never}");
-        assert_eq!(chance(0, 10), (0.0, 0.0));
-        // Many faces per role model: close to even.
-        assert!(chance(10, 100_000).0 < 1.05);
+        assert_eq!((Spread::of(&[]).mean, Spread::of(&[]).sd), (0.0, 0.0));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Int8 weight quantization of an ONNX model (`rolemirror models quantize`).
+//! Int8 weight quantization of an ONNX model (`rolemirror models quantize`, and the manifest's
+//! `derived = { by = "int8-weights" }` entries that `models fetch` rebuilds).
 //!
 //! Every Conv weight with at least `min_elements` values is replaced by int8 values and one
 //! float scale per output channel (symmetric: `scale = max|w| / 127`, `q = round(w / scale)`),
@@ -8,8 +9,13 @@
 //! see the README for what true int8 compute would take). Biases, PReLU slopes and other small
 //! tensors stay float. The output depends only on the input bytes and `min_elements`, so the
 //! manifest can pin its sha256.
+//!
+//! It lives in `vision` because it rewrites the ONNX graph through tract's protobuf types
+//! (`tract_onnx::pb`), and only `vision` knows tract; `models::fetch` is below `vision`, so it
+//! is handed [`int8_weights`] by its callers rather than calling it.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use prost::Message;
@@ -39,6 +45,20 @@ fn float_values(t: &pb::TensorProto) -> Option<Vec<f32>> {
         return Some(t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
     }
     Some(t.float_data.clone())
+}
+
+/// The manifest's `int8-weights` derivation: [`quantize`] with [`DEFAULT_MIN_ELEMENTS`], the
+/// new model's bytes (what `models fetch` checks against the pinned sha256).
+pub fn int8_weights(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    Ok(quantize(bytes, DEFAULT_MIN_ELEMENTS)?.0)
+}
+
+/// Writes the quantized form of `input` to `output` (the `models quantize` command).
+pub fn quantize_file(input: &Path, output: &Path, min_elements: usize) -> anyhow::Result<QuantizeReport> {
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let (out, report) = quantize(&bytes, min_elements).with_context(|| format!("quantizing {}", input.display()))?;
+    crate::util::write_atomic(output, &out).with_context(|| format!("writing {}", output.display()))?;
+    Ok(report)
 }
 
 /// Per-output-channel symmetric int8: returns (int8 values, one scale per channel).

@@ -1,8 +1,10 @@
-//! Decoding photos and frames into RGB pixels, and resizing them.
+//! Decoding photos and frames into RGB pixels, resizing them, and writing PNG files.
 //!
 //! In: a file path or encoded bytes (JPEG, PNG, WebP). Out: an [`RgbImage`] (8-bit RGB, rows top to
 //! bottom), with EXIF orientation applied so faces stand upright as a viewer sees them. Images
-//! larger than a pixel limit are refused from their header, before any pixel is decoded.
+//! larger than a pixel limit are refused from their header, before any pixel is decoded. Used by
+//! the vision pipeline, the camera (MJPEG frames, replay folders), the screens (role-model
+//! photos) and the charts; it knows no model.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::path::Path;
 use fast_image_resize as fr;
 use image::{ImageDecoder, ImageReader};
 
-/// 8-bit RGB pixels, as used everywhere in the vision pipeline.
+/// 8-bit RGB pixels, as used everywhere: frames, photos, crops, screens.
 pub type RgbImage = image::RgbImage;
 
 /// Largest image (in pixels) we decode: 50 megapixels. A decompression bomb stops at its header.
@@ -52,6 +54,18 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, ImageError> {
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Format(e.to_string()))?;
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
+}
+
+/// `img` as PNG bytes.
+pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::ImageRgb8(img.clone()).write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+    Ok(bytes)
+}
+
+/// Writes `img` to `path` as a PNG file, atomically ([`super::write_atomic`]).
+pub fn write_png(path: &Path, img: &RgbImage) -> std::io::Result<()> {
+    super::write_atomic(path, &encode_png(img).map_err(std::io::Error::other)?)
 }
 
 /// Why JPEG bytes are incomplete, if they are: walks the marker segments (skipping APPn blocks
@@ -179,33 +193,24 @@ pub fn resize_region(src: &RgbImage, region: Region, width: u32, height: u32) ->
 mod tests {
     use super::*;
 
-    fn encode_png(img: &RgbImage) -> Vec<u8> {
-        let mut out = Vec::new();
-        image::DynamicImage::ImageRgb8(img.clone())
-            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-            .map_err(|e| e.to_string())
-            .unwrap_or_else(|e| panic!("png encode: {e}"));
-        out
-    }
-
     #[test]
     fn decodes_png_round_trip() {
         let img = RgbImage::from_fn(7, 5, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 9]));
-        let back = decode(&encode_png(&img), DEFAULT_MAX_PIXELS).expect("decodes");
+        let back = decode(&encode_png(&img).expect("png"), DEFAULT_MAX_PIXELS).expect("decodes");
         assert_eq!(back, img);
     }
 
     #[test]
     fn refuses_too_many_pixels_before_decoding() {
         let img = RgbImage::new(100, 100);
-        let err = decode(&encode_png(&img), 9_999).expect_err("over limit");
+        let err = decode(&encode_png(&img).expect("png"), 9_999).expect_err("over limit");
         assert!(matches!(err, ImageError::TooLarge { pixels: 10_000, .. }), "{err}");
     }
 
     #[test]
     fn refuses_garbage_and_truncated_data() {
         assert!(matches!(decode(b"definitely not an image", DEFAULT_MAX_PIXELS), Err(ImageError::Format(_))));
-        let png = encode_png(&RgbImage::new(64, 64));
+        let png = encode_png(&RgbImage::new(64, 64)).expect("png");
         assert!(decode(&png[..png.len() / 2], DEFAULT_MAX_PIXELS).is_err());
     }
 
