@@ -19,9 +19,12 @@ use crate::vision::{choose_face, Face, FacePolicy, RgbImage, Vision};
 /// One analysed camera frame.
 #[derive(Debug, Clone)]
 pub struct Observation {
-    /// The frame as the screen shows it (mirrored when configured); in memory only.
-    pub shown: Arc<RgbImage>,
-    /// The visitor's face, with its box in the coordinates of `shown`.
+    /// The frame as the camera saw it; in memory only.
+    pub frame: Arc<RgbImage>,
+    /// Whether the screen shows `frame` mirrored (`camera.mirror`): the renderer flips it while
+    /// drawing, with the face box.
+    pub mirror: bool,
+    /// The visitor's face, with its box in the coordinates of `frame`.
     pub face: Option<FaceObs>,
     /// Replay only: the file the frame came from (for demo and test events).
     pub label: Option<String>,
@@ -105,9 +108,9 @@ impl FrameAnalyser {
     }
 
     /// Analyses the next frame of the stream (see [`FrameAnalyser`]): the visitor's face is
-    /// chosen, judged and (when good) embedded on the frame as the camera saw it; with `mirror`,
-    /// the picture and the face box are then flipped for display, as a mirror shows them. Its
-    /// stage times are then in [`FrameAnalyser::last_times`].
+    /// chosen, judged and (when good) embedded on the frame as the camera saw it; `mirror` says
+    /// whether the screen shows it flipped, as a mirror does (the renderer flips it while
+    /// drawing). Its stage times are then in [`FrameAnalyser::last_times`].
     pub fn analyse(
         &mut self,
         vision: &Vision,
@@ -141,7 +144,7 @@ impl FrameAnalyser {
             }
             None => None,
         };
-        Ok(observation(frame, obs, label, mirror))
+        Ok(Observation { frame: frame.clone(), mirror, face: obs, label })
     }
 }
 
@@ -156,19 +159,6 @@ fn same_face<'a>(faces: &'a [Face], known: &Face) -> Option<&'a Face> {
         .map(|(_, f)| f)
 }
 
-/// The observation of a frame whose face was analysed on the frame as the camera saw it.
-fn observation(frame: &Arc<RgbImage>, face: Option<FaceObs>, label: Option<String>, mirror: bool) -> Observation {
-    if !mirror {
-        return Observation { shown: frame.clone(), face, label };
-    }
-    let width = frame.width() as f32;
-    let face = face.map(|mut f| {
-        f.bbox[0] = width - f.bbox[0] - f.bbox[2];
-        f
-    });
-    Observation { shown: Arc::new(image::imageops::flip_horizontal(frame.as_ref())), face, label }
-}
-
 /// The booth: the state machine, the latest frame for the mirror view, and the scenes.
 pub struct Booth {
     machine: Machine,
@@ -177,7 +167,8 @@ pub struct Booth {
     also_like: usize,
     /// Role models in the gallery (for the showcase).
     role_models: usize,
-    latest: Option<Arc<RgbImage>>,
+    /// The latest frame, and whether it is shown mirrored.
+    latest: Option<(Arc<RgbImage>, bool)>,
     /// How often each role model was shown this run (the variety policy's only memory).
     variety: Variety,
     /// The gallery's matcher mode (the kind words' thresholds depend on it).
@@ -205,7 +196,7 @@ impl Booth {
     /// Takes one analysed frame at `now`; when a match is due, ranks the gallery's role models
     /// (by index, best first) for the averaged face, the main match chosen by the variety policy.
     pub fn observe(&mut self, now: f64, obs: &Observation, gallery: &Gallery) -> Vec<BoothEvent> {
-        self.latest = Some(obs.shown.clone());
+        self.latest = Some((obs.frame.clone(), obs.mirror));
         let k = (1 + self.also_like).max(CHOICES);
         let variety = &mut self.variety;
         self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety))
@@ -255,12 +246,10 @@ impl Booth {
                 Scene::Attract { showcase: (self.role_models > 0).then(|| step % self.role_models) }
             }
             Phase::Tracking { .. } | Phase::Matching { .. } => match &self.latest {
-                Some(frame) => Scene::Live {
+                Some((frame, mirror)) => Scene::Live {
                     frame: frame.clone(),
                     face: machine.face_box(),
-                    // `observation` flipped the frame already (the booth side switches to
-                    // `mirror: config.camera.mirror` with the unflipped frame).
-                    mirror: false,
+                    mirror: *mirror,
                     guidance: machine.current_guidance().unwrap_or(Guidance::HoldStill),
                     progress: matches!(machine.phase(), Phase::Matching { .. }).then(|| machine.matching_progress()),
                     language: None,
@@ -335,12 +324,13 @@ mod tests {
     fn a_face_shows_the_mirror_view_with_its_box_and_advice() {
         let mut b = booth();
         let far = FaceObs { bbox: [1.0, 1.0, 2.0, 2.0], eye_fraction: 0.01, frontal: true, sharp: true, embedding: None };
-        let obs = Observation { shown: frame(), face: Some(far), label: None };
+        let obs = Observation { frame: frame(), mirror: true, face: Some(far), label: None };
         let gallery = Gallery::synthetic(&[]);
         assert_eq!(b.observe(1.0, &obs, &gallery), vec![BoothEvent::VisitorArrived]);
         match b.scene(1.0, 0) {
-            Scene::Live { face, guidance, progress, .. } => {
-                assert_eq!((face, guidance, progress), (Some([1.0, 1.0, 2.0, 2.0]), Guidance::StepCloser, None));
+            Scene::Live { face, mirror, guidance, progress, .. } => {
+                // The box in the camera's coordinates; the renderer flips it with the frame.
+                assert_eq!((face, mirror, guidance, progress), (Some([1.0, 1.0, 2.0, 2.0]), true, Guidance::StepCloser, None));
             }
             other => panic!("{other:?}"),
         }

@@ -144,6 +144,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One line per check of a booth (config, camera, screen, models, gallery, trusted keys,
+    /// service, /proc/cpuinfo): ok, or what is wrong and the next step. Exit 0 only when all pass.
+    Doctor {
+        #[arg(long, value_name = "FILE", default_value = "/etc/rolemirror/rolemirror.toml")]
+        config: PathBuf,
+        /// Leave a check out (repeat for several): config, camera, screen, models, gallery, keys,
+        /// service, cpuinfo.
+        #[arg(long, value_name = "CHECK")]
+        skip: Vec<String>,
+        /// One JSON object per check instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a booth config file: every problem with its key path.
     Config {
         #[command(subcommand)]

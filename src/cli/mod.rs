@@ -10,6 +10,7 @@ pub mod args;
 pub mod audit;
 pub mod bench;
 pub mod booth;
+pub mod doctor;
 pub mod embed;
 pub mod eval;
 pub mod gallery;
@@ -174,6 +175,7 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
         Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => booth::demo_fetch(data_mirror, dir, out),
         Command::Run { config } => booth::run(config),
         Command::Report { config, json } => report::report(config, *json, out),
+        Command::Doctor { config, skip, json } => doctor::doctor(config, skip, *json, out),
         Command::Config { action: ConfigAction::Check { file } } => booth::config_check(file, out),
         Command::Models { action } => match action {
             ModelsAction::Fetch { mirror } => models::fetch(models, mirror.as_deref(), out),

@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use raw::{BoothSettings, SpiDriver};
+pub use raw::{BoothSettings, CameraBackend, LibcameraProgram, SpiDriver};
 pub use texts::Texts;
 
 use crate::gallery::matcher;
@@ -62,10 +62,44 @@ pub struct ConfigError {
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CameraSource {
-    /// A V4L2 device (`None`: the first capture device found).
-    V4l2 { device: Option<PathBuf>, size: Size, fps: u32 },
+    /// A live camera.
+    Live(LiveCamera),
     /// Images from a folder (sorted by name) or a list file, at `fps`, once or looping.
     Replay { path: PathBuf, fps: f32, looping: bool },
+}
+
+/// A live camera, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCamera {
+    /// Which kind (`Auto`: decided at each open, see the camera's `probe`).
+    pub backend: CameraBackend,
+    /// A V4L2 device (`None`: the first capture device found). Always `None` for libcamera.
+    pub device: Option<PathBuf>,
+    pub size: Size,
+    pub fps: u32,
+    /// The libcamera backend's streaming program.
+    pub program: LibcameraProgram,
+}
+
+impl fmt::Display for CameraSource {
+    /// The configured camera in a few words, for the health report and `doctor`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CameraSource::Live(c) => {
+                let device = c.device.as_ref().map_or("(first capture device)".to_string(), |d| d.display().to_string());
+                let (w, h, fps) = (c.size.width, c.size.height, c.fps);
+                match c.backend {
+                    CameraBackend::V4l2 => write!(f, "v4l2 {device} {w}x{h} at {fps} fps"),
+                    CameraBackend::Libcamera => write!(f, "libcamera (first camera) {w}x{h} at {fps} fps"),
+                    CameraBackend::Auto if c.device.is_some() => write!(f, "auto: v4l2 {device} {w}x{h} at {fps} fps"),
+                    CameraBackend::Auto => write!(f, "auto (Camera Module or first capture device) {w}x{h} at {fps} fps"),
+                }
+            }
+            CameraSource::Replay { path, fps, looping } => {
+                write!(f, "replay {} at {fps} fps{}", path.display(), if *looping { ", looping" } else { "" })
+            }
+        }
+    }
 }
 
 /// `[camera]`, checked.
@@ -351,11 +385,37 @@ fn camera(c: &raw::Camera, p: &mut Checker) -> CameraSettings {
     p.check((1..=120).contains(&c.fps), "camera.fps", || format!("{} is not in 1..=120", c.fps));
     p.check(c.replay_fps > 0.0 && c.replay_fps <= 120.0, "camera.replay_fps", || format!("{} is not in (0, 120]", c.replay_fps));
     let timeout = p.seconds("camera.timeout_seconds", c.timeout_seconds);
-    let source = match c.source {
-        raw::CameraKind::V4l2 => CameraSource::V4l2 { device: path(&c.device), size: Size::new(c.width, c.height), fps: c.fps },
-        raw::CameraKind::Replay => {
+    let live = |backend| {
+        CameraSource::Live(LiveCamera {
+            backend,
+            device: path(&c.device),
+            size: Size::new(c.width, c.height),
+            fps: c.fps,
+            program: c.libcamera_program,
+        })
+    };
+    let source = match (c.source, c.backend) {
+        (raw::CameraKind::Replay, _) => {
             p.check(!c.replay.is_empty(), "camera.replay", || "a folder or list file is needed when camera.source = \"replay\"".into());
             CameraSource::Replay { path: PathBuf::from(&c.replay), fps: c.replay_fps, looping: c.replay_loop }
+        }
+        (kind, backend) => {
+            p.check(kind != raw::CameraKind::V4l2 || backend != CameraBackend::Libcamera, "camera.source", || {
+                "\"v4l2\" contradicts camera.backend = \"libcamera\": write source = \"camera\" (\"v4l2\" is its old spelling)".into()
+            });
+            if backend == CameraBackend::Libcamera {
+                p.check(c.device.is_empty(), "camera.device", || {
+                    format!(
+                        "{:?} is a V4L2 device; the libcamera backend streams the first camera libcamera lists: leave camera.device \
+                         empty, or set camera.backend = \"v4l2\" for a USB webcam",
+                        c.device
+                    )
+                });
+                p.check(c.width.is_multiple_of(2) && c.height.is_multiple_of(2), "camera.width", || {
+                    format!("{}x{}: libcamera frames (YUV 4:2:0) need an even width and height", c.width, c.height)
+                });
+            }
+            live(backend)
         }
     };
     CameraSettings { source, mirror: c.mirror, timeout }
@@ -628,7 +688,16 @@ mod tests {
     #[test]
     fn typed_settings_from_the_defaults() {
         let c = Config::default();
-        assert_eq!(c.camera.source, CameraSource::V4l2 { device: None, size: Size::new(640, 480), fps: 15 });
+        assert_eq!(
+            c.camera.source,
+            CameraSource::Live(LiveCamera {
+                backend: CameraBackend::Auto,
+                device: None,
+                size: Size::new(640, 480),
+                fps: 15,
+                program: LibcameraProgram::Auto
+            })
+        );
         assert_eq!(
             (c.vision.auto_input, c.vision.precision),
             (Some((640, 480)), Precision::Auto),
@@ -756,6 +825,41 @@ mod tests {
         assert_eq!(keys(&p), vec!["vision.detector_input", "vision.precision"], "{p:?}");
         let p = check("[display]\nbackend = \"spi\"\n[display.spi]\nreset_pin = -7\nbacklight_pin = \"gpio18\"\n");
         assert_eq!(keys(&p), vec!["display.spi.reset_pin", "display.spi.backlight_pin"], "{p:?}");
+    }
+
+    /// The shipped conffile of earlier versions said `source = "v4l2"`: it still parses, as a
+    /// live camera whose backend `camera.backend` decides; the new keys are named by key when
+    /// wrong, with what to write instead.
+    #[test]
+    fn camera_backends_and_the_old_source_spelling() {
+        let live = |text: &str| match Config::from_text(text).map(|c| c.camera.source) {
+            Ok(CameraSource::Live(l)) => (l.backend, l.device, l.program),
+            other => panic!("{text:?}: {other:?}"),
+        };
+        assert_eq!(
+            live("[camera]\nsource = \"v4l2\"\ndevice = \"/dev/video2\"\n"),
+            (CameraBackend::Auto, Some(PathBuf::from("/dev/video2")), LibcameraProgram::Auto)
+        );
+        assert_eq!(live("[camera]\nsource = \"v4l2\"\nbackend = \"v4l2\"\n").0, CameraBackend::V4l2);
+        assert_eq!(
+            live("[camera]\nbackend = \"libcamera\"\nlibcamera_program = \"gstreamer\"\n"),
+            (CameraBackend::Libcamera, None, LibcameraProgram::Gstreamer)
+        );
+        let problems = |text: &str| check(text).iter().map(ToString::to_string).collect::<Vec<_>>();
+        let p = problems("[camera]\nsource = \"libcamera\"\n");
+        assert_eq!(p, vec!["camera.source (line 2): \"libcamera\" is a camera backend, not a source: write source = \"camera\" and backend = \"libcamera\""]);
+        let p = problems("[camera]\nbackend = \"usb\"\nlibcamera_program = \"libcamera-vid\"\n");
+        assert!(p.len() == 2 && p[0].starts_with("camera.backend (line 2): \"usb\" is not a camera backend: \"auto\", \"v4l2\""), "{p:?}");
+        assert!(p[1].starts_with("camera.libcamera_program (line 3): \"libcamera-vid\" is not a libcamera program"), "{p:?}");
+        let p = check("[camera]\nsource = \"v4l2\"\nbackend = \"libcamera\"\ndevice = \"/dev/video0\"\nwidth = 641\n");
+        assert_eq!(keys(&p), vec!["camera.source", "camera.device", "camera.width"], "{p:?}");
+        assert!(p[0].message.contains("write source = \"camera\""), "{p:?}");
+        assert!(p[1].message.contains("set camera.backend = \"v4l2\" for a USB webcam") && p[2].message.contains("even"), "{p:?}");
+        // The health report's words for each.
+        let words = |text: &str| Config::from_text(text).expect("valid").camera.source.to_string();
+        assert_eq!(words("[camera]\nbackend = \"v4l2\"\n"), "v4l2 (first capture device) 640x480 at 15 fps");
+        assert_eq!(words("[camera]\nbackend = \"libcamera\"\nfps = 10\n"), "libcamera (first camera) 640x480 at 10 fps");
+        assert_eq!(words("# defaults\n"), "auto (Camera Module or first capture device) 640x480 at 15 fps");
     }
 
     #[test]

@@ -15,14 +15,86 @@ use super::Problem;
 use crate::gallery::matcher::{self, Mode};
 use crate::gallery::variety;
 
-/// Where frames come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+/// Where frames come from (`camera.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CameraKind {
-    /// A V4L2 device (USB UVC webcam, or libcamera's V4L2 compatibility layer).
-    V4l2,
+    /// A live camera; `camera.backend` says which kind.
+    Camera,
     /// Images from a folder or list, at a fixed rate.
     Replay,
+    /// The old spelling of `Camera`, from when V4L2 was the only live camera: read as
+    /// `Camera` (the backend still comes from `camera.backend`), so shipped configs keep working.
+    V4l2,
+}
+
+impl<'de> Deserialize<'de> for CameraKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let choices = [("camera", CameraKind::Camera), ("replay", CameraKind::Replay), ("v4l2", CameraKind::V4l2)];
+        choice(d, &choices, |value| match value {
+            "libcamera" | "auto" => {
+                format!("\"{value}\" is a camera backend, not a source: write source = \"camera\" and backend = \"{value}\"")
+            }
+            _ => format!(
+                "\"{value}\" is not a camera source: \"camera\" (a live camera; camera.backend says which kind) or \"replay\" (images \
+                 from a folder)"
+            ),
+        })
+    }
+}
+
+/// A string key with a fixed set of values: the value, or a message that names the choices.
+fn choice<'de, D: serde::Deserializer<'de>, T: Copy>(
+    d: D,
+    choices: &[(&str, T)],
+    wrong: impl FnOnce(&str) -> String,
+) -> Result<T, D::Error> {
+    let value = String::deserialize(d)?;
+    choices.iter().find(|(name, _)| *name == value).map(|(_, v)| *v).ok_or_else(|| serde::de::Error::custom(wrong(&value)))
+}
+
+/// Which kind of live camera (`camera.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraBackend {
+    /// Whatever is there, decided each time the camera is opened: a Raspberry Pi Camera Module
+    /// (CSI) through libcamera, else a V4L2 webcam (the reason goes to the log).
+    Auto,
+    /// A V4L2 capture device: a USB (UVC) webcam, MJPEG or YUYV.
+    V4l2,
+    /// A camera only libcamera drives (a Raspberry Pi Camera Module), through a child process.
+    Libcamera,
+}
+
+impl<'de> Deserialize<'de> for CameraBackend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let choices = [("auto", CameraBackend::Auto), ("v4l2", CameraBackend::V4l2), ("libcamera", CameraBackend::Libcamera)];
+        choice(d, &choices, |value| {
+            format!("\"{value}\" is not a camera backend: \"auto\", \"v4l2\" (USB webcams) or \"libcamera\" (Raspberry Pi Camera Modules)")
+        })
+    }
+}
+
+/// The program that streams frames from libcamera (`camera.libcamera_program`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LibcameraProgram {
+    /// `rpicam-vid` where it is installed (Raspberry Pi OS), else GStreamer.
+    #[serde(rename = "auto")]
+    Auto,
+    /// `rpicam-vid` (package rpicam-apps or rpicam-apps-lite).
+    #[serde(rename = "rpicam-vid")]
+    RpicamVid,
+    /// `gst-launch-1.0` with `libcamerasrc` (packages gstreamer1.0-tools, gstreamer1.0-libcamera).
+    #[serde(rename = "gstreamer")]
+    Gstreamer,
+}
+
+impl<'de> Deserialize<'de> for LibcameraProgram {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let choices =
+            [("auto", LibcameraProgram::Auto), ("rpicam-vid", LibcameraProgram::RpicamVid), ("gstreamer", LibcameraProgram::Gstreamer)];
+        choice(d, &choices, |value| format!("\"{value}\" is not a libcamera program: \"auto\", \"rpicam-vid\" or \"gstreamer\""))
+    }
 }
 
 /// `[camera]`
@@ -30,11 +102,16 @@ pub enum CameraKind {
 #[serde(deny_unknown_fields, default)]
 pub struct Camera {
     pub source: CameraKind,
-    /// V4L2 device; empty: the first video capture device found.
+    /// Which kind of live camera: "auto", "v4l2" or "libcamera".
+    pub backend: CameraBackend,
+    /// V4L2 device; empty: the first video capture device found (with "auto": a set device
+    /// means V4L2 on it).
     pub device: String,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// The libcamera backend's streaming program.
+    pub libcamera_program: LibcameraProgram,
     /// Show the camera image mirrored, as a mirror would.
     pub mirror: bool,
     /// Replay: a folder of images (sorted by name) or a text file listing image paths.
@@ -50,11 +127,13 @@ pub struct Camera {
 impl Default for Camera {
     fn default() -> Self {
         Camera {
-            source: CameraKind::V4l2,
+            source: CameraKind::Camera,
+            backend: CameraBackend::Auto,
             device: String::new(),
             width: 640,
             height: 480,
             fps: 15,
+            libcamera_program: LibcameraProgram::Auto,
             mirror: true,
             replay: String::new(),
             replay_fps: 5.0,

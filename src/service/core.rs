@@ -361,7 +361,7 @@ mod tests {
             sharp: true,
             embedding: Some(FaceCode { identity: v.to_vec(), appearance: None }),
         });
-        Observation { shown: Arc::new(RgbImage::new(4, 4)), face, label: label.map(str::to_string) }
+        Observation { frame: Arc::new(RgbImage::new(4, 4)), mirror: false, face, label: label.map(str::to_string) }
     }
 
     fn events(actions: &[Action]) -> Vec<String> {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::counters::{Counters, Day};
-use crate::config::{CameraSource, Config};
+use crate::config::Config;
 use crate::models::Manifest;
 
 /// The daemon's snapshot in the state directory.
@@ -409,17 +409,7 @@ pub fn gather(config_path: &Path, config: &Config, snapshot: Option<&Snapshot>, 
     };
     let installed_role_models = crate::gallery::manifest::GalleryManifest::load(&config.gallery.dir).ok().map(|m| m.role_models.len());
     let role_models = snap.gallery_role_models.or(installed_role_models);
-    let configured = match &config.camera.source {
-        CameraSource::V4l2 { device, size, fps } => format!(
-            "v4l2 {} {}x{} at {fps} fps",
-            device.as_ref().map_or("(first capture device)".to_string(), |d| d.display().to_string()),
-            size.width,
-            size.height
-        ),
-        CameraSource::Replay { path, fps, looping } => {
-            format!("replay {} at {fps} fps{}", path.display(), if *looping { ", looping" } else { "" })
-        }
-    };
+    let configured = config.camera.source.to_string();
     let rows: Vec<DayRow> = days
         .iter()
         .map(|(date, d)| DayRow { date: date.clone(), visitors: d.visitors, matches: d.matches, no_match: d.no_match })

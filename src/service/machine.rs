@@ -651,7 +651,7 @@ mod tests {
             sharp: true,
             embedding: Some(FaceCode { identity: vec![0.0, 1.0], appearance: None }),
         };
-        let obs = Observation { shown: Arc::new(RgbImage::new(4, 4)), face: Some(face), label: Some("bo.jpg".into()) };
+        let obs = Observation { frame: Arc::new(RgbImage::new(4, 4)), mirror: false, face: Some(face), label: Some("bo.jpg".into()) };
         let e = m.handle(5.1, Input::Observation(obs));
         assert!(names(&e).contains(&"event match".to_string()), "{:?}", names(&e));
         assert_eq!(names(&m.handle(5.2, Input::Drained)), ["notify Stopping", "Exit(ReplayEnded)"]);

@@ -47,15 +47,10 @@ impl Pipeline {
     ) -> anyhow::Result<(Pipeline, Outputs)> {
         let frames = Arc::new(FrameSlot::default());
         let (status_tx, status) = mpsc::channel::<CameraStatus>(8);
-        let camera_settings = config.camera.clone();
-        let capture = camera::spawn_capture(
-            move || camera::open(&camera_settings),
-            config.camera.timeout,
-            frames.clone(),
-            move |s| {
-                let _ = status_tx.blocking_send(s);
-            },
-        )?;
+        // A way of streaming that opens but gives no usable frame is given up for another.
+        let capture = camera::spawn(config.camera.clone(), frames.clone(), move |s| {
+            let _ = status_tx.blocking_send(s);
+        })?;
         let (obs_tx, observations) = mpsc::channel::<Observation>(2);
         let heartbeat = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));

@@ -737,7 +737,7 @@ fn counters_keep_counting_on_a_full_disk_and_are_written_when_space_returns() {
         sharp: true,
         embedding: Some(FaceCode { identity: photo.embedding.clone(), appearance: photo.appearance.clone() }),
     };
-    let frame = |face: Option<FaceObs>| Observation { shown: Arc::new(image::RgbImage::new(4, 4)), face, label: None };
+    let frame = |face: Option<FaceObs>| Observation { frame: Arc::new(image::RgbImage::new(4, 4)), mirror: false, face, label: None };
     let mut config = rolemirror::config::Config {
         booth: rolemirror::config::BoothSettings { matching_frames: 2, ..Default::default() },
         ..Default::default()

@@ -1,9 +1,11 @@
 //! Integration tests: one binary, real models, real photos, real goldens.
 
 mod booth;
+mod camera;
 mod cli;
 mod common;
 mod csv_import;
+mod doctor;
 mod faults;
 mod firstrun;
 mod gallery;

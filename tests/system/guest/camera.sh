@@ -9,8 +9,9 @@
 #                           booth's next read fails with ENODEV); then the module is removed
 #   camera.sh nodes         prints "CAPTURE OUTPUT"
 #
-# With loop_video=1 and the same format on both nodes, a frame written to the output node comes
-# back byte for byte on the capture node: the booth's V4L2 path (open, format negotiation, mmap
+# With the loop on (loop_video=1, or on newer kernels the input "connected to" the output) and
+# the same format on both nodes, a frame written to the output node comes back byte for byte on
+# the capture node: the booth's V4L2 path (open, format negotiation, mmap
 # streaming, YUYV conversion) runs for real. vivid has no MJPEG, so that decoder is not exercised.
 set -eu
 unit=rolemirror-test-feed
@@ -42,7 +43,18 @@ case "${1:-}" in
     # osd_text_mode=2: no text drawn over the picture. Dropped buffers: the HDMI timing is
     # 60 Hz; a real webcam delivers 15 fps, and converting 60 frames a second under emulation
     # would take a whole CPU. 75 % dropped leaves 15 frames a second.
-    v4l2-ctl -d "$cap" -c loop_video=1 -c osd_text_mode=2 -c percentage_of_dropped_buffers=75
+    v4l2-ctl -d "$cap" -c osd_text_mode=2 -c percentage_of_dropped_buffers=75
+    # The loop: Linux before 6.9 (Debian 12) has the loop_video control; later kernels (Debian
+    # 13) connect a cable instead: the capture's "HDMI 000-0 Is Connected To" menu set to the
+    # output ("Output HDMI 000-0").
+    if v4l2-ctl -d "$cap" -l | grep -q '^ *loop_video '; then
+      v4l2-ctl -d "$cap" -c loop_video=1
+    else
+      ctrl=$(v4l2-ctl -d "$cap" -l | awk '$1 ~ /^hdmi_[0-9]+_0_is_connected_to$/ { print $1; exit }')
+      item=$(v4l2-ctl -d "$cap" -L | grep -A8 "^ *$ctrl " | sed -n 's/^[[:space:]]*\([0-9][0-9]*\): Output HDMI.*/\1/p' | head -n1)
+      [ -n "$ctrl" ] && [ -n "$item" ] || { echo "camera.sh: $cap has neither loop_video nor an HDMI 'Is Connected To' control" >&2; exit 1; }
+      v4l2-ctl -d "$cap" -c "$ctrl=$item"
+    fi
     chmod 0660 "$cap" "$out"
     echo "$cap $out"
     ;;

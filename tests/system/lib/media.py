@@ -78,6 +78,87 @@ def write_frame(rgb, yuv_path, png_path=None):
         Image.fromarray(yuyv_to_rgb(data)).save(png_path)
 
 
+# --- MJPEG frames as a UVC webcam sends them --------------------------------------------------
+
+# JPEG Annex K.3's DC luminance table (code counts per length 1..16): libjpeg writes the Annex K
+# tables unless told to optimise, so the tables stripped from its output are exactly the ones a
+# decoder must put back for a UVC frame.
+ANNEX_K_DC_LUMA_COUNTS = bytes([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+
+SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def jpeg(rgb, sampling="4:2:2", quality=85):
+    """A baseline JPEG of an RGB frame (libjpeg through PIL, Annex K Huffman tables)."""
+    import io
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=SUBSAMPLING[sampling], optimize=False, progressive=False)
+    return buf.getvalue()
+
+
+def segments(data):
+    """The marker segments before the scan data: [(marker, start, end)] in file order, the last
+    one SOS (its end is where the entropy-coded data begins)."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("not a JPEG (no SOI)")
+    out, i = [], 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise ValueError(f"no marker at byte {i}")
+        marker = data[i + 1]
+        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        out.append((marker, i, end))
+        if marker == 0xDA:
+            return out
+        i = end
+    raise ValueError("no SOS marker")
+
+
+def strip_dht(data):
+    """The frame without its DHT segments, as UVC MJPEG sends it (the decoder uses Annex K's
+    tables). Refuses a JPEG whose tables are not Annex K's: stripping them would change it."""
+    segs = segments(data)
+    dht = [(s, e) for m, s, e in segs if m == 0xC4]
+    if not dht:
+        raise ValueError("no DHT segment to strip")
+    s, e = dht[0]
+    # The first table of the first DHT: class 0 (DC), id 0 (luminance), then its 16 counts.
+    if data[s + 4] != 0x00 or data[s + 5:s + 21] != ANNEX_K_DC_LUMA_COUNTS:
+        raise ValueError("the JPEG's Huffman tables are not JPEG Annex K's (optimised?)")
+    out, last = bytearray(), 0
+    for s, e in dht:
+        out += data[last:s]
+        last = e
+    return bytes(out + data[last:])
+
+
+def with_trailing(data, extra=None):
+    """Bytes after the EOI marker, as in a UVC buffer that is larger than the frame: zero
+    padding and some stale bytes of an earlier frame."""
+    if not data.endswith(b"\xff\xd9"):
+        raise ValueError("no EOI at the end")
+    return data + (extra if extra is not None else bytes(1024) + data[2:514])
+
+
+def cut_off(data, keep=0.6):
+    """The frame cut off inside its scan data (a frame torn by a USB error): `keep` of the
+    entropy-coded bytes, no EOI."""
+    start = segments(data)[-1][2]
+    cut = start + int((len(data) - start) * keep)
+    return data[:cut]
+
+
+def uvc_frames(rgb):
+    """One camera frame in the shapes a UVC webcam's MJPEG arrives in: {kind: bytes}.
+    `tidy` (a JPEG file: 4:2:0, tables), `no-dht` (Huffman tables left out), `422` (4:2:2
+    sampling, tables left out: the usual UVC frame), `trailing` (the 4:2:2 one with bytes after
+    EOI), `cut` (the 4:2:2 one cut off mid-scan). A decoder must decode the first four and drop
+    the last."""
+    tidy = jpeg(rgb, "4:2:0")
+    uvc = strip_dht(jpeg(rgb, "4:2:2"))
+    return {"tidy": tidy, "no-dht": strip_dht(tidy), "422": uvc, "trailing": with_trailing(uvc), "cut": cut_off(uvc)}
+
+
 # --- screens ----------------------------------------------------------------------------------
 
 

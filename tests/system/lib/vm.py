@@ -9,6 +9,10 @@ The host talks to it through three channels, all real QEMU parts:
     survives a power cut of the guest.
 The kernel's and systemd's console goes to ttyS0 (a host file) as well as tty1 (the screen), as on
 a Raspberry Pi (console=serial0 console=tty1).
+
+Each boot chooses its screen (`Display`: bochs-drm behind QEMU's standard VGA, or virtio-gpu, at
+a given resolution offered through EDID) and whether a USB keyboard and a USB tablet (a touch
+screen's absolute pointer) are plugged in; QMP `input-send-event` drives them.
 """
 
 import base64
@@ -19,7 +23,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from dataclasses import dataclass
 
 
 class GuestError(Exception):
@@ -47,7 +53,30 @@ def kvm_usable(arch):
     return host != "x86_64" or re.search(r"\b(vmx|svm)\b", flags) is not None
 
 
-class Qmp:
+class JsonChannel:
+    """Newline-delimited JSON commands over a unix socket: what QMP and the guest agent speak."""
+
+    what = "channel"
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise GuestError(f"{self.what}: connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def _send(self, name, args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+
+
+class Qmp(JsonChannel):
+    what = "QMP"
+
     def __init__(self, path, timeout=30):
         deadline = time.time() + timeout
         while True:
@@ -64,20 +93,8 @@ class Qmp:
         self._read()  # greeting
         self.cmd("qmp_capabilities")
 
-    def _read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise GuestError("QMP connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
     def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        self._send(name, args)
         while True:
             reply = self._read()
             if "event" in reply:
@@ -93,8 +110,10 @@ class Qmp:
             pass
 
 
-class Agent:
+class Agent(JsonChannel):
     """The QEMU guest agent protocol (guest-sync, guest-exec, guest-exec-status)."""
+
+    what = "guest agent"
 
     def __init__(self, path):
         self.path = path
@@ -133,20 +152,8 @@ class Agent:
                 time.sleep(1)
         raise GuestError(f"guest agent did not answer within {timeout} s")
 
-    def _read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise GuestError("guest agent closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
     def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
+        self._send(name, args)
         reply = self._read()
         if "error" in reply:
             raise GuestError(f"guest agent {name}: {reply['error'].get('desc')}")
@@ -161,8 +168,35 @@ class Agent:
         self.sock = None
 
 
+@dataclass(frozen=True)
+class Display:
+    """The guest's screen for one boot. `bochs`: QEMU's standard VGA (the kernel's bochs-drm, a
+    PC's simple framebuffer); `virtio`: virtio-gpu (virtio_gpu DRM, the arm64 guest's screen).
+    Both offer width x height as the preferred mode in their EDID, which the kernel's fbdev
+    emulation and a KMS client pick up."""
+    kind: str = "bochs"
+    width: int = 1280
+    height: int = 800
+
+    def qemu_args(self, arch):
+        if self.kind == "bochs":
+            if arch != "amd64":
+                raise GuestError("bochs (standard VGA) is the amd64 guest's screen; use virtio on arm64")
+            return ["-vga", "none", "-device", f"VGA,xres={self.width},yres={self.height},edid=on"]
+        if self.kind == "virtio":
+            return (["-vga", "none"] if arch == "amd64" else []) + ["-device", f"virtio-gpu-pci,xres={self.width},yres={self.height},edid=on"]
+        raise GuestError(f"unknown display {self.kind!r} (bochs or virtio)")
+
+    def __str__(self):
+        return f"{self.kind} {self.width}x{self.height}"
+
+
+# QMP input-send-event's tablet axes run 0..0x7fff over the whole screen.
+ABS_MAX = 0x7FFF
+
+
 class VM:
-    def __init__(self, arch, image_dir, run_dir, share_dir, cpu=None, mem=1024, smp=2):
+    def __init__(self, arch, image_dir, run_dir, share_dir, cpu=None, mem=1024, smp=2, name="rolemirror-system-test"):
         self.arch = arch
         self.image_dir = image_dir
         self.run_dir = run_dir
@@ -178,6 +212,15 @@ class VM:
             # amd64: see tests/system/README.md (TCG emulates AVX2/FMA slowly; tract picks its
             # SSE kernels on Nehalem). arm64: a Cortex-A72, the Raspberry Pi 4's core.
             self.cpu = "Nehalem" if arch == "amd64" else "cortex-a72"
+        self.name = name
+        # QMP's and the agent's sockets: in a private folder under /tmp, so that runs from two
+        # worktrees never meet, and short (a socket path is at most 107 bytes).
+        self.sock_dir = tempfile.mkdtemp(prefix="rolemirror-vm-")
+        self.display = Display()
+        # A USB keyboard and tablet on every boot unless a boot says otherwise: the button and
+        # touch scenarios then need no boot of their own.
+        self.inputs = True
+        self.boot_log = []  # (why, seconds to the guest agent) per boot
         self.overlay = os.path.join(run_dir, "disk.qcow2")
         self.proc = None
         self.qmp = None
@@ -196,20 +239,21 @@ class VM:
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.join(self.image_dir, "rootfs.qcow2"), self.overlay], check=True)
 
     def command(self, append_extra=""):
-        r = self.run_dir
+        r = self.sock_dir
         append = "root=/dev/vda ro rootwait quiet systemd.show_status=auto"
         if self.arch == "amd64":
-            qemu = ["qemu-system-x86_64", "-machine", "q35", "-vga", "std"]
+            qemu = ["qemu-system-x86_64", "-machine", "q35"]
             append += " console=ttyS0,115200 console=tty1"
         else:
-            qemu = ["qemu-system-aarch64", "-machine", "virt", "-device", "virtio-gpu-pci"]
+            qemu = ["qemu-system-aarch64", "-machine", "virt"]
             append += " console=ttyAMA0,115200 console=tty1"
+        qemu += self.display.qemu_args(self.arch)
         if append_extra:
             append += " " + append_extra
         accel = ["-accel", "kvm"] if self.kvm else ["-accel", "tcg,thread=multi"]
         return qemu + accel + [
             "-cpu", self.cpu, "-smp", str(self.smp), "-m", str(self.mem),
-            "-display", "none", "-nic", "none", "-no-user-config", "-name", "rolemirror-system-test",
+            "-display", "none", "-nic", "none", "-no-user-config", "-name", self.name,
             "-kernel", os.path.join(self.image_dir, "vmlinuz"), "-initrd", os.path.join(self.image_dir, "initrd.img"),
             "-append", append,
             "-drive", f"if=none,id=root,file={self.overlay},format=qcow2,cache=writeback,discard=unmap",
@@ -225,13 +269,19 @@ class VM:
             "-virtfs", f"local,path={self.share_dir},mount_tag=host,security_model=none,readonly=on,id=host",
             "-device", "qemu-xhci,id=xhci",
             "-monitor", "none",
-        ]
+        ] + (["-device", "usb-kbd,id=kbd,bus=xhci.0", "-device", "usb-tablet,id=tablet,bus=xhci.0"] if self.inputs else [])
 
-    def start(self, append_extra="", agent_timeout=300):
-        """Boots the guest (the overlay keeps its disk between boots) and waits for the agent."""
+    def start(self, append_extra="", agent_timeout=900, why="boot", display=None, inputs=None):
+        """Boots the guest (the overlay keeps its disk between boots) and waits for the agent.
+        `display` (a Display) and `inputs` (USB keyboard and tablet plugged in) hold for this
+        boot and the following ones until changed."""
+        if display is not None:
+            self.display = display
+        if inputs is not None:
+            self.inputs = inputs
         for s in ("qmp.sock", "qga.sock"):
             try:
-                os.remove(os.path.join(self.run_dir, s))
+                os.remove(os.path.join(self.sock_dir, s))
             except FileNotFoundError:
                 pass
         self.boot_offset = os.path.getsize(self.journal_path) if os.path.exists(self.journal_path) else 0
@@ -240,10 +290,11 @@ class VM:
         t0 = time.time()
         self.proc = subprocess.Popen(self.command(append_extra), stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.run_dir, "qemu.log"), "ab"), stderr=subprocess.STDOUT)
         self.boots += 1
-        self.qmp = Qmp(os.path.join(self.run_dir, "qmp.sock"))
-        self.agent = Agent(os.path.join(self.run_dir, "qga.sock"))
+        self.qmp = Qmp(os.path.join(self.sock_dir, "qmp.sock"))
+        self.agent = Agent(os.path.join(self.sock_dir, "qga.sock"))
         self.agent.connect(agent_timeout)
         self.boot_seconds = time.time() - t0
+        self.boot_log.append((why, self.boot_seconds))
         return self.boot_seconds
 
     def alive(self):
@@ -275,6 +326,10 @@ class VM:
             pass
         if not self.wait_exit(timeout):
             self.power_cut()
+
+    def cleanup(self):
+        """After the guest has gone: its sockets' folder."""
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
 
     def _closed(self):
         if self.qmp:
@@ -389,6 +444,35 @@ class VM:
                 return
             except GuestError:
                 time.sleep(0.3)
+
+
+    # --- keyboard and touch (QMP input-send-event; needs a boot with inputs=True) ----------
+
+    def _input(self, events):
+        # No `device`: that argument names a display console, not an input device. Key events go
+        # to the active keyboard (the guest sees them from the USB keyboard or the PS/2 one, both
+        # evdev keyboards), absolute pointer events to the only absolute device, the tablet.
+        if not self.inputs:
+            raise GuestError("no input devices on this boot: start the VM with inputs=True")
+        self.qmp.cmd("input-send-event", events=events)
+
+    def key(self, qcode, hold=0.05):
+        """A key pressed and released on the USB keyboard; `qcode` is QEMU's name ("ret", "spc",
+        "a", "f1", ...: `qemu-system-x86_64 -device help` does not list them; see QEMU's QKeyCode)."""
+        ev = lambda down: {"type": "key", "data": {"down": down, "key": {"type": "qcode", "data": qcode}}}
+        self._input([ev(True)])
+        time.sleep(hold)
+        self._input([ev(False)])
+
+    def touch(self, x, y, hold=0.1):
+        """A tap on the USB tablet at screen pixel (x, y) of this boot's display: move, press,
+        release (an absolute pointer: what a USB touch screen looks like to evdev, EV_ABS)."""
+        ax = lambda axis, v, size: {"type": "abs", "data": {"axis": axis, "value": round(v * ABS_MAX / max(1, size - 1))}}
+        btn = lambda down: {"type": "btn", "data": {"down": down, "button": "left"}}
+        self._input([ax("x", x, self.display.width), ax("y", y, self.display.height)])
+        self._input([btn(True)])
+        time.sleep(hold)
+        self._input([btn(False)])
 
 
 def parse_event(text):
