@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::analyze::{judge, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
-use crate::display::scene::{Guidance, Scene};
+use crate::display::scene::{Guidance, Scene, Visitor};
 use crate::gallery::likeness::Likeness;
 use crate::gallery::matcher::Mode;
 use crate::gallery::variety::{Variety, VarietySettings};
@@ -169,6 +169,9 @@ pub struct Booth {
     role_models: usize,
     /// The latest frame, and whether it is shown mirrored.
     latest: Option<(Arc<RgbImage>, bool)>,
+    /// The face in the latest frame (None: nobody in it), for the visitor's picture beside the
+    /// match: it goes with the first frame without them.
+    seen: Option<[f32; 4]>,
     /// How often each role model was shown this run (the variety policy's only memory).
     variety: Variety,
     /// The gallery's matcher mode (the kind words' thresholds depend on it).
@@ -188,6 +191,7 @@ impl Booth {
             also_like,
             role_models: gallery.role_models.len(),
             latest: None,
+            seen: None,
             variety: Variety::for_gallery(gallery, variety),
             mode: gallery.settings.mode,
         }
@@ -197,6 +201,7 @@ impl Booth {
     /// (by index, best first) for the averaged face, the main match chosen by the variety policy.
     pub fn observe(&mut self, now: f64, obs: &Observation, gallery: &Gallery) -> Vec<BoothEvent> {
         self.latest = Some((obs.frame.clone(), obs.mirror));
+        self.seen = obs.face.as_ref().map(|f| f.bbox);
         let k = (1 + self.also_like).max(CHOICES);
         let variety = &mut self.variety;
         self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety))
@@ -211,6 +216,7 @@ impl Booth {
     pub fn reset(&mut self, now: f64) {
         self.machine.reset(now);
         self.latest = None;
+        self.seen = None;
     }
 
     pub fn phase(&self) -> &Phase {
@@ -267,6 +273,10 @@ impl Booth {
                     rank,
                     choices: matches.len(),
                     language: None,
+                    visitor: match (&self.latest, self.seen) {
+                        (Some((frame, mirror)), Some(face)) => Some(Visitor { frame: frame.clone(), face, mirror: *mirror }),
+                        _ => None,
+                    },
                 }
             }
             Phase::Result { .. } => Scene::Thanks,
@@ -344,5 +354,24 @@ mod tests {
         };
         b.observe(3.0, &Observation { face: Some(good), ..obs }, &gallery);
         assert!(matches!(b.phase(), Phase::Tracking { .. }), "an empty gallery never gives a result: {:?}", b.phase());
+    }
+
+    #[test]
+    fn the_result_shows_the_visitor_beside_the_match_until_a_frame_without_them() {
+        let mut b = booth();
+        let gallery = Gallery::synthetic(&[("a", vec![1.0, 0.0]), ("b", vec![0.0, 1.0]), ("c", vec![1.0, 1.0])]);
+        let embedding = Some(FaceCode { identity: vec![1.0, 0.0], appearance: None });
+        let face = FaceObs { bbox: [2.0, 1.0, 3.0, 3.0], eye_fraction: 0.2, frontal: true, sharp: true, embedding };
+        let seen = Observation { frame: frame(), mirror: true, face: Some(face), label: None };
+        b.observe(1.0, &seen, &gallery);
+        b.observe(1.1, &seen, &gallery);
+        let visitor = |b: &Booth, now| match b.scene(now, 0) {
+            Scene::Result { visitor, .. } => visitor,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(visitor(&b, 1.1), Some(Visitor { frame: frame(), face: [2.0, 1.0, 3.0, 3.0], mirror: true }));
+        b.observe(1.2, &Observation { face: None, ..seen }, &gallery);
+        assert_eq!(visitor(&b, 1.2), None, "gone with the first frame without them");
+        assert!(matches!(b.phase(), Phase::Result { .. }), "the card stays: {:?}", b.phase());
     }
 }

@@ -1,11 +1,9 @@
 //! Where a visitor can tap: the places of "another match" and the language on a scene at a screen
-//! size, as pure data. The booth hit-tests taps against these ([`hit`]), and the renderer is to
-//! draw its buttons into the same rectangles, so what is tapped is what is drawn.
-//!
-//! Today's layouts do not draw the buttons yet (the layouts are being redone for rotation and the
-//! side-by-side result); until then the places are the corners they will take: the language at
-//! the top right, "another match" at the bottom left — on the result card that is the portrait's
-//! lower part (landscape) or the row under the quote (portrait).
+//! size, as pure data. The booth hit-tests taps against these ([`hit`]), and the renderer draws
+//! its buttons into the same rectangles and lays the rest of the scene out around them, so what is
+//! tapped is what is drawn: the language at the top right (on the mirror view and the result),
+//! "another match" at the bottom left of the result (under the visitor and their match in
+//! landscape, under the quote on a portrait screen, under the further look-alikes on a tall one).
 
 use super::scene::Scene;
 
@@ -42,7 +40,7 @@ pub fn targets(scene: &Scene, size: (u32, u32)) -> Vec<(Target, Rect)> {
     let u = w.min(h) as f32 / 20.0;
     let margin = (u * 0.8) as i32;
     let language = Rect { x: w - margin - (u * 6.0) as i32, y: margin, w: (u * 6.0) as i32, h: (u * 2.4) as i32 };
-    let another = Rect { x: margin, y: h - margin - (u * 2.4) as i32, w: (w as f32 * 0.45) as i32, h: (u * 2.4) as i32 };
+    let another = Rect { x: margin, y: h - margin - (u * 2.4) as i32, w: (w as f32 * 0.42) as i32, h: (u * 2.4) as i32 };
     match scene {
         Scene::Result { choices, .. } if *choices > 1 => vec![(Target::AnotherMatch, another), (Target::Language, language)],
         Scene::Result { .. } | Scene::Live { .. } => vec![(Target::Language, language)],
@@ -61,7 +59,7 @@ mod tests {
     use crate::gallery::likeness::Likeness;
 
     fn result(choices: usize) -> Scene {
-        Scene::Result { best: 0, likeness: Likeness::Clear, others: vec![], rank: 0, choices, language: None }
+        Scene::Result { best: 0, likeness: Likeness::Clear, others: vec![], rank: 0, choices, language: None, visitor: None }
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub const PREVIEW_LIKENESS: Likeness = Likeness::Shared;
 pub fn preview_scene(best: usize, count: usize) -> Scene {
     let others: Vec<(usize, Likeness)> = (1..=2.min(count.saturating_sub(1))).map(|k| ((best + k) % count, PREVIEW_LIKENESS)).collect();
     let choices = others.len() + 1;
-    Scene::Result { best, likeness: PREVIEW_LIKENESS, others, rank: 0, choices, language: None }
+    Scene::Result { best, likeness: PREVIEW_LIKENESS, others, rank: 0, choices, language: None, visitor: None }
 }
 
 /// Renders role model `index`'s result card at `size` with the booth's renderer.
@@ -445,7 +445,7 @@ mod tests {
     fn preview_scene_has_up_to_two_others_and_never_itself() {
         assert_eq!(
             preview_scene(0, 1),
-            Scene::Result { best: 0, likeness: PREVIEW_LIKENESS, others: vec![], rank: 0, choices: 1, language: None }
+            Scene::Result { best: 0, likeness: PREVIEW_LIKENESS, others: vec![], rank: 0, choices: 1, language: None, visitor: None }
         );
         let Scene::Result { others, .. } = preview_scene(2, 3) else { panic!() };
         assert_eq!(others.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0, 1]);

@@ -25,6 +25,16 @@ impl Guidance {
     }
 }
 
+/// The visitor as the camera sees them now, shown beside their match: the latest frame, their
+/// face box in it (x, y, width, height in the frame's coordinates) and whether it is drawn
+/// mirrored. Only the frame the booth already holds for the screen (nothing is copied or kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visitor {
+    pub frame: Arc<RgbImage>,
+    pub face: [f32; 4],
+    pub mirror: bool,
+}
+
 /// One screen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scene {
@@ -39,8 +49,18 @@ pub enum Scene {
     /// The role model card: the match shown (an index into the gallery's role models) with how
     /// alike they are in kind words, and up to two more. `rank` says which of the visitor's
     /// `choices` best matches is shown (0: the booth's own pick; "another match" goes on to the
-    /// next); `language`: the one the visitor chose (None: the configured one).
-    Result { best: usize, likeness: Likeness, others: Vec<(usize, Likeness)>, rank: usize, choices: usize, language: Option<String> },
+    /// next); `language`: the one the visitor chose (None: the configured one). `visitor`: their
+    /// live picture beside the match while a face is in the latest frame (None once they have
+    /// left: the card alone).
+    Result {
+        best: usize,
+        likeness: Likeness,
+        others: Vec<(usize, Likeness)>,
+        rank: usize,
+        choices: usize,
+        language: Option<String>,
+        visitor: Option<Visitor>,
+    },
     /// Between visitors.
     Thanks,
     /// No frames from the camera.

@@ -62,8 +62,8 @@ struct Visit {
 }
 
 /// What identifies a screen: its name, the role model it shows (the showcase, the main match),
-/// the visitor's rank of the match and their language.
-type Shown = (&'static str, Option<usize>, usize, Option<String>);
+/// the visitor's rank of the match, their language, and whether their picture is beside it.
+type Shown = (&'static str, Option<usize>, usize, Option<String>, bool);
 
 /// The running booth's state besides the state machine.
 pub struct Core {
@@ -295,15 +295,15 @@ impl Core {
         Some(Action::Emit(Event::new("no_match", fields)))
     }
 
-    /// The booth's scene, when it is not already on screen (the mirror view is redrawn for every
-    /// new frame).
+    /// The booth's scene, when it is not already on screen (the mirror view, and the visitor's
+    /// picture beside their match, are redrawn for every new frame).
     fn refresh(&mut self, now: f64, new_frame: bool) -> Option<Action> {
         if self.updating {
             return None;
         }
         let scene = self.scene(now);
         let key = shown(&scene);
-        let live = matches!(scene, Scene::Live { .. });
+        let live = matches!(scene, Scene::Live { .. } | Scene::Result { visitor: Some(_), .. });
         if (live && new_frame) || self.shown.as_ref() != Some(&key) {
             self.shown = Some(key);
             return Some(Action::Show(scene));
@@ -332,7 +332,8 @@ fn shown(scene: &Scene) -> Shown {
         Scene::Result { best, rank, .. } => (Some(*best), *rank),
         _ => (None, 0),
     };
-    (scene.name(), role_model, rank, scene.language().map(str::to_string))
+    let visitor = matches!(scene, Scene::Result { visitor: Some(_), .. });
+    (scene.name(), role_model, rank, scene.language().map(str::to_string), visitor)
 }
 
 #[cfg(test)]

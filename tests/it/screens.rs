@@ -21,8 +21,9 @@ use image::{ImageEncoder, Rgb, RgbImage};
 use rolemirror::config::Texts;
 use rolemirror::display::canvas::{Canvas, Rotation};
 use rolemirror::display::fbdev::{self, Fbdev, Geometry};
+use rolemirror::display::hit::targets;
 use rolemirror::display::render::{qr_modules, render, Assets, Card, Photo};
-use rolemirror::display::scene::{Guidance, Scene};
+use rolemirror::display::scene::{Guidance, Scene, Visitor};
 use rolemirror::display::text::Fonts;
 
 use crate::common::*;
@@ -103,7 +104,8 @@ fn scenes() -> Vec<Scene> {
     vec![
         Scene::Attract { showcase: Some(1) },
         Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::StepCloser, progress: None, language: None },
-        Scene::Live { frame, face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
+        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
+        // The visitor beside their match, mirrored, framed around their face.
         Scene::Result {
             best: 0,
             likeness: Likeness::Strong,
@@ -111,6 +113,7 @@ fn scenes() -> Vec<Scene> {
             rank: 0,
             choices: 3,
             language: None,
+            visitor: Some(Visitor { frame, face: FACE, mirror: true }),
         },
         Scene::Thanks,
         Scene::CameraLost,
@@ -129,6 +132,16 @@ fn scenes() -> Vec<Scene> {
                 "gallery/bomb.png: 10000x10000 = 100000000 pixels, over the limit of 40000000 (refused before decoding)".into(),
             ],
             progress: None,
+        },
+        // The visitor has just left: their place empty, the card as it was.
+        Scene::Result {
+            best: 0,
+            likeness: Likeness::Strong,
+            others: vec![(1, Likeness::Clear), (2, Likeness::Clear)],
+            rank: 0,
+            choices: 3,
+            language: None,
+            visitor: None,
         },
     ]
 }
@@ -190,7 +203,9 @@ fn check_golden(name: &str, img: &RgbImage) -> Option<String> {
 
 #[test]
 fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
-    let assets = Assets::with_cards(fonts(), Texts::dutch(), cards());
+    // Dutch configured, English to switch to (the language button offers it).
+    let languages = vec![("nl".to_string(), Texts::dutch()), ("en".to_string(), Texts::english())];
+    let assets = Assets::with_cards(fonts(), Texts::dutch(), cards()).with_languages(languages);
     let tmp = TempDir::new("fb");
     let mut problems = Vec::new();
     for (w, h) in SIZES {
@@ -217,6 +232,29 @@ fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
         "{}\n(after an intended change: ROLEMIRROR_BLESS=1 cargo test --release --test it screens::)",
         problems.join("\n")
     );
+}
+
+/// The buttons are drawn where taps are tested ([`targets`]): each place's edge in the accent
+/// colour, its inside the panel's, at every size, on the result and the mirror view.
+#[test]
+fn the_buttons_are_drawn_where_taps_land() {
+    let languages = vec![("en".to_string(), Texts::english()), ("nl".to_string(), Texts::dutch())];
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards()).with_languages(languages);
+    for (w, h) in SIZES {
+        for scene in [&scenes()[1], &scenes()[3], &scenes()[9]] {
+            let places = targets(scene, (w, h));
+            assert!(!places.is_empty(), "{} {w}x{h}: no buttons", scene.name());
+            let mut canvas = Canvas::new(w, h);
+            render(scene, &assets, &mut canvas);
+            let img = canvas.to_image();
+            for (target, r) in places {
+                let at = |x: i32, y: i32| img.get_pixel(x as u32, y as u32).0;
+                assert_eq!(at(r.x, r.y + r.h / 2), [242, 177, 52], "{} {w}x{h} {target:?} {r:?}: the left edge", scene.name());
+                assert_eq!(at(r.x + r.w - 1, r.y + 1), [242, 177, 52], "{} {w}x{h} {target:?} {r:?}: the top right", scene.name());
+                assert_eq!(at(r.x + 3.max(r.w / 40), r.y + r.h / 2), [22, 48, 84], "{} {w}x{h} {target:?} {r:?}: inside", scene.name());
+            }
+        }
+    }
 }
 
 /// `display.rotation`: a screen turned by 90, 180 or 270 gets the upright render (laid out at
@@ -279,7 +317,15 @@ fn the_golden_comparison_catches_a_shifted_text_block() {
     let assets = Assets::with_cards(fonts(), Texts::english(), cards());
     let mut canvas = Canvas::new(960, 540);
     render(
-        &Scene::Result { best: 0, likeness: Likeness::Strong, others: vec![(1, Likeness::Clear)], rank: 0, choices: 2, language: None },
+        &Scene::Result {
+            best: 0,
+            likeness: Likeness::Strong,
+            others: vec![(1, Likeness::Clear)],
+            rank: 0,
+            choices: 2,
+            language: None,
+            visitor: None,
+        },
         &assets,
         &mut canvas,
     );
@@ -326,7 +372,15 @@ fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
     // A result scene with a missing portrait still renders.
     let mut canvas = Canvas::new(640, 360);
     render(
-        &Scene::Result { best: n - 1, likeness: Likeness::Clear, others: vec![(0, Likeness::Shared)], rank: 0, choices: 2, language: None },
+        &Scene::Result {
+            best: n - 1,
+            likeness: Likeness::Clear,
+            others: vec![(0, Likeness::Shared)],
+            rank: 0,
+            choices: 2,
+            language: None,
+            visitor: None,
+        },
         &assets,
         &mut canvas,
     );
