@@ -390,10 +390,16 @@ mod tests {
         let a = c.observation(1.2, &frame(Some("v.jpg"), Some([0.0, 1.0, 0.1])));
         assert_eq!(events(&a), vec!["event=match visitor=v.jpg role_model=bo similarity=0.9975"]);
         assert_eq!(scenes(&a), vec!["result"]);
-        // The result stays while the visitor stays; it is not redrawn every tick.
+        // The result stays while the visitor stays; it is not redrawn every tick, but with every
+        // frame of them (their live picture beside the match).
         assert!(scenes(&c.tick(5.0, 5.0)).is_empty());
-        // The visitor leaves (the camera sees nobody): after the minimum time, thanks, then attract.
-        assert!(scenes(&c.observation(5.1, &frame(None, None))).is_empty());
+        let a = c.observation(5.05, &frame(Some("v.jpg"), Some([0.0, 1.0, 0.1])));
+        assert!(matches!(&a[..], [Action::Show(Scene::Result { visitor: Some(_), .. })]), "{a:?}");
+        // The visitor leaves (the camera sees nobody): their picture goes at once, the card stays
+        // (drawn once more without it); after the minimum time, thanks, then attract.
+        let a = c.observation(5.1, &frame(None, None));
+        assert!(matches!(&a[..], [Action::Show(Scene::Result { visitor: None, .. })]), "{a:?}");
+        assert!(scenes(&c.observation(5.2, &frame(None, None))).is_empty());
         assert_eq!(scenes(&c.tick(9.5, 9.5)), vec!["thanks"]);
         assert_eq!(scenes(&c.tick(13.0, 13.0)), vec!["attract"]);
         assert_eq!((c.counters().visitors, c.counters().matches.get("bo").copied()), (1, Some(1)));
