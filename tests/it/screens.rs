@@ -100,21 +100,22 @@ fn camera_frame() -> RgbImage {
 
 fn scenes() -> Vec<Scene> {
     let frame = Arc::new(camera_frame());
+    let result = |visitor| Scene::Result {
+        best: 0,
+        likeness: Likeness::Strong,
+        others: vec![(1, Likeness::Clear), (2, Likeness::Clear)],
+        rank: 0,
+        choices: 3,
+        language: None,
+        visitor,
+    };
     let face = Some(FACE);
     vec![
         Scene::Attract { showcase: Some(1) },
         Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::StepCloser, progress: None, language: None },
         Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
         // The visitor beside their match, mirrored, framed around their face.
-        Scene::Result {
-            best: 0,
-            likeness: Likeness::Strong,
-            others: vec![(1, Likeness::Clear), (2, Likeness::Clear)],
-            rank: 0,
-            choices: 3,
-            language: None,
-            visitor: Some(Visitor { frame, face: FACE, mirror: true }),
-        },
+        result(Some(Visitor { frame, face: FACE, mirror: true })),
         Scene::Thanks,
         Scene::CameraLost,
         Scene::Service {
@@ -134,15 +135,7 @@ fn scenes() -> Vec<Scene> {
             progress: None,
         },
         // The visitor has just left: their place empty, the card as it was.
-        Scene::Result {
-            best: 0,
-            likeness: Likeness::Strong,
-            others: vec![(1, Likeness::Clear), (2, Likeness::Clear)],
-            rank: 0,
-            choices: 3,
-            language: None,
-            visitor: None,
-        },
+        result(None),
     ]
 }
 
