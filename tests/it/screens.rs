@@ -393,5 +393,13 @@ fn frame_cost() {
         let costs = rolemirror::display::bench::frame_costs(&assets, &camera_frame(), w, h, frames, dir.path()).expect("bench");
         print!("{}", rolemirror::display::bench::table(&costs));
         assert_eq!(costs.len(), 5);
+        // The result with the visitor's picture is drawn with every frame of them too (the
+        // canvas only: no backend).
+        let (mut canvas, result) = (Canvas::new(w, h), &scenes()[3]);
+        let started = std::time::Instant::now();
+        for _ in 0..frames {
+            render(result, &assets, &mut canvas);
+        }
+        println!("{w}x{h} result with the visitor: {:.1} ms a frame (wall clock)", started.elapsed().as_secs_f64() * 1e3 / frames as f64);
     }
 }
