@@ -8,6 +8,7 @@
 //!   int8 quantization of model files.
 //! - [`gallery`]: the role-model gallery, its embedding index, matching and the audit.
 //! - [`eval`]: LFW pair accuracy and the UTKFace relatability protocol.
+//! - [`input`]: what a visitor presses or taps (evdev), decoded into gestures.
 //! - [`config`]: the booth's config file, checked into typed settings.
 //! - [`display`]: scenes as data, the renderer, and the screens (fbdev, SPI, PNG).
 //! - [`chart`]: charts for reports (the gallery audit's), drawn with the display's code.
@@ -33,6 +34,7 @@ pub mod eval;
 pub mod events;
 pub mod fleet;
 pub mod gallery;
+pub mod input;
 pub mod models;
 pub mod service;
 pub mod usb;

@@ -123,6 +123,13 @@ impl Machine {
         self.cfg = cfg;
     }
 
+    /// The visitor acted on the result: its minimum and maximum time count from `now` again.
+    pub fn keep_result(&mut self, now: f64) {
+        if let Phase::Result { since, .. } = &mut self.phase {
+            *since = now;
+        }
+    }
+
     /// Back to Attract (camera lost, gallery replaced).
     pub fn reset(&mut self, now: f64) {
         self.phase = Phase::Attract { since: now };

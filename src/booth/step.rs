@@ -8,8 +8,9 @@ use std::sync::Arc;
 use super::analyze::{judge, StageTimes};
 use super::machine::{BoothEvent, FaceObs, Machine, Phase};
 use crate::config::BoothSettings;
-use crate::display::scene::{Guidance, Scene};
-use crate::gallery::matcher::display_percent;
+use crate::display::scene::{Guidance, Scene, Visitor};
+use crate::gallery::likeness::Likeness;
+use crate::gallery::matcher::Mode;
 use crate::gallery::variety::{Variety, VarietySettings};
 use crate::gallery::Gallery;
 use crate::vision::detect::iou;
@@ -168,9 +169,18 @@ pub struct Booth {
     role_models: usize,
     /// The latest frame, and whether it is shown mirrored.
     latest: Option<(Arc<RgbImage>, bool)>,
+    /// The face in the latest frame (None: nobody in it), for the visitor's picture beside the
+    /// match: it goes with the first frame without them.
+    seen: Option<[f32; 4]>,
     /// How often each role model was shown this run (the variety policy's only memory).
     variety: Variety,
+    /// The gallery's matcher mode (the kind words' thresholds depend on it).
+    mode: Mode,
 }
+
+/// How many of their best matches a visitor can go through with "another match" (the booth's
+/// pick and the next by score; the result card shows `gallery.also_like` of the others).
+pub const CHOICES: usize = 3;
 
 impl Booth {
     /// A booth in Attract at `now`, for `gallery`, with the `variety` policy.
@@ -181,7 +191,9 @@ impl Booth {
             also_like,
             role_models: gallery.role_models.len(),
             latest: None,
+            seen: None,
             variety: Variety::for_gallery(gallery, variety),
+            mode: gallery.settings.mode,
         }
     }
 
@@ -189,7 +201,8 @@ impl Booth {
     /// (by index, best first) for the averaged face, the main match chosen by the variety policy.
     pub fn observe(&mut self, now: f64, obs: &Observation, gallery: &Gallery) -> Vec<BoothEvent> {
         self.latest = Some((obs.frame.clone(), obs.mirror));
-        let k = 1 + self.also_like;
+        self.seen = obs.face.as_ref().map(|f| f.bbox);
+        let k = (1 + self.also_like).max(CHOICES);
         let variety = &mut self.variety;
         self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety))
     }
@@ -203,6 +216,7 @@ impl Booth {
     pub fn reset(&mut self, now: f64) {
         self.machine.reset(now);
         self.latest = None;
+        self.seen = None;
     }
 
     pub fn phase(&self) -> &Phase {
@@ -214,8 +228,23 @@ impl Booth {
         self.machine.current_guidance()
     }
 
-    /// What the screen shows at `now`.
-    pub fn scene(&self, now: f64) -> Scene {
+    /// How many matches the visitor can be shown (0 outside the result).
+    pub fn choices(&self) -> usize {
+        match self.machine.phase() {
+            Phase::Result { matches, .. } => matches.len(),
+            _ => 0,
+        }
+    }
+
+    /// The visitor acted on the result (another match, a language): it stays on screen as if it
+    /// had just been shown.
+    pub fn keep_result(&mut self, now: f64) {
+        self.machine.keep_result(now);
+    }
+
+    /// What the screen shows at `now`; on the result card, the visitor's `rank`th best match as
+    /// the main one (0: the booth's own pick; counted round), the others after it in their order.
+    pub fn scene(&self, now: f64, rank: usize) -> Scene {
         let machine = &self.machine;
         match machine.phase() {
             Phase::Attract { since } => {
@@ -229,17 +258,28 @@ impl Booth {
                     mirror: *mirror,
                     guidance: machine.current_guidance().unwrap_or(Guidance::HoldStill),
                     progress: matches!(machine.phase(), Phase::Matching { .. }).then(|| machine.matching_progress()),
+                    language: None,
                 },
                 None => Scene::Attract { showcase: None },
             },
-            Phase::Result { matches, .. } => match matches.first() {
-                Some(best) => Scene::Result {
+            Phase::Result { matches, .. } if !matches.is_empty() => {
+                let rank = rank % matches.len();
+                let best = &matches[rank];
+                let others = matches.iter().enumerate().filter(|(i, _)| *i != rank).take(self.also_like);
+                Scene::Result {
                     best: best.index,
-                    percent: display_percent(best.similarity),
-                    others: matches.iter().skip(1).take(self.also_like).map(|m| (m.index, display_percent(m.similarity))).collect(),
-                },
-                None => Scene::Thanks,
-            },
+                    likeness: Likeness::of(best.similarity, self.mode),
+                    others: others.map(|(_, m)| (m.index, Likeness::of(m.similarity, self.mode))).collect(),
+                    rank,
+                    choices: matches.len(),
+                    language: None,
+                    visitor: match (&self.latest, self.seen) {
+                        (Some((frame, mirror)), Some(face)) => Some(Visitor { frame: frame.clone(), face, mirror: *mirror }),
+                        _ => None,
+                    },
+                }
+            }
+            Phase::Result { .. } => Scene::Thanks,
             Phase::Cooldown { .. } => Scene::Thanks,
         }
     }
@@ -281,11 +321,13 @@ mod tests {
     #[test]
     fn attract_showcases_the_role_models_in_turn() {
         let b = booth();
-        let shown: Vec<Option<usize>> =
-            [0.0, 1.9, 2.0, 4.1, 6.0].iter().map(|t| if let Scene::Attract { showcase } = b.scene(*t) { showcase } else { None }).collect();
+        let shown: Vec<Option<usize>> = [0.0, 1.9, 2.0, 4.1, 6.0]
+            .iter()
+            .map(|t| if let Scene::Attract { showcase } = b.scene(*t, 0) { showcase } else { None })
+            .collect();
         assert_eq!(shown, vec![Some(0), Some(0), Some(1), Some(2), Some(0)]);
         let empty = Booth::new(BoothSettings::default(), 2, VarietySettings::default(), &Gallery::synthetic(&[]), 0.0);
-        assert_eq!(empty.scene(100.0), Scene::Attract { showcase: None });
+        assert_eq!(empty.scene(100.0, 0), Scene::Attract { showcase: None });
     }
 
     #[test]
@@ -295,7 +337,7 @@ mod tests {
         let obs = Observation { frame: frame(), mirror: true, face: Some(far), label: None };
         let gallery = Gallery::synthetic(&[]);
         assert_eq!(b.observe(1.0, &obs, &gallery), vec![BoothEvent::VisitorArrived]);
-        match b.scene(1.0) {
+        match b.scene(1.0, 0) {
             Scene::Live { face, mirror, guidance, progress, .. } => {
                 // The box in the camera's coordinates; the renderer flips it with the frame.
                 assert_eq!((face, mirror, guidance, progress), (Some([1.0, 1.0, 2.0, 2.0]), true, Guidance::StepCloser, None));
@@ -304,7 +346,7 @@ mod tests {
         }
         // The camera goes away: back to attract, and the last frame is forgotten.
         b.reset(2.0);
-        assert!(matches!(b.scene(2.0), Scene::Attract { .. }));
+        assert!(matches!(b.scene(2.0, 0), Scene::Attract { .. }));
         let good = FaceObs {
             eye_fraction: 0.2,
             embedding: Some(FaceCode { identity: vec![1.0], appearance: None }),
@@ -312,5 +354,24 @@ mod tests {
         };
         b.observe(3.0, &Observation { face: Some(good), ..obs }, &gallery);
         assert!(matches!(b.phase(), Phase::Tracking { .. }), "an empty gallery never gives a result: {:?}", b.phase());
+    }
+
+    #[test]
+    fn the_result_shows_the_visitor_beside_the_match_until_a_frame_without_them() {
+        let mut b = booth();
+        let gallery = Gallery::synthetic(&[("a", vec![1.0, 0.0]), ("b", vec![0.0, 1.0]), ("c", vec![1.0, 1.0])]);
+        let embedding = Some(FaceCode { identity: vec![1.0, 0.0], appearance: None });
+        let face = FaceObs { bbox: [2.0, 1.0, 3.0, 3.0], eye_fraction: 0.2, frontal: true, sharp: true, embedding };
+        let seen = Observation { frame: frame(), mirror: true, face: Some(face), label: None };
+        b.observe(1.0, &seen, &gallery);
+        b.observe(1.1, &seen, &gallery);
+        let visitor = |b: &Booth, now| match b.scene(now, 0) {
+            Scene::Result { visitor, .. } => visitor,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(visitor(&b, 1.1), Some(Visitor { frame: frame(), face: [2.0, 1.0, 3.0, 3.0], mirror: true }));
+        b.observe(1.2, &Observation { face: None, ..seen }, &gallery);
+        assert_eq!(visitor(&b, 1.2), None, "gone with the first frame without them");
+        assert!(matches!(b.phase(), Phase::Result { .. }), "the card stays: {:?}", b.phase());
     }
 }

@@ -132,6 +132,25 @@ fn write_text(out: &mut impl Write, r: &eval::RelatabilityReport, utk: &Path) ->
             v.margin_points, v.seeds
         )?;
     }
+    let l = &r.likeness;
+    let sims = |t: &[f32]| t.iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>().join(" / ");
+    let shares = |s: &[f64; 4]| s.iter().map(|v| pct(*v)).collect::<Vec<_>>().join(" / ");
+    writeln!(
+        out,
+        "  best-match similarity of the {} visitors (kind words' calibration): {}",
+        l.visitors,
+        l.quantiles.iter().map(|(q, v)| format!("q{:.0} {v:.4}", q * 100.0)).collect::<Vec<_>>().join(", ")
+    )?;
+    writeln!(out, "    word thresholds calibrated {}, built in {}", sims(&l.calibrated), sims(&l.built_in))?;
+    if l.held_out > 0 {
+        writeln!(
+            out,
+            "    held out ({} more adults): words weakest first {} (calibrated), {} (built in)",
+            l.held_out,
+            shares(&l.held_out_shares),
+            shares(&l.held_out_shares_built_in)
+        )?;
+    }
     writeln!(out, "  per group: visitors, gender, group, both, top-3 both")?;
     for (g, s) in &r.per_group {
         writeln!(

@@ -20,6 +20,7 @@ pub use texts::Texts;
 
 use crate::gallery::matcher;
 use crate::gallery::variety::VarietySettings;
+use crate::input::{InputSettings, TouchMapping};
 use crate::util::Size;
 use crate::vision::{Precision, VisionOptions};
 
@@ -251,6 +252,11 @@ pub struct Config {
     pub display: DisplaySettings,
     /// The texts in the configured language.
     pub texts: Texts,
+    /// Every language a visitor can switch to, the configured one first, then `en`, `nl` and the
+    /// custom ones (each once).
+    pub languages: Vec<(String, Texts)>,
+    /// `[input]`: push buttons, touch screens, development keys.
+    pub input: InputSettings,
     /// Anonymous counters live here.
     pub state_dir: PathBuf,
     pub usb: UsbSettings,
@@ -339,16 +345,37 @@ impl Config {
         p.check(lang == "en" || lang == "nl" || raw.texts.custom.contains_key(lang), "texts.language", || {
             format!("{lang:?} is neither \"en\", \"nl\" nor defined under [texts.custom.{lang}]")
         });
-        let texts = match lang {
+        let language = |code: &str| match code {
             "nl" => Texts::dutch(),
             other => raw.texts.custom.get(other).cloned().unwrap_or_else(Texts::english),
         };
+        let texts = language(lang);
+        let mut codes: Vec<&str> = vec![lang, "en", "nl"];
+        codes.extend(raw.texts.custom.keys().map(String::as_str));
+        let mut languages: Vec<(String, Texts)> = Vec::new();
+        for code in codes {
+            if !languages.iter().any(|(c, _)| c == code) {
+                languages.push((code.to_string(), language(code)));
+            }
+        }
+        let input = input(&raw.input, &mut p);
         p.check(!raw.state.dir.is_empty(), "state.dir", || "must not be empty".into());
         let usb = usb(&raw.usb, &mut p);
         if !p.0.is_empty() {
             return Err(p.0);
         }
-        Ok(Config { camera, vision, gallery, booth: raw.booth.clone(), display, texts, state_dir: PathBuf::from(&raw.state.dir), usb })
+        Ok(Config {
+            camera,
+            vision,
+            gallery,
+            booth: raw.booth.clone(),
+            display,
+            texts,
+            languages,
+            input,
+            state_dir: PathBuf::from(&raw.state.dir),
+            usb,
+        })
     }
 }
 
@@ -529,6 +556,49 @@ fn kms(d: &raw::Display, p: &mut Checker) -> KmsSettings {
         format!("{connector:?} is not an output name such as \"HDMI-A-1\" or \"DSI-1\" (empty: the first connected output)")
     });
     KmsSettings { device: path(&d.kms_device), connector: (!connector.is_empty()).then(|| connector.to_string()), mode }
+}
+
+/// `[input]`: every key name must be the kernel's, and in one list only.
+fn input(i: &raw::Input, p: &mut Checker) -> InputSettings {
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    let mut codes = |key: &'static str, names: &[String], p: &mut Checker| -> Vec<u16> {
+        let mut out = Vec::new();
+        for (n, name) in names.iter().enumerate() {
+            let at = format!("input.{key}[{n}]");
+            match crate::input::key_code(name) {
+                Some(code) => out.push(code),
+                None => p.check(false, &at, || {
+                    format!("{name:?} is not a Linux key name (the names of linux/input-event-codes.h, e.g. \"KEY_ENTER\" or \"BTN_0\")")
+                }),
+            }
+            if let Some((other, _)) = seen.iter().find(|(_, s)| s == name) {
+                p.check(false, &at, || format!("{name:?} is already in input.{other}: a key can have one meaning only"));
+            }
+            seen.push((key, name.clone()));
+        }
+        out
+    };
+    let button_keys = codes("button_keys", &i.button_keys, p);
+    let next_keys = codes("next_keys", &i.next_keys, p);
+    let language_keys = codes("language_keys", &i.language_keys, p);
+    let long = i.long_press_seconds;
+    p.check((0.3..=10.0).contains(&long), "input.long_press_seconds", || {
+        format!("{long} is not in 0.3..=10 (a long press shorter than that is hard to tell from a short one)")
+    });
+    p.check([0, 90, 180, 270].contains(&i.touch_rotation), "input.touch_rotation", || {
+        format!("{} is not 0, 90, 180 or 270", i.touch_rotation)
+    });
+    p.check(!i.enabled || !i.devices.is_empty(), "input.devices", || "must name the folder of the event devices (/dev/input)".into());
+    InputSettings {
+        enabled: i.enabled,
+        dir: PathBuf::from(&i.devices),
+        button_keys,
+        next_keys,
+        language_keys,
+        long_press: f64::from(long.clamp(0.3, 10.0)),
+        touch: i.touch,
+        mapping: TouchMapping { rotation: i.touch_rotation, invert_x: i.touch_invert_x, invert_y: i.touch_invert_y },
+    }
 }
 
 fn usb(u: &raw::Usb, p: &mut Checker) -> UsbSettings {
@@ -802,6 +872,25 @@ mod tests {
             texts("[texts]\nlanguage = \"fy\"\n[texts.custom.fy]\ninvite = \"Kom foar de spegel\"\n"),
             Ok("Kom foar de spegel".into())
         );
+        // A visitor switches through every language, the configured one first, each once.
+        let codes = |t: &str| Config::from_text(t).map(|c| c.languages.into_iter().map(|(code, _)| code).collect::<Vec<_>>());
+        assert_eq!(codes("[texts]\n"), Ok(vec!["en".to_string(), "nl".into()]));
+        assert_eq!(codes("[texts]\nlanguage = \"fy\"\n[texts.custom.fy]\n"), Ok(vec!["fy".to_string(), "en".into(), "nl".into()]));
+        assert_eq!(codes("[texts]\nlanguage = \"nl\"\n[texts.custom.de]\n"), Ok(vec!["nl".to_string(), "en".into(), "de".into()]));
+    }
+
+    #[test]
+    fn input_keys_are_the_kernels_names_each_with_one_meaning() {
+        let c = Config::default();
+        assert!(c.input.enabled && c.input.touch);
+        assert_eq!((c.input.button_keys[0], c.input.next_keys[0], c.input.language_keys[0]), (28, 49, 38), "KEY_ENTER, KEY_N, KEY_L");
+        let p = check("[input]\nbutton_keys = [\"KEY_ENTER\", \"ENTER\"]\nnext_keys = [\"KEY_ENTER\"]\nlong_press_seconds = 0.1\ntouch_rotation = 45\n");
+        assert_eq!(keys(&p), ["input.button_keys[1]", "input.next_keys[0]", "input.long_press_seconds", "input.touch_rotation"], "{p:?}");
+        assert!(p[0].message.contains("\"ENTER\" is not a Linux key name"), "{}", p[0]);
+        assert!(p[1].message.contains("already in input.button_keys"), "{}", p[1]);
+        let c = Config::from_text("[input]\ntouch_rotation = 90\ntouch_invert_y = true\nlanguage_keys = []\n").expect("valid");
+        assert_eq!(c.input.mapping, TouchMapping { rotation: 90, invert_x: false, invert_y: true });
+        assert!(c.input.language_keys.is_empty());
     }
 
     #[test]

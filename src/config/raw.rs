@@ -404,6 +404,50 @@ impl Default for TextsTable {
     }
 }
 
+/// `[input]`: what a visitor can press or tap (see `crate::input`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Input {
+    /// Read push buttons, touch screens and keyboards at all (absent ones are no error).
+    pub enabled: bool,
+    /// Where the event devices are.
+    pub devices: String,
+    /// Keys that are the push button (names from linux/input-event-codes.h): a short press shows
+    /// another match, a long press the next language.
+    pub button_keys: Vec<String>,
+    /// Keys that always show another match (development keyboards).
+    pub next_keys: Vec<String>,
+    /// Keys that always switch the language (development keyboards).
+    pub language_keys: Vec<String>,
+    /// How long the button is held for the language.
+    pub long_press_seconds: f32,
+    /// Use touch screens (and tablets): a tap on "another match" or on the language.
+    pub touch: bool,
+    /// Degrees clockwise (0, 90, 180, 270) the touch panel's axes are turned onto the screen.
+    pub touch_rotation: u16,
+    /// Flip the touch panel's x / y axis (before turning it).
+    pub touch_invert_x: bool,
+    pub touch_invert_y: bool,
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
+        Input {
+            enabled: true,
+            devices: "/dev/input".into(),
+            button_keys: names(&["KEY_ENTER", "KEY_KPENTER", "KEY_SPACE", "BTN_TRIGGER", "BTN_SOUTH"]),
+            next_keys: names(&["KEY_N", "KEY_RIGHT"]),
+            language_keys: names(&["KEY_L"]),
+            long_press_seconds: 1.2,
+            touch: true,
+            touch_rotation: 0,
+            touch_invert_x: false,
+            touch_invert_y: false,
+        }
+    }
+}
+
 /// `[state]`
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -474,6 +518,7 @@ pub struct Config {
     pub booth: BoothSettings,
     pub display: Display,
     pub texts: TextsTable,
+    pub input: Input,
     pub state: State,
     pub usb: Usb,
 }
@@ -513,6 +558,7 @@ impl Config {
             "booth" => c.booth = value.try_into().ok()?,
             "display" => c.display = value.try_into().ok()?,
             "texts" => c.texts = value.try_into().ok()?,
+            "input" => c.input = value.try_into().ok()?,
             "state" => c.state = value.try_into().ok()?,
             "usb" => c.usb = value.try_into().ok()?,
             _ => return None,

@@ -14,7 +14,18 @@ pub struct Texts {
     pub hold_still: String,
     pub matching: String,
     pub result_heading: String,
+    /// No longer shown (the kind words below replaced "45 % look-alike"); kept so that configs
+    /// that set it still load.
     pub likeness: String,
+    /// How alike, weakest first (see `gallery::likeness`): never a percentage.
+    pub likeness_shared: String,
+    pub likeness_clear: String,
+    pub likeness_strong: String,
+    pub likeness_striking: String,
+    /// The touch button (and what a short press of the push button does).
+    pub another_match: String,
+    /// This language's own name, on the language button.
+    pub language_name: String,
     pub also_like: String,
     pub scan_story: String,
     pub thanks: String,
@@ -41,6 +52,12 @@ impl Texts {
             matching: "Finding your role model…".into(),
             result_heading: "You look like".into(),
             likeness: "look-alike".into(),
+            likeness_shared: "You share a look".into(),
+            likeness_clear: "A clear likeness".into(),
+            likeness_strong: "A strong likeness".into(),
+            likeness_striking: "A striking likeness".into(),
+            another_match: "Another match".into(),
+            language_name: "English".into(),
             also_like: "You also look like".into(),
             scan_story: "Scan for my story".into(),
             thanks: "Thanks for stopping by!".into(),
@@ -67,6 +84,12 @@ impl Texts {
             matching: "We zoeken jouw rolmodel…".into(),
             result_heading: "Jij lijkt op".into(),
             likeness: "gelijkenis".into(),
+            likeness_shared: "Jullie hebben iets van elkaar".into(),
+            likeness_clear: "Een duidelijke gelijkenis".into(),
+            likeness_strong: "Een sterke gelijkenis".into(),
+            likeness_striking: "Een opvallende gelijkenis".into(),
+            another_match: "Nog een match".into(),
+            language_name: "Nederlands".into(),
             also_like: "Je lijkt ook op".into(),
             scan_story: "Scan voor mijn verhaal".into(),
             thanks: "Bedankt voor je bezoek!".into(),
@@ -78,6 +101,19 @@ impl Texts {
             usb_installed: "Update geïnstalleerd".into(),
             usb_refused: "Update geweigerd".into(),
             usb_up_to_date: "Al bijgewerkt".into(),
+        }
+    }
+}
+
+impl Texts {
+    /// The kind words for a shown match.
+    pub fn likeness_words(&self, likeness: crate::gallery::likeness::Likeness) -> &str {
+        use crate::gallery::likeness::Likeness;
+        match likeness {
+            Likeness::Shared => &self.likeness_shared,
+            Likeness::Clear => &self.likeness_clear,
+            Likeness::Strong => &self.likeness_strong,
+            Likeness::Striking => &self.likeness_striking,
         }
     }
 }

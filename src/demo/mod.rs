@@ -103,7 +103,7 @@ pub fn run(vision: &Vision, gallery: Arc<Gallery>, config: &Config, opts: &DemoO
     let mut screen = Screen {
         png,
         canvas: Canvas::new(opts.size.width, opts.size.height),
-        assets: Assets::new(fonts, config.texts.clone(), Some(&gallery)),
+        assets: Assets::new(fonts, config.texts.clone(), Some(&gallery)).with_languages(config.languages.clone()),
     };
     let mut source = camera::replay::Replay::new(&opts.data.join("visitors"), 1000.0, false)
         .map_err(|e| anyhow::anyhow!("{e} (run `rolemirror demo fetch` first)"))?;

@@ -21,6 +21,7 @@ pub mod checks;
 #[cfg(target_os = "linux")]
 pub mod console;
 pub mod fbdev;
+pub mod hit;
 #[cfg(target_os = "linux")]
 pub mod kms;
 pub mod png;

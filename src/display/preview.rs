@@ -14,6 +14,7 @@
 //! off-centre face, QR modules of 2 px (a phone must come close). `bundle create` refuses on errors and needs `--force`
 //! for warnings. Nothing here writes files: the caller decides what to keep.
 
+use crate::gallery::likeness::Likeness;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 
@@ -68,14 +69,16 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// The look-alike percentage the preview shows: the widest the booth can draw.
-pub const PREVIEW_PERCENT: u8 = 100;
+/// The kind words the preview shows: the longest of the built-in ones (Dutch "Jullie hebben iets
+/// van elkaar").
+pub const PREVIEW_LIKENESS: Likeness = Likeness::Shared;
 
 /// The result scene a visitor matched to role model `best` would see: with the next two role
 /// models of the gallery as further look-alikes (the busiest card the booth draws).
 pub fn preview_scene(best: usize, count: usize) -> Scene {
-    let others = (1..=2.min(count.saturating_sub(1))).map(|k| ((best + k) % count, 88 - 3 * k as u8)).collect();
-    Scene::Result { best, percent: PREVIEW_PERCENT, others }
+    let others: Vec<(usize, Likeness)> = (1..=2.min(count.saturating_sub(1))).map(|k| ((best + k) % count, PREVIEW_LIKENESS)).collect();
+    let choices = others.len() + 1;
+    Scene::Result { best, likeness: PREVIEW_LIKENESS, others, rank: 0, choices, language: None, visitor: None }
 }
 
 /// Renders role model `index`'s result card at `size` with the booth's renderer.
@@ -440,7 +443,10 @@ mod tests {
 
     #[test]
     fn preview_scene_has_up_to_two_others_and_never_itself() {
-        assert_eq!(preview_scene(0, 1), Scene::Result { best: 0, percent: PREVIEW_PERCENT, others: vec![] });
+        assert_eq!(
+            preview_scene(0, 1),
+            Scene::Result { best: 0, likeness: PREVIEW_LIKENESS, others: vec![], rank: 0, choices: 1, language: None, visitor: None }
+        );
         let Scene::Result { others, .. } = preview_scene(2, 3) else { panic!() };
         assert_eq!(others.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0, 1]);
     }

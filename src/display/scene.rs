@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::gallery::likeness::Likeness;
 use crate::vision::RgbImage;
 
 /// Advice to the visitor while the booth tracks their face.
@@ -24,6 +25,16 @@ impl Guidance {
     }
 }
 
+/// The visitor as the camera sees them now, shown beside their match: the latest frame, their
+/// face box in it (x, y, width, height in the frame's coordinates) and whether it is drawn
+/// mirrored. Only the frame the booth already holds for the screen (nothing is copied or kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visitor {
+    pub frame: Arc<RgbImage>,
+    pub face: [f32; 4],
+    pub mirror: bool,
+}
+
 /// One screen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scene {
@@ -33,11 +44,23 @@ pub enum Scene {
     /// The visitor, the face framed, with advice; `progress` while matching. `face` is in
     /// `frame`'s coordinates (x, y, width, height); with `mirror` the renderer draws the frame
     /// flipped left to right, as a mirror shows it, and the box with it (no flipped copy of the
-    /// frame is made).
-    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, mirror: bool, guidance: Guidance, progress: Option<f32> },
-    /// The role model card: best match (an index into the gallery's role models) with its
-    /// look-alike percentage, and up to two more.
-    Result { best: usize, percent: u8, others: Vec<(usize, u8)> },
+    /// frame is made). `language`: the one the visitor chose (None: the configured one).
+    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, mirror: bool, guidance: Guidance, progress: Option<f32>, language: Option<String> },
+    /// The role model card: the match shown (an index into the gallery's role models) with how
+    /// alike they are in kind words, and up to two more. `rank` says which of the visitor's
+    /// `choices` best matches is shown (0: the booth's own pick; "another match" goes on to the
+    /// next); `language`: the one the visitor chose (None: the configured one). `visitor`: their
+    /// live picture beside the match while a face is in the latest frame (None once they have
+    /// left: the card alone).
+    Result {
+        best: usize,
+        likeness: Likeness,
+        others: Vec<(usize, Likeness)>,
+        rank: usize,
+        choices: usize,
+        language: Option<String>,
+        visitor: Option<Visitor>,
+    },
     /// Between visitors.
     Thanks,
     /// No frames from the camera.
@@ -60,6 +83,14 @@ impl Scene {
             Scene::CameraLost => "camera-lost",
             Scene::Service { .. } => "service",
             Scene::Update { .. } => "update",
+        }
+    }
+
+    /// The language a visitor chose for this screen (None: the configured one).
+    pub fn language(&self) -> Option<&str> {
+        match self {
+            Scene::Live { language, .. } | Scene::Result { language, .. } => language.as_deref(),
+            _ => None,
         }
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::utk::{embed_utk, group_name, utk_gallery, UtkFaces, UtkLabel};
 use crate::gallery::audit::{self, Audit, AuditSettings, GroupExposure, Query, Spread};
+use crate::gallery::likeness;
 use crate::gallery::matcher::{self, Mode, Settings};
 use crate::gallery::variety::VarietySettings;
 use crate::gallery::Gallery;
@@ -104,6 +105,67 @@ pub struct RelatabilityReport {
     /// The matcher mode and gender-cue weight used.
     pub matcher: Mode,
     pub gender_cue: f32,
+    /// The kind words' calibration (see `gallery::likeness`).
+    pub likeness: LikenessCalibration,
+}
+
+/// How alike the best match of a visitor who is not in the gallery is: the calibration of the
+/// kind words (`gallery::likeness`) on the protocol's visitors, checked on the held-out rest.
+#[derive(Debug, Clone, Serialize)]
+pub struct LikenessCalibration {
+    /// The protocol's visitors with a face: the calibration set.
+    pub visitors: usize,
+    /// Quantiles (q, similarity) of their best match's shown similarity.
+    pub quantiles: Vec<(f64, f32)>,
+    /// The thresholds these visitors give (at `gallery::likeness::BANDS`).
+    pub calibrated: [f32; 3],
+    /// The thresholds the booth uses for this matcher mode.
+    pub built_in: [f32; 3],
+    /// The population's adults that are neither role models nor protocol visitors (held out);
+    /// 0 without the population.
+    pub held_out: usize,
+    /// The share of the held-out visitors that gets each word (weakest first) with the calibrated
+    /// and with the built-in thresholds.
+    pub held_out_shares: [f64; 4],
+    pub held_out_shares_built_in: [f64; 4],
+}
+
+/// The best match's shown similarity for each face, against `gallery`.
+fn best_similarities<'a>(gallery: &Gallery, faces: impl Iterator<Item = &'a FaceCode>, settings: Settings) -> Vec<f32> {
+    faces
+        .filter_map(|e| {
+            let s = matcher::score_all(e, gallery.candidates(), gallery.hubs(), settings);
+            s.order(gallery.candidates()).first().map(|i| s.similarity[*i])
+        })
+        .collect()
+}
+
+/// The kind words' calibration from the protocol's visitors, checked on the held-out population.
+fn likeness_calibration(faces: &UtkFaces, gallery: &Gallery, settings: Settings) -> LikenessCalibration {
+    let best = best_similarities(gallery, faces.visitors.iter().filter_map(|(_, _, e)| e.as_ref()), settings);
+    let calibrated = likeness::calibrate(&best).unwrap_or([f32::NAN; 3]);
+    let built_in = likeness::thresholds(settings.mode);
+    let protocol: std::collections::HashSet<&str> = faces.visitors.iter().map(|(n, _, _)| n.as_str()).collect();
+    let held: Vec<f32> = faces
+        .population
+        .as_ref()
+        .map(|pop| {
+            let rest = pop.iter().filter(|(n, _, _)| !protocol.contains(n.as_str())).filter_map(|(_, _, e)| e.as_ref());
+            best_similarities(gallery, rest, settings)
+        })
+        .unwrap_or_default();
+    LikenessCalibration {
+        visitors: best.len(),
+        quantiles: [0.05, 0.1, 0.25, 0.5, 0.6, 0.75, 0.9, 0.95]
+            .iter()
+            .map(|q| (*q, likeness::quantile(&best, *q).unwrap_or(f32::NAN)))
+            .collect(),
+        calibrated,
+        built_in,
+        held_out: held.len(),
+        held_out_shares: likeness::shares(&held, calibrated),
+        held_out_shares_built_in: likeness::shares(&held, built_in),
+    }
 }
 
 /// `eval relatability --utk DIR` with the default [`RelatabilityOptions`] (variety over 10
@@ -278,6 +340,7 @@ pub fn relatability_from(
         embedder: embedder.id.clone(),
         matcher: settings.mode,
         gender_cue: settings.gender_cue,
+        likeness: likeness_calibration(faces, &gallery, settings),
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod csv_import;
 pub mod index;
+pub mod likeness;
 pub mod manifest;
 pub mod matcher;
 pub mod variety;

@@ -1,6 +1,6 @@
 //! The running booth's decisions, without I/O: what the screen shows, which event lines are
 //! written, when systemd's watchdog is fed and when the counters are saved — from the camera's
-//! status, analysed frames, USB updates and the time. The event loop ([`super::running`]) turns
+//! status, analysed frames, the visitor's gestures (button, touch), USB updates and the time. The event loop ([`super::running`]) turns
 //! threads, channels and signals into calls here and carries out the returned [`Action`]s; the
 //! tests below drive it on a fake clock.
 
@@ -12,9 +12,11 @@ use crate::booth::machine::{BoothEvent, Phase};
 use crate::booth::{Booth, Observation};
 use crate::camera::CameraStatus;
 use crate::config::Config;
+use crate::display::hit::{self, Target};
 use crate::display::scene::{Guidance, Scene};
 use crate::events::Event;
 use crate::gallery::Gallery;
+use crate::input::Gesture;
 
 /// What the event loop should do.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +55,15 @@ struct Visit {
     label: Option<String>,
     /// The last advice the booth gave them.
     advice: Option<Guidance>,
+    /// Which of their best matches they are shown (0: the booth's pick; "another match" adds one).
+    rank: usize,
+    /// The language they chose, as an index into the booth's languages (0: the configured one).
+    language: usize,
 }
+
+/// What identifies a screen: its name, the role model it shows (the showcase, the main match),
+/// the visitor's rank of the match, their language, and whether their picture is beside it.
+type Shown = (&'static str, Option<usize>, usize, Option<String>, bool);
 
 /// The running booth's state besides the state machine.
 pub struct Core {
@@ -66,8 +76,10 @@ pub struct Core {
     camera_ok: bool,
     /// A camera loss was reported while no camera had ever connected (reported once).
     lost_reported: bool,
-    /// The scene last shown, by name and showcased role model (the same screen is not redrawn).
-    shown: Option<(&'static str, Option<usize>)>,
+    /// The scene last shown (the same screen is not redrawn).
+    shown: Option<Shown>,
+    /// The codes of the languages a visitor can switch to, the configured one first.
+    languages: Vec<String>,
     saved_at: f64,
     health_at: f64,
     snapshot_at: f64,
@@ -91,6 +103,7 @@ impl Core {
             camera_ok: false,
             lost_reported: false,
             shown: None,
+            languages: config.languages.iter().map(|(code, _)| code.clone()).collect(),
             saved_at: now,
             health_at: now,
             snapshot_at: now,
@@ -101,7 +114,7 @@ impl Core {
     /// The first screen, once there is a screen: "camera not connected" until the camera
     /// delivers.
     pub fn start(&mut self) -> Vec<Action> {
-        self.shown = Some((Scene::CameraLost.name(), None));
+        self.shown = Some(shown(&Scene::CameraLost));
         vec![Action::Show(Scene::CameraLost)]
     }
 
@@ -212,7 +225,7 @@ impl Core {
     /// A USB update shows its progress or outcome: it has the screen until [`Core::update_finished`].
     pub fn update(&mut self, scene: Scene) -> Vec<Action> {
         self.updating = true;
-        self.shown = Some((scene.name(), None));
+        self.shown = Some(shown(&scene));
         vec![Action::Show(scene)]
     }
 
@@ -223,6 +236,48 @@ impl Core {
         self.booth.reset(now);
         self.visit = None;
         self.refresh(now, true).into_iter().collect()
+    }
+
+    /// A visitor's gesture (button, key or tap; a tap's place as fractions of a screen of
+    /// `screen` pixels). "Another match" shows the next of their best matches on the result;
+    /// "language" switches to the next language until they leave. Outside a visit (attract,
+    /// thanks) and while an update has the screen, gestures do nothing. Counted per day, never
+    /// logged with anything of the visitor.
+    pub fn gesture(&mut self, now: f64, gesture: Gesture, screen: (u32, u32)) -> Vec<Action> {
+        if self.updating || !self.camera_ok || self.visit.is_none() {
+            return Vec::new();
+        }
+        let target = match gesture {
+            Gesture::Next => Target::AnotherMatch,
+            Gesture::Language => Target::Language,
+            Gesture::Tap { x, y } => {
+                let scene = self.scene(now);
+                match hit::hit(&scene, screen, x * screen.0 as f32, y * screen.1 as f32) {
+                    Some(t) => t,
+                    None => return Vec::new(),
+                }
+            }
+        };
+        let choices = self.booth.choices();
+        let (languages, today) = (self.languages.len(), (self.today)());
+        let Some(visit) = self.visit.as_mut() else { return Vec::new() };
+        let event = match target {
+            Target::AnotherMatch if choices > 1 => {
+                visit.rank = (visit.rank + 1) % choices;
+                self.counters.another_match(&today);
+                Event::new("another_match", vec![("rank", (visit.rank + 1).to_string()), ("of", choices.to_string())])
+            }
+            Target::Language if languages > 1 => {
+                visit.language = (visit.language + 1) % languages;
+                self.counters.language(&today);
+                Event::new("language", vec![("language", self.languages[visit.language].clone())])
+            }
+            _ => return Vec::new(),
+        };
+        self.booth.keep_result(now);
+        let mut actions = vec![Action::Emit(event)];
+        actions.extend(self.refresh(now, false));
+        actions
     }
 
     /// A visitor left; one who was never matched is counted as such and named with the last
@@ -240,22 +295,45 @@ impl Core {
         Some(Action::Emit(Event::new("no_match", fields)))
     }
 
-    /// The booth's scene, when it is not already on screen (the mirror view is redrawn for every
-    /// new frame).
+    /// The booth's scene, when it is not already on screen (the mirror view, and the visitor's
+    /// picture beside their match, are redrawn for every new frame).
     fn refresh(&mut self, now: f64, new_frame: bool) -> Option<Action> {
         if self.updating {
             return None;
         }
-        let scene = if self.camera_ok { self.booth.scene(now) } else { Scene::CameraLost };
-        let showcase = if let Scene::Attract { showcase } = &scene { *showcase } else { None };
-        let key = (scene.name(), showcase);
-        let live = matches!(scene, Scene::Live { .. });
-        if (live && new_frame) || self.shown != Some(key) {
+        let scene = self.scene(now);
+        let key = shown(&scene);
+        let live = matches!(scene, Scene::Live { .. } | Scene::Result { visitor: Some(_), .. });
+        if (live && new_frame) || self.shown.as_ref() != Some(&key) {
             self.shown = Some(key);
             return Some(Action::Show(scene));
         }
         None
     }
+
+    /// The booth's scene at `now`, with the visitor's rank of the match and language.
+    fn scene(&self, now: f64) -> Scene {
+        if !self.camera_ok {
+            return Scene::CameraLost;
+        }
+        let (rank, chosen) = self.visit.as_ref().map_or((0, 0), |v| (v.rank, v.language));
+        let mut scene = self.booth.scene(now, rank);
+        if let Scene::Live { language, .. } | Scene::Result { language, .. } = &mut scene {
+            *language = self.languages.get(chosen).filter(|_| chosen > 0).cloned();
+        }
+        scene
+    }
+}
+
+/// The key of a scene for [`Core::refresh`].
+fn shown(scene: &Scene) -> Shown {
+    let (role_model, rank) = match scene {
+        Scene::Attract { showcase } => (*showcase, 0),
+        Scene::Result { best, rank, .. } => (Some(*best), *rank),
+        _ => (None, 0),
+    };
+    let visitor = matches!(scene, Scene::Result { visitor: Some(_), .. });
+    (scene.name(), role_model, rank, scene.language().map(str::to_string), visitor)
 }
 
 #[cfg(test)]
@@ -312,14 +390,23 @@ mod tests {
         let a = c.observation(1.2, &frame(Some("v.jpg"), Some([0.0, 1.0, 0.1])));
         assert_eq!(events(&a), vec!["event=match visitor=v.jpg role_model=bo similarity=0.9975"]);
         assert_eq!(scenes(&a), vec!["result"]);
-        // The result stays while the visitor stays; it is not redrawn every tick.
+        // The result stays while the visitor stays; it is not redrawn every tick, but with every
+        // frame of them (their live picture beside the match).
         assert!(scenes(&c.tick(5.0, 5.0)).is_empty());
-        // The visitor leaves (the camera sees nobody): after the minimum time, thanks, then attract.
-        assert!(scenes(&c.observation(5.1, &frame(None, None))).is_empty());
+        let a = c.observation(5.05, &frame(Some("v.jpg"), Some([0.0, 1.0, 0.1])));
+        assert!(matches!(&a[..], [Action::Show(Scene::Result { visitor: Some(_), .. })]), "{a:?}");
+        // The visitor leaves (the camera sees nobody): their picture goes at once, the card stays
+        // (drawn once more without it); after the minimum time, thanks, then attract.
+        let a = c.observation(5.1, &frame(None, None));
+        assert!(matches!(&a[..], [Action::Show(Scene::Result { visitor: None, .. })]), "{a:?}");
+        assert!(scenes(&c.observation(5.2, &frame(None, None))).is_empty());
         assert_eq!(scenes(&c.tick(9.5, 9.5)), vec!["thanks"]);
         assert_eq!(scenes(&c.tick(13.0, 13.0)), vec!["attract"]);
         assert_eq!((c.counters().visitors, c.counters().matches.get("bo").copied()), (1, Some(1)));
-        assert_eq!(c.counters().days["2026-11-30"], crate::service::counters::Day { visitors: 1, matches: 1, no_match: 0 });
+        assert_eq!(
+            c.counters().days["2026-11-30"],
+            crate::service::counters::Day { visitors: 1, matches: 1, no_match: 0, ..Default::default() }
+        );
     }
 
     #[test]
@@ -339,8 +426,8 @@ mod tests {
         assert_eq!(events(&a), vec!["event=no_match advice=hold_still"]);
         assert!(events(&c.tick(5.0, 5.0)).is_empty());
         let days = &c.counters().days;
-        assert_eq!(days["2026-11-30"], crate::service::counters::Day { visitors: 1, matches: 0, no_match: 0 });
-        assert_eq!(days["2026-12-01"], crate::service::counters::Day { visitors: 0, matches: 0, no_match: 1 });
+        assert_eq!(days["2026-11-30"], crate::service::counters::Day { visitors: 1, matches: 0, no_match: 0, ..Default::default() });
+        assert_eq!(days["2026-12-01"], crate::service::counters::Day { visitors: 0, matches: 0, no_match: 1, ..Default::default() });
     }
 
     #[test]
@@ -357,6 +444,78 @@ mod tests {
         // Frames of a visitor that was there before the loss do not finish the old visit.
         c.camera(10.0, &CameraStatus::Connected("cam".into()));
         assert!(events(&c.observation(10.1, &frame(None, Some([1.0, 0.0, 0.0])))).is_empty(), "one good frame is not a match");
+    }
+
+    const SCREEN: (u32, u32) = (1920, 1080);
+
+    /// The result scene among `actions`: (main role model, rank, others, language).
+    fn result(actions: &[Action]) -> Option<(usize, usize, Vec<usize>, Option<String>)> {
+        actions.iter().find_map(|a| match a {
+            Action::Show(Scene::Result { best, rank, others, language, .. }) => {
+                Some((*best, *rank, others.iter().map(|o| o.0).collect(), language.clone()))
+            }
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn another_match_goes_through_the_visitors_best_three_and_the_language_lasts_their_visit() {
+        let mut c = core();
+        c.camera(0.0, &CameraStatus::Connected("cam".into()));
+        // Nobody there: a press does nothing.
+        assert!(c.gesture(0.5, Gesture::Next, SCREEN).is_empty());
+        assert!(c.gesture(0.5, Gesture::Language, SCREEN).is_empty());
+        c.observation(1.0, &frame(None, Some([0.1, 1.0, 0.3])));
+        // Matching: the language switches at once, on the mirror view too.
+        let a = c.gesture(1.1, Gesture::Language, SCREEN);
+        assert_eq!(events(&a), ["event=language language=nl"]);
+        assert!(matches!(&a[1], Action::Show(Scene::Live { language: Some(l), .. }) if l == "nl"), "{a:?}");
+        assert!(c.gesture(1.15, Gesture::Next, SCREEN).is_empty(), "no match yet");
+        // The result: bo, then cy and ann by similarity; shown in Dutch.
+        let a = c.observation(1.2, &frame(None, Some([0.1, 1.0, 0.3])));
+        assert_eq!(result(&a), Some((1, 0, vec![2], Some("nl".into()))));
+        let a = c.gesture(3.0, Gesture::Next, SCREEN);
+        assert_eq!(events(&a), ["event=another_match rank=2 of=3"]);
+        assert_eq!(result(&a), Some((2, 1, vec![1], Some("nl".into()))), "cy as the main match, bo beside it");
+        assert_eq!(result(&c.gesture(3.5, Gesture::Next, SCREEN)), Some((0, 2, vec![1], Some("nl".into()))));
+        assert_eq!(result(&c.gesture(4.0, Gesture::Next, SCREEN)), Some((1, 0, vec![2], Some("nl".into()))), "round again");
+        // Two languages: a second switch is back to English.
+        assert_eq!(result(&c.gesture(4.1, Gesture::Language, SCREEN)), Some((1, 0, vec![2], None)));
+        c.gesture(4.2, Gesture::Language, SCREEN);
+        // Only the booth's own pick counts as a match, and the role model shown most is
+        // unchanged by the presses.
+        assert_eq!((c.counters().matches.get("bo").copied(), c.counters().matches.get("cy")), (Some(1), None));
+        let day = &c.counters().days["2026-11-30"];
+        assert_eq!((day.another_match, day.language), (3, 3));
+        // Each press keeps the result for its minimum time again (8 s from 4.2).
+        c.observation(5.0, &frame(None, None));
+        assert!(scenes(&c.tick(12.0, 12.0)).is_empty(), "still the result");
+        assert_eq!(scenes(&c.tick(12.3, 12.3)), ["thanks"]);
+        assert!(c.gesture(12.5, Gesture::Language, SCREEN).is_empty(), "the visitor has gone");
+        // The next visitor starts with the booth's pick, in the configured language.
+        c.tick(16.0, 16.0);
+        c.observation(17.0, &frame(None, Some([0.1, 1.0, 0.3])));
+        assert_eq!(result(&c.observation(17.1, &frame(None, Some([0.1, 1.0, 0.3])))), Some((1, 0, vec![2], None)));
+    }
+
+    #[test]
+    fn taps_act_where_the_scene_offers_it() {
+        let mut c = core();
+        c.camera(0.0, &CameraStatus::Connected("cam".into()));
+        c.observation(1.0, &frame(None, Some([0.1, 1.0, 0.3])));
+        // On the mirror view there is no other match to tap.
+        assert!(c.gesture(1.05, Gesture::Tap { x: 0.05, y: 0.95 }, SCREEN).is_empty());
+        c.observation(1.1, &frame(None, Some([0.1, 1.0, 0.3])));
+        assert!(c.gesture(1.2, Gesture::Tap { x: 0.5, y: 0.5 }, SCREEN).is_empty(), "the middle of the card");
+        let a = c.gesture(1.3, Gesture::Tap { x: 0.05, y: 0.95 }, SCREEN);
+        assert_eq!(events(&a), ["event=another_match rank=2 of=3"]);
+        let a = c.gesture(1.4, Gesture::Tap { x: 0.95, y: 0.07 }, SCREEN);
+        assert_eq!(events(&a), ["event=language language=nl"]);
+        // The same places on a portrait screen.
+        assert_eq!(events(&c.gesture(1.5, Gesture::Tap { x: 0.9, y: 0.04 }, (1080, 1920))), ["event=language language=en"]);
+        // While an update has the screen, nothing.
+        c.update(Scene::Update { title: "Updating".into(), lines: vec![], progress: None });
+        assert!(c.gesture(1.6, Gesture::Next, SCREEN).is_empty());
     }
 
     #[test]

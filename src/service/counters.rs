@@ -1,6 +1,6 @@
 //! Anonymous counters kept in the state directory (`counters.json`): visitors and matches per
-//! role model since installation, and per local calendar day visitors, matches and visitors who
-//! left before a match. Nothing about a visitor is in them.
+//! role model since installation, and per local calendar day visitors, matches, visitors who
+//! left before a match, and how often visitors asked for another match or language. Nothing about a visitor is in them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,11 @@ pub struct Day {
     pub matches: u64,
     /// Visitors who left before a match (too far away, turned away, moving).
     pub no_match: u64,
+    /// Times a visitor asked for another match, and switched the language (button or touch).
+    #[serde(default)]
+    pub another_match: u64,
+    #[serde(default)]
+    pub language: u64,
 }
 
 /// The counters.
@@ -81,6 +86,16 @@ impl Counters {
     pub fn no_match(&mut self, date: &str) {
         self.day(date).no_match += 1;
     }
+
+    /// A visitor asked for another match on `date`.
+    pub fn another_match(&mut self, date: &str) {
+        self.day(date).another_match += 1;
+    }
+
+    /// A visitor switched the language on `date`.
+    pub fn language(&mut self, date: &str) {
+        self.day(date).language += 1;
+    }
 }
 
 /// The local calendar date of `t` (`YYYY-MM-DD`, the booth's time zone from `/etc/localtime`).
@@ -118,7 +133,7 @@ mod tests {
         c.save(&dir);
         assert_eq!(Counters::load(&dir), c);
         assert_eq!(c.matches.get("ann"), Some(&2));
-        assert_eq!(c.days["2026-12-01"], Day { visitors: 2, matches: 1, no_match: 1 });
+        assert_eq!(c.days["2026-12-01"], Day { visitors: 2, matches: 1, no_match: 1, ..Day::default() });
         std::fs::write(dir.join("counters.json"), b"{\"visitors\": 3, \"matches\"").expect("write");
         assert_eq!(Counters::load(&dir), Counters::default());
         // A file from before per-day counts still loads.

@@ -27,6 +27,7 @@ use crate::display::render::Assets;
 use crate::display::text::Fonts;
 use crate::display::{self, DisplayError, DisplayThread};
 use crate::events::emit;
+use crate::input::Gesture;
 use crate::usb::{Tick as UsbTick, Updater};
 use crate::vision::Vision;
 
@@ -61,6 +62,10 @@ struct Io {
     status: Option<mpsc::Receiver<CameraStatus>>,
     observations: Option<mpsc::Receiver<crate::booth::Observation>>,
     usb: Option<Updater>,
+    /// The input devices' thread and its gestures (while the booth runs with `input.enabled`).
+    #[cfg(target_os = "linux")]
+    input: Option<crate::input::devices::InputThread>,
+    gestures: Option<mpsc::Receiver<Gesture>>,
     live: Option<SharedLive>,
     timings: Arc<Mutex<Timings>>,
 }
@@ -97,6 +102,9 @@ pub(super) async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
         status: None,
         observations: None,
         usb: None,
+        #[cfg(target_os = "linux")]
+        input: None,
+        gestures: None,
         live: None,
         timings: Arc::new(Mutex::new(Timings::default())),
     };
@@ -175,6 +183,13 @@ pub(super) async fn daemon(config_path: &Path) -> anyhow::Result<Exit> {
                         continue;
                     }
                     Input::Drained
+                }
+            },
+            Some(gesture) = next_of(io.gestures.as_mut()) => match gesture {
+                Some(gesture) => Input::Gesture { gesture, screen: io.display.as_ref().map_or((0, 0), |d| d.size) },
+                None => {
+                    io.gestures = None;
+                    continue;
                 }
             },
             Some(scene) = async { match io.usb.as_mut() { Some(u) if u.importing() => u.next().await, _ => std::future::pending().await } } => Input::Usb(scene),
@@ -346,6 +361,7 @@ impl Io {
                     Some(Err(e)) => log::error!("camera: cannot start the capture and vision threads: {e:#}"),
                     None => {}
                 }
+                self.start_input();
             }
             Effect::StopCamera => {
                 if let Some(p) = &self.pipeline {
@@ -375,6 +391,29 @@ impl Io {
             }
         }
         Step::Done
+    }
+
+    /// Starts reading the visitor's input devices (`[input]`), when enabled. Gestures that come
+    /// faster than the loop takes them are dropped (a queue of 16: a visitor's presses, not a
+    /// stream).
+    fn start_input(&mut self) {
+        let Some(settings) = self.loaded.as_ref().map(|l| l.config.input.clone()).filter(|s| s.enabled) else { return };
+        let (tx, rx) = mpsc::channel::<Gesture>(16);
+        #[cfg(target_os = "linux")]
+        match crate::input::devices::start(
+            &settings,
+            Box::new(move |g| {
+                let _ = tx.try_send(g);
+            }),
+        ) {
+            Ok(thread) => (self.input, self.gestures) = (Some(thread), Some(rx)),
+            Err(e) => log::error!("input: cannot start the input thread: {e}"),
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            log::info!("input: evdev devices need Linux; input.enabled does nothing here");
+            drop((settings, tx, rx));
+        }
     }
 
     /// Loads models, gallery and screen assets on a thread of its own.
@@ -428,9 +467,13 @@ impl Io {
     /// Ends one configuration: the camera and vision threads first, then the screen (blanked);
     /// the counters and the health snapshot saved.
     async fn teardown(&mut self, machine: &Machine) {
-        (self.status, self.observations) = (None, None);
+        (self.status, self.observations, self.gestures) = (None, None, None);
         if let Some(p) = self.pipeline.take() {
             p.stop();
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(input) = self.input.take() {
+            input.stop();
         }
         if let Some(opening) = self.opening.take() {
             // Its own timeout bounds the wait; a screen that opened meanwhile is closed again.

@@ -618,8 +618,8 @@ mod tests {
     #[test]
     fn counters_as_csv() {
         let mut days = BTreeMap::new();
-        days.insert("2026-11-29".to_string(), Day { visitors: 3, matches: 2, no_match: 1 });
-        days.insert("2026-11-30".to_string(), Day { visitors: 1, matches: 1, no_match: 0 });
+        days.insert("2026-11-29".to_string(), Day { visitors: 3, matches: 2, no_match: 1, ..Default::default() });
+        days.insert("2026-11-30".to_string(), Day { visitors: 1, matches: 1, no_match: 0, ..Default::default() });
         assert_eq!(counters_csv(&days), "date,visitors,matches,no_match\n2026-11-29,3,2,1\n2026-11-30,1,1,0\n");
     }
 }

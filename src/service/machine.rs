@@ -22,6 +22,7 @@ use crate::booth::Observation;
 use crate::camera::CameraStatus;
 use crate::display::scene::Scene;
 use crate::events::Event;
+use crate::input::Gesture;
 use crate::usb::Tick as UsbTick;
 
 /// How often start-up feeds the watchdog and extends the start timeout while it makes progress.
@@ -74,6 +75,11 @@ pub enum Input {
     Drained,
     /// An import's progress or outcome, to show.
     Usb(Scene),
+    /// The visitor pressed or tapped (`screen`: the screen's size in pixels, for taps).
+    Gesture {
+        gesture: Gesture,
+        screen: (u32, u32),
+    },
 }
 
 /// What systemd should be told.
@@ -103,7 +109,7 @@ pub enum Effect {
     StartLoading,
     /// Open the screen, waiting at most this many seconds (the result comes back as an input).
     OpenDisplay(f64),
-    /// Start the camera and the vision worker.
+    /// Start the camera, the vision worker and the input devices.
     StartCamera,
     /// Stop the camera; frames already in analysis still come.
     StopCamera,
@@ -369,6 +375,7 @@ impl Machine {
             }
             Input::Camera(status) => actions = core.camera(now, &status),
             Input::Observation(obs) => actions = core.observation(now, &obs),
+            Input::Gesture { gesture, screen } => actions = core.gesture(now, gesture, screen),
             _ => {}
         }
         let mut all: Vec<Effect> = actions.into_iter().map(Effect::Booth).collect();

@@ -67,6 +67,12 @@ impl<'a> Simulated<'a> {
         Ok((obs, actions))
     }
 
+    /// The visitor presses or taps, `dt` seconds after the last step, on a screen of `screen`.
+    pub fn gesture(&mut self, dt: f64, gesture: crate::input::Gesture, screen: (u32, u32)) -> Vec<Action> {
+        self.now += dt;
+        self.core.gesture(self.now, gesture, screen)
+    }
+
     /// Time passes without a frame (`dt` seconds): timeouts. The vision worker counts as alive.
     pub fn tick(&mut self, dt: f64) -> Vec<Action> {
         self.now += dt;

@@ -85,7 +85,7 @@ pub fn load(config: &Config, progress: &(dyn Fn(Progress) + Sync)) -> Result<Loa
     };
     match (vision, gallery, fonts) {
         (Some(vision), Some(gallery), Some(fonts)) if problems.is_empty() => {
-            let assets = Arc::new(Assets::new(fonts, config.texts.clone(), Some(&gallery)));
+            let assets = Arc::new(Assets::new(fonts, config.texts.clone(), Some(&gallery)).with_languages(config.languages.clone()));
             Ok(Loaded { config: config.clone(), vision, gallery, assets })
         }
         _ => Err(problems),

@@ -200,7 +200,12 @@ fn visitors_get_their_role_model_and_an_empty_frame_keeps_attract() {
     assert!(lines.iter().any(|l| l == "event=shutdown reason=replayended"), "{lines:?}");
     // Empty frames never start a visit, and the booth returns to attract after each.
     let s = screens(&out);
-    assert!(s.iter().filter(|n| n.ends_with("-result.png")).count() == 3, "{s:?}");
+    // One result per visitor (redrawn with each frame of them: their live picture beside it).
+    let results = s
+        .iter()
+        .zip(std::iter::once(None).chain(s.iter().map(Some)))
+        .filter(|(n, before)| n.ends_with("-result.png") && !before.is_some_and(|b| b.ends_with("-result.png")));
+    assert_eq!(results.count(), 3, "{s:?}");
     assert!(s.last().is_some_and(|n| n.ends_with("-attract.png")), "{s:?}");
     let counters: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("state/counters.json")).expect("counters")).expect("json");

@@ -7,9 +7,9 @@ use std::path::Path;
 use crate::common::root;
 
 /// Bottom first.
-const LAYERS: [&str; 16] = [
-    "util", "events", "models", "vision", "gallery", "eval", "config", "display", "chart", "camera", "usb", "booth", "service", "demo",
-    "fleet", "cli",
+const LAYERS: [&str; 17] = [
+    "util", "events", "models", "vision", "gallery", "eval", "input", "config", "display", "chart", "camera", "usb", "booth", "service",
+    "demo", "fleet", "cli",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -11,6 +11,7 @@ mod firstrun;
 mod gallery;
 mod golden;
 mod health;
+mod input;
 mod layers;
 mod mender;
 mod preview;

@@ -12,6 +12,7 @@
 //!
 //! The pictures in the scenes are drawn here (no photo of a real person is committed).
 
+use rolemirror::gallery::likeness::Likeness;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,8 +21,9 @@ use image::{ImageEncoder, Rgb, RgbImage};
 use rolemirror::config::Texts;
 use rolemirror::display::canvas::{Canvas, Rotation};
 use rolemirror::display::fbdev::{self, Fbdev, Geometry};
+use rolemirror::display::hit::targets;
 use rolemirror::display::render::{qr_modules, render, Assets, Card, Photo};
-use rolemirror::display::scene::{Guidance, Scene};
+use rolemirror::display::scene::{Guidance, Scene, Visitor};
 use rolemirror::display::text::Fonts;
 
 use crate::common::*;
@@ -98,12 +100,22 @@ fn camera_frame() -> RgbImage {
 
 fn scenes() -> Vec<Scene> {
     let frame = Arc::new(camera_frame());
+    let result = |visitor| Scene::Result {
+        best: 0,
+        likeness: Likeness::Strong,
+        others: vec![(1, Likeness::Clear), (2, Likeness::Clear)],
+        rank: 0,
+        choices: 3,
+        language: None,
+        visitor,
+    };
     let face = Some(FACE);
     vec![
         Scene::Attract { showcase: Some(1) },
-        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::StepCloser, progress: None },
-        Scene::Live { frame, face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6) },
-        Scene::Result { best: 0, percent: 63, others: vec![(1, 48), (2, 41)] },
+        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::StepCloser, progress: None, language: None },
+        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
+        // The visitor beside their match, mirrored, framed around their face.
+        result(Some(Visitor { frame, face: FACE, mirror: true })),
         Scene::Thanks,
         Scene::CameraLost,
         Scene::Service {
@@ -122,6 +134,8 @@ fn scenes() -> Vec<Scene> {
             ],
             progress: None,
         },
+        // The visitor has just left: their place empty, the card as it was.
+        result(None),
     ]
 }
 
@@ -182,7 +196,9 @@ fn check_golden(name: &str, img: &RgbImage) -> Option<String> {
 
 #[test]
 fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
-    let assets = Assets::with_cards(fonts(), Texts::dutch(), cards());
+    // Dutch configured, English to switch to (the language button offers it).
+    let languages = vec![("nl".to_string(), Texts::dutch()), ("en".to_string(), Texts::english())];
+    let assets = Assets::with_cards(fonts(), Texts::dutch(), cards()).with_languages(languages);
     let tmp = TempDir::new("fb");
     let mut problems = Vec::new();
     for (w, h) in SIZES {
@@ -209,6 +225,29 @@ fn every_scene_matches_its_golden_and_survives_the_framebuffer_formats() {
         "{}\n(after an intended change: ROLEMIRROR_BLESS=1 cargo test --release --test it screens::)",
         problems.join("\n")
     );
+}
+
+/// The buttons are drawn where taps are tested ([`targets`]): each place's edge in the accent
+/// colour, its inside the panel's, at every size, on the result and the mirror view.
+#[test]
+fn the_buttons_are_drawn_where_taps_land() {
+    let languages = vec![("en".to_string(), Texts::english()), ("nl".to_string(), Texts::dutch())];
+    let assets = Assets::with_cards(fonts(), Texts::english(), cards()).with_languages(languages);
+    for (w, h) in SIZES {
+        for scene in [&scenes()[1], &scenes()[3], &scenes()[9]] {
+            let places = targets(scene, (w, h));
+            assert!(!places.is_empty(), "{} {w}x{h}: no buttons", scene.name());
+            let mut canvas = Canvas::new(w, h);
+            render(scene, &assets, &mut canvas);
+            let img = canvas.to_image();
+            for (target, r) in places {
+                let at = |x: i32, y: i32| img.get_pixel(x as u32, y as u32).0;
+                assert_eq!(at(r.x, r.y + r.h / 2), [242, 177, 52], "{} {w}x{h} {target:?} {r:?}: the left edge", scene.name());
+                assert_eq!(at(r.x + r.w - 1, r.y + 1), [242, 177, 52], "{} {w}x{h} {target:?} {r:?}: the top right", scene.name());
+                assert_eq!(at(r.x + 3.max(r.w / 40), r.y + r.h / 2), [22, 48, 84], "{} {w}x{h} {target:?} {r:?}: inside", scene.name());
+            }
+        }
+    }
 }
 
 /// `display.rotation`: a screen turned by 90, 180 or 270 gets the upright render (laid out at
@@ -248,6 +287,7 @@ fn the_mirrored_live_view_is_the_frame_flipped() {
         mirror,
         guidance: Guidance::HoldStill,
         progress: Some(0.5),
+        language: None,
     };
     for (w, h) in [(1920, 1080), (720, 1280)] {
         let draw = |scene: &Scene| {
@@ -269,7 +309,19 @@ fn the_golden_comparison_catches_a_shifted_text_block() {
     // The check itself: a render moved by 6 px (what a layout slip does) must not pass.
     let assets = Assets::with_cards(fonts(), Texts::english(), cards());
     let mut canvas = Canvas::new(960, 540);
-    render(&Scene::Result { best: 0, percent: 63, others: vec![(1, 48)] }, &assets, &mut canvas);
+    render(
+        &Scene::Result {
+            best: 0,
+            likeness: Likeness::Strong,
+            others: vec![(1, Likeness::Clear)],
+            rank: 0,
+            choices: 2,
+            language: None,
+            visitor: None,
+        },
+        &assets,
+        &mut canvas,
+    );
     let img = canvas.to_image();
     let shifted = RgbImage::from_fn(960, 540, |x, y| *img.get_pixel(x.saturating_sub(6), y));
     let (n, _) = difference(&img, &shifted);
@@ -312,7 +364,19 @@ fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
     assert!(assets.photo(n + 5).is_none(), "no such card");
     // A result scene with a missing portrait still renders.
     let mut canvas = Canvas::new(640, 360);
-    render(&Scene::Result { best: n - 1, percent: 50, others: vec![(0, 40)] }, &assets, &mut canvas);
+    render(
+        &Scene::Result {
+            best: n - 1,
+            likeness: Likeness::Clear,
+            others: vec![(0, Likeness::Shared)],
+            rank: 0,
+            choices: 2,
+            language: None,
+            visitor: None,
+        },
+        &assets,
+        &mut canvas,
+    );
 }
 
 /// The CPU cost of a presented live frame at 1920x1080, per backend path (before: a flipped copy
@@ -329,5 +393,13 @@ fn frame_cost() {
         let costs = rolemirror::display::bench::frame_costs(&assets, &camera_frame(), w, h, frames, dir.path()).expect("bench");
         print!("{}", rolemirror::display::bench::table(&costs));
         assert_eq!(costs.len(), 5);
+        // The result with the visitor's picture is drawn with every frame of them too (the
+        // canvas only: no backend).
+        let (mut canvas, result) = (Canvas::new(w, h), &scenes()[3]);
+        let started = std::time::Instant::now();
+        for _ in 0..frames {
+            render(result, &assets, &mut canvas);
+        }
+        println!("{w}x{h} result with the visitor: {:.1} ms a frame (wall clock)", started.elapsed().as_secs_f64() * 1e3 / frames as f64);
     }
 }

@@ -8,12 +8,14 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 
-use super::scene::{Guidance, Scene};
+use super::hit::{targets, Rect, Target};
+use super::scene::{Guidance, Scene, Visitor};
 use super::text::{draw_line, draw_paragraph_fit, width, Align, Fit, Fonts, Style};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::config::Texts;
+use crate::gallery::likeness::Likeness;
 use crate::gallery::{Gallery, RoleModel};
 use crate::util::image::RgbImage;
 
@@ -55,6 +57,8 @@ pub enum Photo {
 pub struct Assets {
     pub fonts: Fonts,
     pub texts: Texts,
+    /// Every language a visitor can switch to, by code (see [`Assets::texts_in`]).
+    pub languages: Vec<(String, Texts)>,
     pub cards: Vec<Card>,
     /// Recently shown portraits decoded from their files, the latest last.
     portraits: Mutex<Vec<(usize, Option<Arc<RgbImage>>)>>,
@@ -117,7 +121,18 @@ impl Assets {
 
     /// Assets with cards made elsewhere.
     pub fn with_cards(fonts: Fonts, texts: Texts, cards: Vec<Card>) -> Assets {
-        Assets { fonts, texts, cards, portraits: Mutex::new(Vec::new()) }
+        Assets { fonts, texts, languages: Vec::new(), cards, portraits: Mutex::new(Vec::new()) }
+    }
+
+    /// The same assets with the languages a visitor can switch to (`config.languages`).
+    pub fn with_languages(mut self, languages: Vec<(String, Texts)>) -> Assets {
+        self.languages = languages;
+        self
+    }
+
+    /// The texts of `language` (None, or one not known: the configured texts).
+    pub fn texts_in(&self, language: Option<&str>) -> &Texts {
+        language.and_then(|l| self.languages.iter().find(|(code, _)| code == l)).map_or(&self.texts, |(_, t)| t)
     }
 
     /// How many portraits decoded from files are kept: a result scene shows up to four (the best
@@ -226,16 +241,117 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     let scaled =
         if (rw, rh) == (iw, ih) { crate::util::image::resize(img, dw, dh) } else { crate::util::image::resize_region(img, region, dw, dh) };
     let (dx, dy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
-    let area = Rectangle::new(Point::new(dx, dy), Size::new(dw, dh));
-    let colors = (0..dh).flat_map(|py| {
-        let scaled = &scaled;
-        (0..dw).map(move |px| {
-            let p = scaled.get_pixel(if mirror { dw - 1 - px } else { px }, py).0;
+    blit(t, &scaled, dx, dy, mirror);
+    Placed { x: dx, y: dy, w: dw as i32, h: dh as i32, ox: dx as f32 - region.x as f32 * s, oy: dy as f32 - region.y as f32 * s, scale: s }
+}
+
+/// Copies `img` to the screen at `x`, `y`, flipped left to right with `mirror`.
+fn blit<D: DrawTarget<Color = Rgb888>>(t: &mut D, img: &RgbImage, x: i32, y: i32, mirror: bool) {
+    let (w, h) = img.dimensions();
+    let area = Rectangle::new(Point::new(x, y), Size::new(w, h));
+    let colors = (0..h).flat_map(|py| {
+        (0..w).map(move |px| {
+            let p = img.get_pixel(if mirror { w - 1 - px } else { px }, py).0;
             Rgb888::new(p[0], p[1], p[2])
         })
     });
     let _ = t.fill_contiguous(&area, colors);
-    Placed { x: dx, y: dy, w: dw as i32, h: dh as i32, ox: dx as f32 - region.x as f32 * s, oy: dy as f32 - region.y as f32 * s, scale: s }
+}
+
+/// Draws the visitor's picture filling the box: the part of the frame around their face (about
+/// 2.2 face heights tall, the face centred, at the box's aspect; moved inside the frame near its
+/// edges), mirrored as the live view shows it. Only that part is scaled.
+fn draw_visitor<D: DrawTarget<Color = Rgb888>>(t: &mut D, v: &Visitor, x: i32, y: i32, w: i32, h: i32) {
+    let (iw, ih) = (v.frame.width() as f32, v.frame.height() as f32);
+    if w <= 0 || h <= 0 || iw < 1.0 || ih < 1.0 {
+        return;
+    }
+    let aspect = w as f32 / h as f32;
+    let [fx, fy, fw, fh] = if v.face.iter().all(|f| f.is_finite()) { v.face } else { [0.0, 0.0, iw, ih] };
+    let mut ch = (fh * 2.2).max(fw * 2.2 / aspect).max(8.0);
+    let mut cw = ch * aspect;
+    if cw > iw {
+        (cw, ch) = (iw, iw / aspect);
+    }
+    if ch > ih {
+        (cw, ch) = (ih * aspect, ih);
+    }
+    let x0 = (fx + fw / 2.0 - cw / 2.0).clamp(0.0, iw - cw);
+    let y0 = (fy + fh / 2.0 - ch / 2.0).clamp(0.0, ih - ch);
+    let region = crate::util::image::Region { x: x0 as u32, y: y0 as u32, width: (cw as u32).max(1), height: (ch as u32).max(1) };
+    let scaled = crate::util::image::resize_region(&v.frame, region, w as u32, h as u32);
+    blit(t, &scaled, x, y, v.mirror);
+}
+
+/// The visitor's live picture (left) and their match's portrait (right), side by side and the
+/// same size (2:3, as large as the box allows, centred in it). Once the visitor has gone their
+/// place stays, a plain panel, so the card does not jump. Returns the pictures' box.
+#[allow(clippy::too_many_arguments)]
+fn side_by_side<D: DrawTarget<Color = Rgb888>>(
+    t: &mut D,
+    c: &Ctx,
+    photo: Option<&RgbImage>,
+    visitor: Option<&Visitor>,
+    x: i32,
+    y: i32,
+    w: i32,
+    h: i32,
+) -> Rect {
+    let (gap, stroke) = ((c.u * 0.6) as i32, (c.u * 0.09).max(2.0) as i32);
+    let (mut sw, mut sh) = ((w - gap) / 2, (w - gap) / 2 * 3 / 2);
+    if sh > h {
+        (sw, sh) = (h * 2 / 3, h);
+    }
+    let (x0, y0) = (x + (w - 2 * sw - gap) / 2, y + (h - sh) / 2);
+    if sw <= 2 * stroke || sh <= 2 * stroke {
+        return Rect { x: x0, y: y0, w: 0, h: 0 };
+    }
+    let x1 = x0 + sw + gap;
+    match visitor {
+        Some(v) => {
+            draw_visitor(t, v, x0, y0, sw, sh);
+            frame(t, x0 - stroke, y0 - stroke, sw + 2 * stroke, sh + 2 * stroke, stroke, FG);
+        }
+        None => fill(t, x0, y0, sw, sh, PANEL),
+    }
+    if let Some(photo) = photo {
+        draw_image(t, photo, x1, y0, sw, sh, Fill::Cover, false);
+    }
+    frame(t, x1 - stroke, y0 - stroke, sw + 2 * stroke, sh + 2 * stroke, stroke, ACCENT);
+    Rect { x: x0, y: y0, w: 2 * sw + gap, h: sh }
+}
+
+/// Where the scene's buttons go (from [`targets`], the places taps are tested against): "another
+/// match" and the language (only when there is another language to switch to).
+#[derive(Debug, Clone, Copy, Default)]
+struct Buttons {
+    another: Option<Rect>,
+    language: Option<Rect>,
+}
+
+impl Buttons {
+    fn of(scene: &Scene, assets: &Assets, size: (u32, u32)) -> Buttons {
+        let places = targets(scene, size);
+        let place = |target| places.iter().find(|(t, _)| *t == target).map(|(_, r)| *r);
+        Buttons { another: place(Target::AnotherMatch), language: place(Target::Language).filter(|_| assets.languages.len() > 1) }
+    }
+
+    /// Draws them: "another match", and the language to switch to, by its own name.
+    fn draw<D: DrawTarget<Color = Rgb888>>(&self, t: &mut D, c: &Ctx, a: &Assets, tx: &Texts, current: Option<&str>) {
+        let next = a.languages.iter().position(|(code, _)| Some(code.as_str()) == current).map_or(1, |i| i + 1);
+        let labels = [
+            (self.another, tx.another_match.as_str()),
+            (self.language, a.languages.get(next % a.languages.len().max(1)).map_or("", |(_, t)| t.language_name.as_str())),
+        ];
+        for (place, label) in labels {
+            let Some(r) = place else { continue };
+            fill(t, r.x, r.y, r.w, r.h, PANEL);
+            frame(t, r.x, r.y, r.w, r.h, (c.u * 0.08).max(1.0) as i32, ACCENT);
+            let s = c.style(true, 0.8, FG, PANEL);
+            let pad = (c.u * 0.3) as i32;
+            c.paragraph(t, &s, label, r.x + pad, r.y + (r.h - c.line(&s)) / 2, r.w - 2 * pad, Align::Center, 1);
+        }
+    }
 }
 
 fn draw_qr<D: DrawTarget<Color = Rgb888>>(t: &mut D, qr: &(Vec<bool>, usize), x: i32, y: i32, size: i32) {
@@ -313,11 +429,14 @@ pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &As
     let (w, h) = (size.width as i32, size.height as i32);
     let ctx = Ctx { w, h, u: w.min(h) as f32 / 20.0, fonts: &assets.fonts, fits: Default::default() };
     let _ = target.clear(BG);
-    let t = &assets.texts;
+    let t = assets.texts_in(scene.language());
+    let buttons = Buttons::of(scene, assets, (size.width, size.height));
     match scene {
         Scene::Attract { showcase } => attract(target, &ctx, assets, *showcase),
-        Scene::Live { frame, face, mirror, guidance, progress } => live(target, &ctx, t, frame, *face, *mirror, *guidance, *progress),
-        Scene::Result { best, percent, others } => result(target, &ctx, assets, *best, *percent, others),
+        Scene::Live { frame, face, mirror, guidance, progress, .. } => live(target, &ctx, t, frame, *face, *mirror, *guidance, *progress),
+        Scene::Result { best, likeness, others, visitor, .. } => {
+            result(target, &ctx, assets, t, Match { best: *best, likeness: *likeness, others, visitor: visitor.as_ref() }, &buttons)
+        }
         Scene::Thanks => centered(target, &ctx, &t.thanks, &t.privacy),
         Scene::CameraLost => {
             centered(target, &ctx, &t.camera_lost, &t.camera_lost_sub);
@@ -326,6 +445,7 @@ pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &As
         Scene::Service { problems } => listing(target, &ctx, &t.service, problems, None),
         Scene::Update { title, lines, progress } => listing(target, &ctx, title, lines, *progress),
     }
+    buttons.draw(target, &ctx, assets, t, scene.language());
     ctx.fits.into_inner()
 }
 
@@ -428,57 +548,72 @@ fn live<D: DrawTarget<Color = Rgb888>>(
     }
 }
 
-fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: usize, percent: u8, others: &[(usize, u8)]) {
-    let tx = &a.texts;
-    let Some(card) = a.cards.get(best) else {
+/// What the result card shows: the match, how alike in kind words, the further look-alikes, and
+/// the visitor's live picture while they are there.
+struct Match<'a> {
+    best: usize,
+    likeness: Likeness,
+    others: &'a [(usize, Likeness)],
+    visitor: Option<&'a Visitor>,
+}
+
+/// The result card: the visitor and their match side by side, then who the match is. The buttons
+/// ([`Buttons`]) are drawn over it afterwards; the layout keeps their places free.
+fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, tx: &Texts, m: Match, buttons: &Buttons) {
+    let Some(card) = a.cards.get(m.best) else {
         centered(t, c, &tx.thanks, "");
         return;
     };
-    let photo = a.photo(best);
+    let photo = a.photo(m.best);
     let margin = (c.u * 0.8) as i32;
-    let likeness = format!("{percent} % {}", tx.likeness);
+    let likeness = tx.likeness_words(m.likeness);
+    // Below the language button (nothing is drawn under it).
+    let below_language = buttons.language.map_or(0, |r| r.y + r.h);
     if c.tall() {
-        return tall::result(t, c, a, card, photo, &likeness, others);
+        return tall::result(t, c, a, tx, card, photo, likeness, &m, buttons);
     }
     if c.portrait() {
         let mut y = margin;
         let s = c.style(false, 0.8, SOFT, BG);
-        y += c.paragraph(t, &s, &tx.result_heading, margin, y, c.w - 2 * margin, Align::Center, 1) + margin / 2;
+        let heading_w = buttons.language.map_or(c.w - margin, |r| r.x - margin / 2) - margin;
+        y += c.paragraph(t, &s, &tx.result_heading, margin, y, heading_w, Align::Left, 1) + margin / 2;
+        y = y.max(below_language);
         let ph = (c.h as f32 * 0.30) as i32;
-        if let Some(photo) = &photo {
-            let p = draw_image(t, photo, margin, y, c.w - 2 * margin, ph, Fill::Fit, false);
-            frame(t, p.x - 3, p.y - 3, p.w + 6, p.h + 6, 3, ACCENT);
-        }
+        side_by_side(t, c, photo.as_deref(), m.visitor, margin, y, c.w - 2 * margin, ph);
         y += ph + margin / 2;
         let s = c.style(true, 1.1, FG, BG);
         y += c.paragraph(t, &s, &card.name, margin, y, c.w - 2 * margin, Align::Center, 2);
         let s = c.style(false, 0.75, FG, BG);
         y += c.paragraph(t, &s, &card.role, margin, y, c.w - 2 * margin, Align::Center, 1);
         let s = c.style(true, 0.85, ACCENT, BG);
-        y += c.paragraph(t, &s, &likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
-        // The QR code needs about 3 px per module to scan: as large as the rest allows.
+        y += c.paragraph(t, &s, likeness, margin, y, c.w - 2 * margin, Align::Center, 1);
+        // The QR code needs about 3 px per module to scan: as large as the rest allows; the
+        // quote beside it ends above "another match".
         let qr_size = (c.h - y - margin).min((c.w as f32 * 0.45) as i32);
+        let quote_bottom = buttons.another.map_or(c.h - margin, |r| r.y - margin / 3);
         if let Some(qr) = &card.qr {
             draw_qr(t, qr, c.w - margin - qr_size, y + margin / 2, qr_size);
             let s = c.style(false, 0.6, SOFT, BG);
             let quote_w = c.w - qr_size - 3 * margin;
-            let lines = (((qr_size - margin) as f32 / (s.px * 1.25)) as usize).clamp(1, 6);
-            c.paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, lines);
+            let lines = (((quote_bottom - y - margin / 2) as f32 / (s.px * 1.25)) as usize).min(6);
+            if lines > 0 {
+                c.paragraph(t, &s, &format!("“{}”", card.quote), margin, y + margin / 2, quote_w, Align::Left, lines);
+            }
         }
         return;
     }
-    // Landscape: photo left, text right, QR and further look-alikes at the bottom right.
-    let pw = (c.w as f32 * 0.34) as i32;
-    let ph = c.h - 2 * margin;
-    if let Some(photo) = &photo {
-        let p = draw_image(t, photo, margin, margin, pw, ph, Fill::Fit, false);
-        frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
-    }
-    let x = margin * 2 + pw + margin;
+    // Landscape: the visitor and their match on the left above "another match" (as wide); the
+    // texts on the right, the QR code and further look-alikes at the bottom right.
+    let pw = buttons.another.map_or((c.w as f32 * 0.42) as i32, |r| r.w);
+    let pictures_bottom = buttons.another.map_or(c.h - margin, |r| r.y - margin / 2);
+    side_by_side(t, c, photo.as_deref(), m.visitor, margin, margin, pw, pictures_bottom - margin);
+    let x = margin * 2 + pw;
     let tw = c.w - x - margin;
     let mut y = margin * 2;
     let s = c.style(false, 0.9, SOFT, BG);
-    y += c.paragraph(t, &s, &tx.result_heading, x, y, tw, Align::Left, 1);
+    let heading_w = buttons.language.map_or(tw, |r| r.x - margin / 2 - x);
+    y += c.paragraph(t, &s, &tx.result_heading, x, y, heading_w, Align::Left, 1);
+    y = y.max(below_language);
     // A long name gets a smaller size rather than a second line, to leave room for the quote.
     let big = c.style(true, 1.5, FG, BG);
     let s = if super::text::wrap(big.font, big.px, &card.name, tw as f32).len() > 1 { c.style(true, 1.1, FG, BG) } else { big };
@@ -491,9 +626,10 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
     }
     y += (c.u * 0.5) as i32;
     let s = c.style(true, 1.0, ACCENT, BG);
-    y += c.paragraph(t, &s, &likeness, x, y, tw, Align::Left, 1);
+    y += c.paragraph(t, &s, likeness, x, y, tw, Align::Left, 1);
     y += (c.u * 0.5) as i32;
-    let qr_size = (c.u * 6.0) as i32;
+    // 5u: 6 px a module on 1080p, 3 on 800x480 (enough to scan), and a line more for the quote.
+    let qr_size = (c.u * 5.0) as i32;
     let bottom_y = c.h - margin - qr_size - (c.u * 1.0) as i32;
     // The quote takes the lines that fit above the bottom row (none if none fit).
     let s = c.style(false, 0.8, FG, BG);
@@ -514,15 +650,17 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
         let label_w = width(s.font, s.px, &tx.scan_story) as i32;
         draw_line(t, &s, &tx.scan_story, qx + (qr_size - label_w) / 2, c.h - margin / 2);
     }
+    // As many further look-alikes as have room (a slot of at least 5u: a thumbnail and a name).
+    let avail = tw - qr_size - margin;
+    let others = &m.others[..m.others.len().min((avail / (c.u * 5.0) as i32).max(1) as usize)];
     if !others.is_empty() {
-        let avail = tw - qr_size - margin;
         let s = c.style(false, 0.6, SOFT, BG);
         c.paragraph(t, &s, &tx.also_like, x, bottom_y, avail, Align::Left, 1);
         let slot = avail / others.len() as i32;
         let thumb_h = qr_size - (c.u * 1.0) as i32;
         let thumb_w = (thumb_h * 3 / 4).min(slot * 2 / 5);
         let ty = bottom_y + (c.u * 0.9) as i32;
-        for (i, (idx, pct)) in others.iter().enumerate() {
+        for (i, (idx, alike)) in others.iter().enumerate() {
             let Some(other) = a.cards.get(*idx) else { continue };
             let x0 = x + i as i32 * slot;
             if let Some(photo) = a.photo(*idx) {
@@ -531,9 +669,9 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, best: u
             let label_x = x0 + thumb_w + margin / 3;
             let label_w = slot - thumb_w - margin / 3 - margin / 2;
             let s = c.style(true, 0.5, FG, BG);
-            c.paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
+            let used = c.paragraph(t, &s, &other.name, label_x, ty, label_w, Align::Left, 3);
             let s = c.style(false, 0.5, ACCENT, BG);
-            draw_line(t, &s, &format!("{pct} %"), label_x, ty + thumb_h);
+            c.paragraph(t, &s, tx.likeness_words(*alike), label_x, ty + used + (c.u * 0.2) as i32, label_w, Align::Left, 3);
         }
     }
 }

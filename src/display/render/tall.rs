@@ -7,7 +7,8 @@ use std::sync::Arc;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 
-use super::{draw_image, draw_qr, frame, Assets, Card, Ctx, Fill, ACCENT, BG, FG, SOFT};
+use super::{draw_image, draw_qr, frame, side_by_side, Assets, Buttons, Card, Ctx, Fill, Match, ACCENT, BG, FG, SOFT};
+use crate::config::Texts;
 use crate::display::text::{draw_line, width, Align};
 use crate::vision::RgbImage;
 
@@ -43,21 +44,23 @@ pub(super) fn attract<D: DrawTarget<Color = Rgb888>>(
     c.paragraph(t, &role, &card.role, margin, y + used, tw, Align::Center, 1);
 }
 
-/// The result card on a tall portrait screen, top to bottom: the heading, the photo (the height
-/// the rest leaves, up to 40 % of the screen), name, role, branch, likeness, the quote over the
-/// full width, and a bottom row with the further look-alikes on the left and the QR code on the
-/// right.
+/// The result card on a tall portrait screen, top to bottom: the heading (beside the language
+/// button), the visitor and their match side by side (the height the rest leaves, up to 40 % of
+/// the screen), name, role, branch, likeness, the quote over the full width, and a bottom row with
+/// the further look-alikes above "another match" on the left and the QR code on the right.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn result<D: DrawTarget<Color = Rgb888>>(
     t: &mut D,
     c: &Ctx,
     a: &Assets,
+    tx: &Texts,
     card: &Card,
     photo: Option<Arc<RgbImage>>,
     likeness: &str,
-    others: &[(usize, u8)],
+    m: &Match,
+    buttons: &Buttons,
 ) {
-    let tx = &a.texts;
+    let others = m.others;
     let margin = (c.u * 0.9) as i32;
     let tw = c.w - 2 * margin;
     let heading = c.style(false, 0.9, SOFT, BG);
@@ -79,16 +82,18 @@ pub(super) fn result<D: DrawTarget<Color = Rgb888>>(
         + c.measure(&like, likeness, tw, 1)
         + if has_quote { c.measure(&quote_style, &quote, tw, 4) + margin } else { 0 };
     // Margins: top, around the photo (2), before the likeness and the bottom row, bottom.
-    let free = c.h - texts_h - bottom_h - 6 * margin;
+    // What the language button takes below the heading.
+    let heading_h = c.measure(&heading, &tx.result_heading, tw, 1);
+    let below_language = buttons.language.map_or(0, |r| r.y + r.h - margin / 2);
+    let free = c.h - texts_h - bottom_h - 6 * margin - (below_language - margin - heading_h).max(0);
     let photo_h = free.min((c.h as f32 * 0.40) as i32).max(0);
     // What the photo does not take is spread above and below the middle block.
     let spare = (free - photo_h) / 2;
     let mut y = margin + spare / 2;
-    y += c.paragraph(t, &heading, &tx.result_heading, margin, y, tw, Align::Center, 1);
-    if let Some(photo) = &photo {
-        let p = draw_image(t, photo, margin, y + margin, tw, photo_h, Fill::Fit, false);
-        frame(t, p.x - 5, p.y - 5, p.w + 10, p.h + 10, 5, ACCENT);
-    }
+    let heading_w = buttons.language.map_or(tw, |r| r.x - margin / 2 - margin);
+    y += c.paragraph(t, &heading, &tx.result_heading, margin, y, heading_w, Align::Left, 1);
+    y = y.max(below_language);
+    side_by_side(t, c, photo.as_deref(), m.visitor, margin, y + margin, tw, photo_h);
     y += photo_h + 2 * margin;
     y += c.paragraph(t, &name, &card.name, margin, y, tw, Align::Center, 2);
     y += c.paragraph(t, &role, &card.role, margin, y, tw, Align::Center, 2);
@@ -116,9 +121,10 @@ pub(super) fn result<D: DrawTarget<Color = Rgb888>>(
     let top = bottom_y + c.paragraph(t, &small, &tx.also_like, margin, bottom_y, avail, Align::Left, 1) + margin / 3;
     let slot = avail / others.len() as i32;
     let names = c.style(true, 0.55, FG, BG);
-    let thumb_h = c.h - margin - top - 3 * c.line(&names);
+    // Under each: its name (two lines) and its kind words (two lines).
+    let thumb_h = buttons.another.map_or(c.h - margin, |r| r.y - margin / 2) - top - 4 * c.line(&names);
     let thumb_w = (thumb_h * 3 / 4).min(slot - margin / 2);
-    for (i, (idx, pct)) in others.iter().enumerate() {
+    for (i, (idx, alike)) in others.iter().enumerate() {
         let Some(other) = a.cards.get(*idx) else { continue };
         let x0 = margin + i as i32 * slot;
         if let Some(photo) = a.photo(*idx) {
@@ -127,6 +133,6 @@ pub(super) fn result<D: DrawTarget<Color = Rgb888>>(
         let y = top + thumb_h + margin / 4;
         let used = c.paragraph(t, &names, &other.name, x0, y, slot - margin / 2, Align::Left, 2);
         let s = c.style(false, 0.55, ACCENT, BG);
-        c.paragraph(t, &s, &format!("{pct} %"), x0, y + used, slot - margin / 2, Align::Left, 1);
+        c.paragraph(t, &s, tx.likeness_words(*alike), x0, y + used, slot - margin / 2, Align::Left, 2);
     }
 }
