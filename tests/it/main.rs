@@ -7,6 +7,7 @@ mod common;
 mod csv_import;
 mod doctor;
 mod faults;
+mod faults_camera;
 mod firstrun;
 mod gallery;
 mod golden;
