@@ -164,7 +164,9 @@ fn a_program_that_ignores_sigterm_is_killed_with_its_helpers() {
     let started = Instant::now();
     drop(child);
     assert!(started.elapsed() >= rolemirror::camera::child::STOP_GRACE, "it did ignore SIGTERM");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Killed, not waited out: the stand-in would sleep 60 s. (A tighter bound measured the
+    // machine's load, not the code: it took over 5 s on a loaded 2-core host.)
+    assert!(started.elapsed() < Duration::from_secs(30), "waited {:?}", started.elapsed());
     assert!(!group_alive(pgid), "a process of the group was left");
 }
 
