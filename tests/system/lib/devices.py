@@ -21,7 +21,7 @@ import struct
 import time
 
 import media
-from scenarios import edit_toml, leave, main_pid, result_as_rendered, scenario, visit
+from scenarios import leave, main_pid, result_as_rendered, scenario, visit
 from vm import Display, GuestError, log
 
 # --- libcamera: vimc -----------------------------------------------------------------------------
@@ -147,15 +147,13 @@ def not_implemented(what, proven):
 def with_camera(ctx, changes, why):
     """The booth's config with these [camera] keys changed (as a technician edits it), reloaded;
     returns the journal offset before the reload."""
-    text = edit_toml(ctx.booth_toml, {("camera", k): v for k, v in changes.items()})
-    name = f"rolemirror-{why}.toml"
-    with open(os.path.join(ctx.share, name), "w") as f:
-        f.write(text)
-    ctx.vm.sh(f"cat /mnt/host/{name} > /etc/rolemirror/rolemirror.toml")
-    off = ctx.vm.journal_offset()
-    ev = ctx.reload()
-    assert ev["event"] == "ready", f"the booth is not ready with the {why} config: {ev}"
-    return off
+    return with_config(ctx, {("camera", k): v for k, v in changes.items()}, why)
+
+
+def with_config(ctx, changes, why):
+    """The booth's config with these (section, key) values changed, reloaded; returns the journal
+    offset before the reload."""
+    return ctx.configure_with(changes, why)
 
 
 def back_to_vivid(ctx, unload):
@@ -172,6 +170,21 @@ def back_to_vivid(ctx, unload):
         unload()
     except Exception as e:  # noqa: BLE001 - cleanup, reported
         log(f"cleanup: {e}")
+
+
+def doctor_camera(ctx, want, timeout=180):
+    """`rolemirror doctor`'s camera line, as a technician at the booth sees it: with the booth
+    running it comes from the booth's health snapshot (refreshed every 10 s), names the running
+    booth and, here, `want`."""
+    deadline = time.time() + timeout
+    while True:
+        code, out, err = ctx.vm.exec(["rolemirror", "doctor", "--config", "/etc/rolemirror/rolemirror.toml"], check=False, timeout=300)
+        cam = [l for l in out.splitlines() if l.split()[:1] == ["camera"]]
+        if cam and want in cam[0] and "running booth" in cam[0]:
+            return cam[0]
+        if time.time() > deadline:
+            raise AssertionError(f"doctor's camera line does not name the running booth's {want} camera (exit {code}):\n{out}{err}")
+        time.sleep(5)
 
 
 def restarts(ctx):
@@ -194,6 +207,7 @@ def s_libcamera(ctx):
     try:
         first = vm.wait_event("camera_connected", off, 300, where=lambda e: "libcamera" in e.get("camera", ""))
         pid, nrestarts = restarts(ctx)
+        doctor = doctor_camera(ctx, "libcamera")
         lost_s, back_s = [], []
         for i in range(ctx.args.libcamera_cycles):
             off = vm.journal_offset()
@@ -211,7 +225,7 @@ def s_libcamera(ctx):
     finally:
         back_to_vivid(ctx, lambda: vimc_unplug(ctx))
     k = len(lost_s)
-    return (f"vimc {dev}, cam -l: {', '.join(cams)}; {first['camera']}; {k}/{k} unplugs gave camera_lost ({lost['reason']!r}; "
+    return (f"vimc {dev}, cam -l: {', '.join(cams)}; {first['camera']}; doctor: {doctor!r}; {k}/{k} unplugs gave camera_lost ({lost['reason']!r}; "
             f"{min(lost_s):.0f}-{max(lost_s):.0f} s after the unbind, the program ended so vimc could be removed), {k}/{k} reloads camera_connected "
             f"({min(back_s):.0f}-{max(back_s):.0f} s); same process, 0 restarts; {len(frames)} camera log lines")
 
@@ -275,9 +289,17 @@ def _kms(ctx, display, tag):
     m, secs = visit(ctx, visitor)
     same = result_as_rendered(ctx, visitor, m, tag, size=(display.width, display.height))
     leave(ctx)
-    counts = [l.split("display: kms: ", 1)[1] for l in ctx.vm.journal(off).splitlines() if "display: kms: frames=" in l]
+    # The KMS backend's counts since it opened the screen, logged when it closes it (a reload):
+    # every frame presented by a page flip, none by a mode set.
+    ctx.reload()
+    closing = [l for l in ctx.vm.journal(off).splitlines() if "display: kms: closing" in l]
+    assert closing, "no 'display: kms: closing' line after the reload"
+    c = dict(kv.split("=") for kv in re.findall(r"\b\w+=[\d.]+", closing[-1]))
+    frames, flips = int(c["frames"]), int(c["flips"])
+    assert frames > 0 and flips >= frames - 1 and int(c["failed"]) == 0, f"frames not shown by page flips: {closing[-1]}"
     return (f"display_connected output={shown['output']} mode={shown['mode']}; {visitor} -> {m['role_model']} in {secs:.0f} s; "
-            f"result screendump == PNG render at {want} {same:.1f} s after the match; {counts[-1] if counts else 'no KMS count line yet'}")
+            f"result screendump == PNG render at {want} {same:.1f} s after the match; at the reload: frames={frames} flips={flips} "
+            f"flips_per_frame={c['flips_per_frame']} failed={c['failed']} modesets={c['modesets']}")
 
 
 # `match` shows the result through KMS on bochs-drm at 1280x800 (display.backend = "auto" picks
@@ -294,27 +316,81 @@ def s_kms_portrait(ctx):
     return _kms(ctx, Display("bochs", 1080, 1920), "kms-portrait")
 
 
-@scenario(None, "button", "a key press (the booth's button) does what the button does", arches=("amd64",), default=False)
+def result_with_inputs(ctx, what):
+    """A visitor's result on screen, held (result_max_seconds 120 while their face stays), with the
+    input device that `what` ("button" or "touch") names opened by the booth; returns the journal
+    offset of the match."""
+    ctx.ensure_camera()
+    vm = ctx.vm
+    off = with_config(ctx, {("booth", "result_max_seconds"): "120.0"}, what)
+    # The booth opens the keyboard (the button's keys) and the tablet (absolute, with a button:
+    # a touch screen to evdev) by capability, and logs what it uses each for.
+    vm.wait_event_line(lambda l: "rolemirror" in l and "input: /dev/input/event" in l and what in l.split("):")[-1], None, 120)
+    ctx.feed("empty")
+    ctx.feed("img2")
+    m = vm.wait_event("match", off, 600, fail_on=("camera_lost",))
+    return vm.journal_offset(), m
+
+
+def changed(ctx, before, name):
+    """A screendump after an input differs from `before` (the result as it was)."""
+    for _ in range(40):
+        time.sleep(1.0)
+        shot = ctx.screen(name)
+        if media.compare(before, shot)[0] > 0.01:
+            return shot
+    raise AssertionError(f"the screen did not change after the input ({name})")
+
+
+@scenario(None, "button", "the booth's button (QEMU's USB keyboard, Enter): short press -> the next of the top 3, long press -> the other language, on screen",
+          arches=("amd64",), default=False)
 def s_button(ctx):
-    ctx.ensure_booted()
-    dev = input_device(ctx, "QEMU USB Keyboard")
-    evs = input_events(ctx, dev, lambda: ctx.vm.key("ret"))
-    assert ("KEY", 28, 1) in evs and ("KEY", 28, 0) in evs, f"{dev}: no KEY_ENTER press and release: {evs}"
-    not_implemented("a button in the booth", f"QMP key 'ret' -> {dev} KEY_ENTER down/up")
+    vm = ctx.vm
+    off, m = result_with_inputs(ctx, "button")
+    try:
+        time.sleep(5)
+        shown = ctx.stable_screen("button-result")
+        vm.key("ret", hold=0.2)
+        nxt = vm.wait_event("another_match", off, 60)
+        after_next = changed(ctx, shown, "button-next")
+        off = vm.journal_offset()
+        vm.key("ret", hold=2.5)
+        lang = vm.wait_event("language", off, 60)
+        changed(ctx, after_next, "button-language")
+    finally:
+        leave(ctx)
+        back_to_vivid(ctx, lambda: None)
+    return (f"{m['role_model']} matched; short Enter -> another_match rank={nxt.get('rank')} of={nxt.get('of')}, the screen changed; "
+            f"long Enter (2.5 s) -> language={lang.get('language')}, the screen changed")
 
 
-@scenario(None, "touch", "a tap on the screen (USB tablet, absolute) does what a touch does", arches=("amd64",), default=False)
+# Where the result screen's buttons are at 1280x800 (display::hit::targets; the screens test
+# `the_buttons_are_drawn_where_taps_land` checks the renderer draws them there).
+ANOTHER_MATCH_1280x800 = (300, 720)
+LANGUAGE_1280x800 = (1128, 80)
+
+
+@scenario(None, "touch", "a touch screen (QEMU's USB tablet, absolute): a tap on \"another match\" and on the language button, on screen",
+          arches=("amd64",), default=False)
 def s_touch(ctx):
-    ctx.ensure_booted()
-    dev = input_device(ctx, "QEMU USB Tablet")
-    w, h = ctx.vm.display.width, ctx.vm.display.height
-    evs = input_events(ctx, dev, lambda: ctx.vm.touch(w // 4, h // 2))
-    xs = [v for t, c, v in evs if t == "ABS" and c == 0]
-    ys = [v for t, c, v in evs if t == "ABS" and c == 1]
-    assert xs and ys and ("KEY", 0x110, 1) in evs, f"{dev}: no absolute position and BTN_LEFT: {evs}"
-    # The tablet reports 0..32767 over the screen.
-    assert abs(xs[-1] - 32767 / 4) < 200 and abs(ys[-1] - 32767 / 2) < 200, f"tap at ({xs[-1]}, {ys[-1]}) of 32767"
-    not_implemented("touch in the booth", f"QMP tap at ({w // 4}, {h // 2}) -> {dev} ABS ({xs[-1]}, {ys[-1]}) BTN_LEFT")
+    vm = ctx.vm
+    assert (vm.display.width, vm.display.height) == (1280, 800), f"the taps are placed for 1280x800, the screen is {vm.display}"
+    off, m = result_with_inputs(ctx, "touch")
+    try:
+        time.sleep(5)
+        shown = ctx.stable_screen("touch-result")
+        vm.touch(*ANOTHER_MATCH_1280x800)
+        nxt = vm.wait_event("another_match", off, 60)
+        after_next = changed(ctx, shown, "touch-next")
+        off = vm.journal_offset()
+        vm.touch(*LANGUAGE_1280x800)
+        lang = vm.wait_event("language", off, 60)
+        changed(ctx, after_next, "touch-language")
+    finally:
+        leave(ctx)
+        back_to_vivid(ctx, lambda: None)
+    return (f"{m['role_model']} matched; tap at {ANOTHER_MATCH_1280x800} -> another_match rank={nxt.get('rank')}, the screen changed; "
+            f"tap at {LANGUAGE_1280x800} -> language={lang.get('language')}, the screen changed")
 
 
 @scenario(None, "mender", "an update of the whole system (Mender-style A/B): the booth comes back on the new one", default=False)

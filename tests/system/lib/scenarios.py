@@ -238,6 +238,18 @@ class Context:
                    "cat /mnt/host/rolemirror.toml > /etc/rolemirror/rolemirror.toml")
         self.configured = True
 
+    def configure_with(self, changes, why):
+        """The booth's test config with these (section, key) values changed (as a technician edits
+        it), reloaded; returns the journal offset before the reload."""
+        name = f"rolemirror-{why}.toml"
+        with open(os.path.join(self.share, name), "w") as f:
+            f.write(edit_toml(self.booth_toml, changes))
+        self.vm.sh(f"cat /mnt/host/{name} > /etc/rolemirror/rolemirror.toml")
+        off = self.vm.journal_offset()
+        ev = self.reload()
+        assert ev["event"] == "ready", f"the booth is not ready with the {why} config: {ev}"
+        return off
+
     def reload(self, timeout=600):
         off = self.vm.journal_offset()
         self.vm.sh("systemctl reload rolemirror")
@@ -910,6 +922,18 @@ def s_watchdog(ctx):
 def s_console(ctx):
     ctx.ensure_camera()
     vm = ctx.vm
+    # The framebuffer backend, which shares /dev/fb0 with the console (the default, `auto`, picks
+    # KMS on this guest: `match` and the kms scenarios prove that one).
+    off = ctx.configure_with({("display", "backend"): '"fbdev"'}, "fbdev")
+    assert not [e for e in vm.events(off) if e["event"] == "display_connected"], "display_connected (KMS) with display.backend = fbdev"
+    try:
+        return console_checks(ctx)
+    finally:
+        ctx.configure_with({}, "default")
+
+
+def console_checks(ctx):
+    vm = ctx.vm
     # A static scene that the booth never redraws by itself: "camera not connected".
     off = vm.journal_offset()
     vm.sh("sh /mnt/host/guest/camera.sh unplug", timeout=120)
@@ -943,8 +967,8 @@ def s_console(ctx):
     time.sleep(70)
     same("after-blank-interval")
     vm.sh("printf '\\033[9;0]' > /dev/tty1")
-    return (f"booth on tty{fg} (graphics mode); {len(checks)} screendumps over {75} s (cursor blink, a kernel error, a 60 s blank interval) "
-            f"all equal to the booth's render of the camera-lost screen")
+    return (f"booth on tty{fg} (graphics mode) drawing on /dev/fb0 (display.backend = fbdev); {len(checks)} screendumps over {75} s "
+            f"(cursor blink, a kernel error, a 60 s blank interval) all equal to the booth's render of the camera-lost screen")
 
 
 # --- 8. reboot and upgrade ------------------------------------------------------------------------------

@@ -406,6 +406,17 @@ class VM:
                 out.append(ev)
         return out
 
+    def wait_event_line(self, match, since, timeout):
+        """Waits for a journal line for which `match(line)` is true, after offset `since`."""
+        deadline = time.time() + timeout
+        while True:
+            for line in self.journal(since).splitlines():
+                if match(line):
+                    return line
+            if time.time() > deadline:
+                raise GuestError(f"no such journal line within {timeout} s")
+            time.sleep(0.3)
+
     def wait_event(self, name, since, timeout, where=None, fail_on=()):
         """Waits for an event (and optionally a condition on it) after offset `since`."""
         deadline = time.time() + timeout
