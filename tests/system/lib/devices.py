@@ -342,24 +342,32 @@ def changed(ctx, before, name):
     raise AssertionError(f"the screen did not change after the input ({name})")
 
 
-@scenario(None, "button", "the booth's button (QEMU's USB keyboard, Enter): short press -> the next of the top 3, long press -> the other language, on screen",
-          arches=("amd64",), default=False)
-def s_button(ctx):
+def act_on_result(ctx, what, next_match, language):
+    """A visitor's result on screen (`result_with_inputs`), then `next_match()` and `language()`
+    (the inputs): each must give its event and change the screen. Returns (match, another_match,
+    language) events."""
     vm = ctx.vm
-    off, m = result_with_inputs(ctx, "button")
+    off, m = result_with_inputs(ctx, what)
     try:
         time.sleep(5)
-        shown = ctx.stable_screen("button-result")
-        vm.key("ret", hold=0.2)
+        shown = ctx.stable_screen(f"{what}-result")
+        next_match()
         nxt = vm.wait_event("another_match", off, 60)
-        after_next = changed(ctx, shown, "button-next")
+        after_next = changed(ctx, shown, f"{what}-next")
         off = vm.journal_offset()
-        vm.key("ret", hold=2.5)
+        language()
         lang = vm.wait_event("language", off, 60)
-        changed(ctx, after_next, "button-language")
+        changed(ctx, after_next, f"{what}-language")
     finally:
         leave(ctx)
         back_to_vivid(ctx, lambda: None)
+    return m, nxt, lang
+
+
+@scenario(None, "button", "the booth's button (QEMU's USB keyboard, Enter): short press -> the next of the top 3, long press -> the other language, on screen",
+          arches=("amd64",), default=False)
+def s_button(ctx):
+    m, nxt, lang = act_on_result(ctx, "button", lambda: ctx.vm.key("ret", hold=0.2), lambda: ctx.vm.key("ret", hold=2.5))
     return (f"{m['role_model']} matched; short Enter -> another_match rank={nxt.get('rank')} of={nxt.get('of')}, the screen changed; "
             f"long Enter (2.5 s) -> language={lang.get('language')}, the screen changed")
 
@@ -375,20 +383,7 @@ LANGUAGE_1280x800 = (1128, 80)
 def s_touch(ctx):
     vm = ctx.vm
     assert (vm.display.width, vm.display.height) == (1280, 800), f"the taps are placed for 1280x800, the screen is {vm.display}"
-    off, m = result_with_inputs(ctx, "touch")
-    try:
-        time.sleep(5)
-        shown = ctx.stable_screen("touch-result")
-        vm.touch(*ANOTHER_MATCH_1280x800)
-        nxt = vm.wait_event("another_match", off, 60)
-        after_next = changed(ctx, shown, "touch-next")
-        off = vm.journal_offset()
-        vm.touch(*LANGUAGE_1280x800)
-        lang = vm.wait_event("language", off, 60)
-        changed(ctx, after_next, "touch-language")
-    finally:
-        leave(ctx)
-        back_to_vivid(ctx, lambda: None)
+    m, nxt, lang = act_on_result(ctx, "touch", lambda: vm.touch(*ANOTHER_MATCH_1280x800), lambda: vm.touch(*LANGUAGE_1280x800))
     return (f"{m['role_model']} matched; tap at {ANOTHER_MATCH_1280x800} -> another_match rank={nxt.get('rank')}, the screen changed; "
             f"tap at {LANGUAGE_1280x800} -> language={lang.get('language')}, the screen changed")
 
