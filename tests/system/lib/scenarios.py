@@ -485,31 +485,6 @@ def leave(ctx):
     time.sleep(float(BOOTH_SETTINGS[("booth", "result_min_seconds")]) + float(BOOTH_SETTINGS[("booth", "cooldown_seconds")]) + 1.5 + 8.0)
 
 
-def gallery_files(d):
-    """sha256 of every photo and gallery.toml of a gallery folder, by name (not the index)."""
-    out = {}
-    for f in sorted(os.listdir(d)):
-        if f != "index.json" and os.path.isfile(os.path.join(d, f)):
-            out[f] = hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
-    return out
-
-
-def guest_gallery(ctx):
-    """The host folder holding the gallery the guest's booth has now (the demo gallery, or one a
-    stick installed: their photos differ, and so do the cards), for the host's reference render."""
-    out = ctx.vm.sh("cd /var/lib/rolemirror/gallery/ && for f in *; do [ -f \"$f\" ] && [ \"$f\" != index.json ] && sha256sum \"$f\"; done; true")
-    have = {line.split()[1]: line.split()[0] for line in out.splitlines() if len(line.split()) == 2}
-    candidates = [os.path.join(ctx.root, "demo", "gallery")]
-    galleries = os.path.join(ctx.out, "galleries")
-    if os.path.isdir(galleries):
-        candidates += [os.path.join(galleries, g) for g in sorted(os.listdir(galleries))]
-    for d in candidates:
-        want = gallery_files(d)
-        if want and all(have.get(f) == h for f, h in want.items()):
-            return d
-    raise AssertionError(f"the guest's gallery is none of the host's: {sorted(have)}")
-
-
 def result_as_rendered(ctx, name, ev, tag, size=(1280, 800)):
     """Right after the match event `ev` of visitor `name`: screendumps while the host renders the
     same scene (in a thread, ~10 s), until one equals the render or RESULT_WAIT s have passed;
@@ -519,7 +494,7 @@ def result_as_rendered(ctx, name, ev, tag, size=(1280, 800)):
     booth.result_max_seconds (30 s)."""
     t_ev = time.time()
     host = {}
-    gallery = guest_gallery(ctx)
+    gallery = os.path.join(ctx.root, "demo", "gallery")
     render = threading.Thread(target=lambda: host.update(zip(("shots", "lines"), ctx.host_render(
         tag, {("camera", "source"): '"replay"', ("camera", "replay"): f'"{ctx.replay_dir(name)}"',
               ("gallery", "dir"): f'"{gallery}"'}, until="match", size=size))))
