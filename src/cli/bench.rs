@@ -367,10 +367,11 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         m.efficiency = Some(efficiency(&booth.detector, &vision.embedder, &frame, &crop, runs)?);
         m.f16 = f16_frames(common, booth, &frame, runs)?;
     }
+    let report = Report { common, vision: &vision, booth, gallery: &gallery, image: &image, frame: &frame, m: &m };
     if json_out {
-        print_json(common, &vision, booth, &gallery, &image, &frame, &m, out)
+        print_json(&report, out)
     } else {
-        print_table(common, &vision, booth, &gallery, &image, &frame, &m, out)
+        print_table(&report, out)
     }
 }
 
@@ -394,21 +395,24 @@ fn f16_frames(common: &Common, booth: &Vision, frame: &vision::RgbImage, runs: u
     Ok(Some(s16))
 }
 
+/// What a bench run measured, and on what: the printers' input.
+#[derive(Clone, Copy)]
+struct Report<'a> {
+    common: &'a Common,
+    vision: &'a Vision,
+    booth: &'a Vision,
+    gallery: &'a Gallery,
+    image: &'a std::path::Path,
+    frame: &'a vision::RgbImage,
+    m: &'a Measured,
+}
+
 const STAGES: [&str; 5] = ["decode", "detect", "align", "embed", "match"];
 const FRAME_KEYS: [(&str, &str); 4] =
     [("full", "full"), ("tracked", "tracked"), ("embedding", "embedding"), ("full_embedding", "full_embedding")];
 
-#[allow(clippy::too_many_arguments)]
-fn print_json(
-    common: &Common,
-    vision: &Vision,
-    booth: &Vision,
-    gallery: &Gallery,
-    image: &std::path::Path,
-    frame: &vision::RgbImage,
-    m: &Measured,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
+fn print_json(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let Report { common, vision, booth, gallery, image, frame, m } = *r;
     let s = &m.samples;
     let stages: serde_json::Map<String, serde_json::Value> = STAGES.iter().map(|n| (n.to_string(), r3(s.median(n)))).collect();
     let total: f64 = STAGES.iter().map(|n| s.median(n)).sum();
@@ -459,17 +463,8 @@ fn print_json(
     Ok(ExitCode::Ok)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn print_table(
-    common: &Common,
-    vision: &Vision,
-    booth: &Vision,
-    gallery: &Gallery,
-    image: &std::path::Path,
-    frame: &vision::RgbImage,
-    m: &Measured,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
+fn print_table(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let Report { common, vision, booth, gallery, image, frame, m } = *r;
     let s = &m.samples;
     writeln!(
         out,
