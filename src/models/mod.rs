@@ -152,8 +152,12 @@ pub fn model_dir(explicit: Option<&Path>) -> PathBuf {
 /// Path of `spec` in `dir`, after checking that the file is there with the manifest's sha256.
 pub fn verified_path(dir: &Path, spec: &ModelSpec) -> Result<(PathBuf, String), ModelFileError> {
     let path = dir.join(&spec.file);
-    if !path.is_file() {
-        return Err(ModelFileError::Missing { path });
+    // Missing only when it is not there: a folder the booth's user may not enter is another fault.
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(ModelFileError::Missing { path }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModelFileError::Missing { path }),
+        Err(source) => return Err(ModelFileError::Io { path, source }),
     }
     let (actual, _) = crate::util::sha256_file(&path).map_err(|source| ModelFileError::Io { path: path.clone(), source })?;
     if actual != spec.sha256 {

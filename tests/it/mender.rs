@@ -372,6 +372,12 @@ fn bad_payloads_are_refused_and_a_config_comes_back_on_rollback_all_as_the_booth
     let active = var.join("gallery");
     assert!(Command::new("cp").arg("-r").arg(&demo).arg(&active).status().expect("cp").success());
     let cfg = store_config(&etc.join("rolemirror.toml"), &active, &var.join("state"), &k.trusted);
+    // The models where the booth's user can read them, as /usr/share/rolemirror/models is on a
+    // booth (a checkout may sit in a folder only root can enter, like a CI's mktemp -d).
+    let models_copy = tmp.path().join("models");
+    assert!(Command::new("cp").arg("-r").arg(models()).arg(&models_copy).status().expect("cp").success());
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(&models().display().to_string(), &models_copy.display().to_string());
+    std::fs::write(&cfg, text).expect("write config");
     let original_config = std::fs::read_to_string(&cfg).expect("config");
     assert!(Command::new("chown").args(["-R", "nobody:nogroup"]).arg(&var).arg(&etc).status().expect("chown").success());
     let client = Client::new(&tmp.path().join("mender"), &format!("--config {}", cfg.display()));
