@@ -36,6 +36,15 @@ pub fn parse_weight(s: &str) -> Result<f32, String> {
     }
 }
 
+/// What a demo visitor does on their result (`demo --act`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoAct {
+    /// Another match (a short press of the button).
+    Next,
+    /// The next language (a long press).
+    Language,
+}
+
 #[derive(Parser)]
 #[command(name = "rolemirror", version, about = "A recruitment-booth mirror: the role model who looks most like you")]
 pub struct Cli {
@@ -130,6 +139,17 @@ pub enum Command {
         /// Screen size, e.g. 1920x1080 or 240x320.
         #[arg(long, value_name = "WxH", default_value = "1920x1080")]
         size: Size,
+        /// A booth's config instead of the demo's: its gallery (gallery.dir), models, booth
+        /// settings and texts; the visitors come from --visitors. Nothing is fetched.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The visitor photos (default: DATA/visitors).
+        #[arg(long, value_name = "DIR")]
+        visitors: Option<PathBuf>,
+        /// What each matched visitor does next, in order, comma-separated: "next" (another
+        /// match: the button's short press) or "language" (its long press).
+        #[arg(long, value_name = "ACTS", value_delimiter = ',')]
+        act: Vec<DemoAct>,
     },
     /// The booth daemon (camera, vision, screen) until SIGTERM; SIGHUP reloads.
     Run {

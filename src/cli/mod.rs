@@ -25,9 +25,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub use args::Cli;
-use args::{BundleAction, Command, ConfigAction, DemoAction, EvalAction, GalleryAction, ModelsAction};
+use args::{BundleAction, Command, ConfigAction, DemoAct, DemoAction, EvalAction, GalleryAction, ModelsAction};
 
 use crate::gallery::matcher;
+use crate::input::Gesture;
 use crate::util::Size;
 use crate::vision::{Vision, VisionOptions};
 
@@ -174,7 +175,11 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
                 eval::relatability(common, utk, *jobs, *json, png.as_deref(), &opts, out)
             }
         },
-        Command::Demo { action: None, data, out: dir, size } => booth::demo(common, data, dir, *size, out),
+        Command::Demo { action: None, data, out: dir, size, config, visitors, act } => {
+            let acts = act.iter().map(|a| if *a == DemoAct::Next { Gesture::Next } else { Gesture::Language }).collect();
+            let what = booth::DemoRun { data, out: dir, size: *size, config: config.as_deref(), visitors: visitors.as_deref(), acts };
+            booth::demo(common, &what, out)
+        }
         Command::Demo { action: Some(DemoAction::Fetch { data_mirror, out: dir }), .. } => booth::demo_fetch(data_mirror, dir, out),
         Command::Run { config } => booth::run(config),
         Command::Report { config, json } => report::report(config, *json, out),

@@ -7,7 +7,11 @@
 //! every screen the booth shows into the PNG backend. The clock is simulated, so a full visit
 //! (tracking, matching over several frames, result, thanks) takes a fraction of real time. The
 //! booth's own event lines go to stdout: per visitor `event=match visitor=FILE role_model=ID
-//! similarity=S`, `event=no_face visitor=FILE` or `event=no_match visitor=FILE advice=…`.
+//! similarity=S`, `event=no_face visitor=FILE` or `event=no_match visitor=FILE advice=…`; with
+//! acts (`--act next,language`) each matched visitor then asks for another match or the other
+//! language, as the button and the touch screen let them (`event=another_match`, `event=language`).
+//! `rolemirror demo --config FILE --visitors DIR` runs a booth's own config and gallery on
+//! photos of the technician's choosing; the system test renders its reference screens this way.
 
 pub mod data;
 pub mod firstrun;
@@ -26,6 +30,7 @@ use crate::display::render::{render, Assets};
 use crate::display::text::Fonts;
 use crate::events::emit;
 use crate::gallery::Gallery;
+use crate::input::Gesture;
 use crate::service::core::Action;
 use crate::service::simulated::{event, Simulated};
 use crate::util::Size;
@@ -33,12 +38,15 @@ use crate::vision::{RgbImage, Vision};
 
 /// Demo settings.
 pub struct DemoOptions {
-    /// The demo folder (gallery/ and visitors/ from `rolemirror demo fetch`).
-    pub data: PathBuf,
+    /// The visitor photos (the demo's: visitors/ from `rolemirror demo fetch`).
+    pub visitors: PathBuf,
     /// Where the PNG screens go.
     pub out: PathBuf,
     /// Screen size.
     pub size: Size,
+    /// What each matched visitor does on their result, in order (another match, language);
+    /// after each, one more camera frame of them (the result is redrawn with their picture).
+    pub acts: Vec<Gesture>,
 }
 
 /// What a demo pass did.
@@ -51,6 +59,12 @@ pub struct DemoSummary {
 
 /// Time between two frames of the simulated camera (5 frames/s).
 const FRAME_SECONDS: f64 = 0.2;
+/// Time between the result (or the last act) and a visitor's next act.
+const ACT_SECONDS: f64 = 1.0;
+/// Camera frames of the visitor after each act (each redraws the result with their picture, the
+/// face found a pixel or two elsewhere; the PNG backend writes a screen equal to the one before
+/// only once).
+const FRAMES_AFTER_ACT: usize = 2;
 
 /// A plain frame with no face: an empty room (a wall and a floor).
 pub fn empty_room(width: u32, height: u32) -> RgbImage {
@@ -93,7 +107,9 @@ impl Screen {
     }
 }
 
-/// Runs the demo over `opts.data` with `gallery`, the booth settings and texts of `config`.
+/// Runs the demo over `opts.visitors` with `gallery`, the booth settings and texts of `config`:
+/// per visitor the empty room, the visitor standing still until matched, their acts on the
+/// result (each followed by [`FRAMES_AFTER_ACT`] frames of them), then the empty room again.
 pub fn run(vision: &Vision, gallery: Arc<Gallery>, config: &Config, opts: &DemoOptions) -> anyhow::Result<DemoSummary> {
     let fonts = Fonts::load(&config.display.font, &config.display.font_bold)?;
     let screens = opts.out.join("screens");
@@ -105,7 +121,7 @@ pub fn run(vision: &Vision, gallery: Arc<Gallery>, config: &Config, opts: &DemoO
         canvas: Canvas::new(opts.size.width, opts.size.height),
         assets: Assets::new(fonts, config.texts.clone(), Some(&gallery)).with_languages(config.languages.clone()),
     };
-    let mut source = camera::replay::Replay::new(&opts.data.join("visitors"), 1000.0, false)
+    let mut source = camera::replay::Replay::new(&opts.visitors, 1000.0, false)
         .map_err(|e| anyhow::anyhow!("{e} (run `rolemirror demo fetch` first)"))?;
     emit("ready", &[("mode", "demo".into()), ("role_models", gallery.role_models.len().to_string())]);
     // The empty room first: the attract screen stays.
@@ -133,6 +149,15 @@ pub fn run(vision: &Vision, gallery: Arc<Gallery>, config: &Config, opts: &DemoO
             let matched = event(&actions, "match").is_some();
             screen.perform(actions)?;
             summary.matches += usize::from(matched);
+            if matched {
+                for &act in &opts.acts {
+                    screen.perform(booth.gesture(ACT_SECONDS, act, (opts.size.width, opts.size.height)))?;
+                    for _ in 0..FRAMES_AFTER_ACT {
+                        let (_, actions) = booth.frame(FRAME_SECONDS, frame, Some(label.clone()))?;
+                        screen.perform(actions)?;
+                    }
+                }
+            }
             if matched || obs.face.is_none() {
                 break;
             }

@@ -177,3 +177,51 @@ fn demo_matches_the_in_gallery_visitors_and_writes_screens() {
         assert!(screens.iter().any(|n| n.ends_with(&format!("-{kind}.png"))), "no {kind} screen in {screens:?}");
     }
 }
+
+/// `demo --config --visitors --act`: a booth's own config and photos (nothing fetched), and a
+/// visitor who asks for another match and then the other language — each act an event and a
+/// new result screen.
+#[test]
+fn demo_on_a_booths_config_with_a_visitor_who_acts() {
+    let tmp = TempDir::new("demo-config");
+    let gallery = demo_gallery(&tmp);
+    let demo = rolemirror::demo::data::DemoData::builtin().expect("demo list");
+    let visitor = demo.visitors.iter().find(|v| v.expect.is_some()).expect("an in-gallery visitor");
+    let file = rolemirror::demo::data::flat_name(&visitor.photo);
+    let visitors = tmp.path().join("one-visitor");
+    std::fs::create_dir_all(&visitors).expect("mkdir");
+    std::fs::copy(tmp.path().join("visitors").join(&file), visitors.join(&file)).expect("copy visitor");
+    let config = tmp.path().join("booth.toml");
+    std::fs::write(&config, format!("[vision]\nmodels = {:?}\n\n[gallery]\ndir = {:?}\n", s(&models()), s(&gallery)))
+        .expect("write config");
+    let out_dir = tmp.path().join("out");
+    let args = ["demo", "--config", s(&config), "--visitors", s(&visitors), "--out", s(&out_dir), "--size", "640x400"];
+    let out = rolemirror(&[&args[..], &["--act", "next,language"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("event=")).map(|l| l.split(' ').next().unwrap_or_default()).collect();
+    let from_match = &lines[lines.iter().position(|l| *l == "event=match").unwrap_or_else(|| panic!("no match:\n{text}"))..];
+    assert_eq!(from_match[..3], ["event=match", "event=another_match", "event=language"], "{text}");
+    assert!(text.contains("event=another_match rank=2 ") && text.contains("event=language language=nl"), "{text}");
+    let mut results: Vec<_> = std::fs::read_dir(out_dir.join("screens"))
+        .expect("screens")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("-result.png"))
+        .collect();
+    results.sort();
+    // The match's card, then the acted-on cards (each redrawn with the next frames), then the
+    // card without the visitor's picture when they leave.
+    assert!(results.len() >= 4, "{results:?}");
+    let png = |p: &std::path::Path| image::open(p).expect("png").to_rgb8();
+    let (first, next, language) = (png(&results[0]), png(&results[1]), png(&results[results.len() - 2]));
+    assert_ne!(first, next, "another match: the same card");
+    assert_ne!(next, language, "the other language: the same card");
+
+    // A config with a mistake: the file and the key, nothing run.
+    std::fs::write(&config, "[display]\nrotation = 45\n").expect("write config");
+    let out = rolemirror(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains(s(&config)) && err.contains("display.rotation"), "{err}");
+}
