@@ -423,7 +423,7 @@ report_spool = "{dir}/spool"
 
 /// Runs the soak: `days` days of `day` simulated minutes, a stick before each slot of `imports`;
 /// writes the numbers and the plot to `out`; returns what it saw.
-fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) -> Outcome {
+fn soak(name: &str, days: usize, day: usize, imports: &[usize], limits: Limits) -> Outcome {
     assert!(days >= 3, "a soak needs a warm-up day, a reference day and a last day");
     let slots = days * day;
     let tmp = TempDir::new(&format!("soak-{name}"));
@@ -551,7 +551,7 @@ fn soak(name: &str, days: usize, day: usize, imports: &[usize], cpu_limit: f64) 
     kept.sort();
     assert_eq!(kept, ["counters.json", "health.json"], "the state directory holds only the counters and the health snapshot");
     let outcome = Outcome { samples, matches, imports, visitors_counted, lines, seconds };
-    report(name, &seq, &outcome, &out, cpu_limit);
+    report(name, &seq, &outcome, &out, limits);
     outcome
 }
 
@@ -580,7 +580,16 @@ fn write_csv(seq: &Sequence, samples: &[Sample], out: &Path) -> Vec<(Option<f64>
 }
 
 /// Writes samples.csv, summary.txt and soak.png to `out`; checks the pass criterion.
-fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, cpu_limit: f64) {
+/// How much a gated series may grow from the second day to the last.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Resident memory.
+    rss: f64,
+    /// Vision CPU time per frame.
+    cpu: f64,
+}
+
+fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, limits: Limits) {
     let pf = write_csv(seq, &o.samples, out);
     let series: [(&str, Vec<Option<f64>>, bool); 5] = [
         ("rss_kb", o.samples.iter().map(|s| Some(s.rss_kb as f64)).collect(), true),
@@ -596,7 +605,9 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, cpu_limit: f64) {
          slots: {} empty, {} single visitors, {} pairs, {} walking past; {} USB imports (FAT stick, signed gallery)\n\
          matches shown: {}; visitors counted by the booth (counters.json, kept across reloads): {} of {} slots with someone in them\n\
          samples: {} (one per slot reached)\n\
-         growth = median over the last day / median over the second day (the first day is warm-up; every day has the same slot mix); pass: <= 1.05 (vision CPU per frame: <= {cpu_limit:.2})\n",
+         growth = median over the last day / median over the second day (the first day is warm-up; every day has the same slot mix); pass: <= 1.05 (resident memory: <= {:.2}, vision CPU per frame: <= {:.2})\n",
+        limits.rss,
+        limits.cpu,
         slots as f64 / seq.day as f64,
         seq.day,
         seq.first_frame[slots] + seq.segments.len() * TAIL_FRAMES,
@@ -616,7 +627,11 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, cpu_limit: f64) {
         let (early, late, ratio) = growth(&o.samples, values, seq.day);
         let max = values.iter().flatten().copied().fold(f64::NAN, f64::max);
         let min = values.iter().flatten().copied().fold(f64::NAN, f64::min);
-        let limit = if key.starts_with("vision_cpu") { cpu_limit } else { 1.05 };
+        let limit = match *key {
+            "rss_kb" => limits.rss,
+            k if k.starts_with("vision_cpu") => limits.cpu,
+            _ => 1.05,
+        };
         let verdict = if !gated {
             "reported"
         } else if ratio <= limit {
@@ -645,14 +660,20 @@ fn check(o: &Outcome, slots: usize) {
 /// The CI soak: three compressed booth days of 40 slots (the day pattern in 40 minutes), a
 /// stick imported in the middle of the first day. Only the warm-up day has an import: a reload
 /// moves the process's RSS by up to ±20 % (see docs/reliability.md, "Soak"), so days 2 and 3
-/// compare the booth running on, without one. With 40 samples a day the vision CPU time per
-/// frame moves with the machine's load (x1.048 measured while another soak ran beside it), so
-/// this short run gates it at x1.25: it catches a per-frame cost that keeps growing, not 5 %;
-/// the long soak gates every curve at x1.05.
+/// compare the booth running on, without one. With 40 samples a day (a booth day is ~30 s of
+/// wall time) two curves move with the machine's load, so this short run gates them loosely,
+/// to catch what keeps growing rather than 5 %; the long soak gates every curve at x1.05:
+/// - vision CPU time per frame at x1.25 (x1.048 measured while another soak ran beside it);
+/// - resident memory at x1.20: glibc keeps up to `util::memory::TRIM_THRESHOLD` (64 MB) of
+///   freed heap resident by design, so RSS swings by tens of MB within a day (100-200 MB), and
+///   the day medians moved x1.081 in CI's fresh-clone run with the other tests beside it
+///   (x1.006, x1.010, x1.033 in three runs of the same code here, two of them under a load of
+///   two busy cores). x1.20 of ~150 MB is ~30 MB a day: a leaked camera frame (0.9 MB) per
+///   visitor (60 a day) still trips it.
 #[test]
 fn short() {
     let (days, day) = (3, 40);
-    let o = soak("short", days, day, &[day / 2], 1.25);
+    let o = soak("short", days, day, &[day / 2], Limits { rss: 1.20, cpu: 1.25 });
     check(&o, days * day);
     assert_eq!(o.imports, 1);
     assert!(o.matches >= days * day / 2, "{} matches", o.matches);
@@ -667,6 +688,6 @@ fn long() {
     let days = var("SOAK_DAYS", 7);
     let every = var("SOAK_USB_EVERY", 300);
     let imports: Vec<usize> = (1..days * SLOTS_PER_DAY).filter(|s| s % every == 0).collect();
-    let o = soak("long", days, SLOTS_PER_DAY, &imports, 1.05);
+    let o = soak("long", days, SLOTS_PER_DAY, &imports, Limits { rss: 1.05, cpu: 1.05 });
     check(&o, days * SLOTS_PER_DAY);
 }
