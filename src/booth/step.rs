@@ -167,6 +167,9 @@ pub struct Booth {
     also_like: usize,
     /// Role models in the gallery (for the showcase).
     role_models: usize,
+    /// Role models showcased in earlier attract phases: the next phase goes on from there, so
+    /// every role model is shown in turn however short the pauses between visitors are.
+    showcased: usize,
     /// The latest frame, and whether it is shown mirrored.
     latest: Option<(Arc<RgbImage>, bool)>,
     /// The face in the latest frame (None: nobody in it), for the visitor's picture beside the
@@ -190,6 +193,7 @@ impl Booth {
             settings,
             also_like,
             role_models: gallery.role_models.len(),
+            showcased: 0,
             latest: None,
             seen: None,
             variety: Variety::for_gallery(gallery, variety),
@@ -203,20 +207,52 @@ impl Booth {
         self.latest = Some((obs.frame.clone(), obs.mirror));
         self.seen = obs.face.as_ref().map(|f| f.bbox);
         let k = (1 + self.also_like).max(CHOICES);
+        let attract = self.attract_since();
         let variety = &mut self.variety;
-        self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety))
+        let events = self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety));
+        self.count_showcase(attract, now);
+        events
     }
 
     /// Advances time without a frame (timeouts).
     pub fn tick(&mut self, now: f64) -> Vec<BoothEvent> {
-        self.machine.tick(now)
+        let attract = self.attract_since();
+        let events = self.machine.tick(now);
+        self.count_showcase(attract, now);
+        events
     }
 
     /// Back to Attract, forgetting the last frame (camera lost, an update shown).
     pub fn reset(&mut self, now: f64) {
+        let attract = self.attract_since();
         self.machine.reset(now);
+        self.count_showcase(attract, now);
         self.latest = None;
         self.seen = None;
+    }
+
+    /// When the current attract phase began (None: not in one).
+    fn attract_since(&self) -> Option<f64> {
+        match self.machine.phase() {
+            Phase::Attract { since } => Some(*since),
+            _ => None,
+        }
+    }
+
+    /// Role models showcased in an attract phase from `since` up to `now` (the one on screen
+    /// counts as shown).
+    fn showcase_steps(&self, since: f64, now: f64) -> usize {
+        ((now - since).max(0.0) / f64::from(self.settings.showcase_seconds.max(0.5))) as usize
+    }
+
+    /// After a step: if the attract phase that began at `before` has ended, the role models it
+    /// showcased are counted, and the next phase goes on with the one after them.
+    fn count_showcase(&mut self, before: Option<f64>, now: f64) {
+        if let Some(since) = before {
+            if self.attract_since() != Some(since) {
+                self.showcased += self.showcase_steps(since, now) + 1;
+            }
+        }
     }
 
     pub fn phase(&self) -> &Phase {
@@ -248,7 +284,7 @@ impl Booth {
         let machine = &self.machine;
         match machine.phase() {
             Phase::Attract { since } => {
-                let step = ((now - since).max(0.0) / f64::from(self.settings.showcase_seconds.max(0.5))) as usize;
+                let step = self.showcased + self.showcase_steps(*since, now);
                 Scene::Attract { showcase: (self.role_models > 0).then(|| step % self.role_models) }
             }
             Phase::Tracking { .. } | Phase::Matching { .. } => match &self.latest {
@@ -326,6 +362,20 @@ mod tests {
             .map(|t| if let Scene::Attract { showcase } = b.scene(*t, 0) { showcase } else { None })
             .collect();
         assert_eq!(shown, vec![Some(0), Some(0), Some(1), Some(2), Some(0)]);
+        // Pauses between visitors shorter than a showcase: each attract phase goes on with the next role model,
+        // not from the first again (role model 0 on every pause, 1 and 2 never).
+        let mut b = booth();
+        let mut first = Vec::new();
+        for visit in 0..4 {
+            let t = f64::from(visit) * 10.0 + 1.0;
+            if let Scene::Attract { showcase } = b.scene(t, 0) {
+                first.push(showcase);
+            }
+            let face = FaceObs { bbox: [1.0, 1.0, 2.0, 2.0], eye_fraction: 0.01, frontal: true, sharp: true, embedding: None };
+            b.observe(t, &Observation { frame: frame(), mirror: true, face: Some(face), label: None }, &Gallery::synthetic(&[]));
+            b.reset(t + 8.5);
+        }
+        assert_eq!(first, vec![Some(0), Some(1), Some(2), Some(0)]);
         let empty = Booth::new(BoothSettings::default(), 2, VarietySettings::default(), &Gallery::synthetic(&[]), 0.0);
         assert_eq!(empty.scene(100.0, 0), Scene::Attract { showcase: None });
     }
