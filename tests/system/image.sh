@@ -41,6 +41,8 @@ case "$os" in
     # gstreamer1.0-libcamera), GStreamer's tools and plugins (videoconvert: base; v4l2src, to
     # look at a V4L2 node by hand: good), v4l2loopback's control tool.
     pkgs="$pkgs,libcamera0.4,libcamera-ipa,libcamera-tools,gstreamer1.0-libcamera,gstreamer1.0-tools,gstreamer1.0-plugins-base,gstreamer1.0-plugins-good,v4l2loopback-utils"
+    # Debian's Mender client (3.4), for scenario mender-modules (standalone mode, its daemon off).
+    pkgs="$pkgs,mender-client"
     build_pkgs="linux-source-6.12 v4l2loopback-dkms dkms gcc make"
     ;;
   *) echo "image.sh: unknown OS $os (trixie or bookworm)" >&2; exit 2 ;;
