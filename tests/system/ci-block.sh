@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole-system test's part of .ci/run: installs what it needs (idempotently), builds the
 # package it installs, and runs it. Arguments go to tests/system/run (default: amd64, every
-# default scenario: 3 power cuts, 3 camera cycles, 1 libcamera cycle). ROLEMIRROR_SYSTEM_TEST=0 skips it (a machine
+# default scenario: 3 power cuts, 3 camera cycles, 5 libcamera cycles). ROLEMIRROR_SYSTEM_TEST=0 skips it (a machine
 # without QEMU or Debian packages). ROLEMIRROR_SYSTEM_OS: the guests to run, comma-separated, in
 # order (default `trixie`; `trixie,bookworm` adds Debian 12, ~20 min more with a cached image);
 # ROLEMIRROR_SYSTEM_ARM64=1 also runs the arm64 guest (install and match, see the README).

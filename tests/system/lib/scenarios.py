@@ -71,7 +71,7 @@ ALL = []
 # purge removes the booth; the screen scenarios that boot with another display late, so that
 # the others share the first boots.
 ORDER = ["install", "service", "match", "usb", "power", "camera", "libcamera", "mjpeg", "button", "touch",
-         "watchdog", "console", "kms", "kms-portrait", "mender", "upgrade"]
+         "watchdog", "console", "kms", "kms-portrait", "mender-modules", "mender", "upgrade"]
 
 
 def scenario(number, name, title, arches=("amd64", "arm64"), oses=("trixie", "bookworm"), default=True):
@@ -394,6 +394,61 @@ class Context:
         return [os.path.join(d, "screens", s) for s in shots], lines
 
 
+def host_demo(ctx, tag, visitor, acts, size=(1280, 800), changes=()):
+    """The screens the booth draws for a visitor who acts on their result, rendered on the host
+    by `rolemirror demo --config`: the booth's test config with `changes`, the gallery the guest
+    shows (guest_gallery, with its index) and the one frame the guest was fed of `visitor`.
+    Returns (the result screens in order, without the last one — the card once the visitor has
+    left —, the demo's event lines)."""
+    d = os.path.join(ctx.out, "host", tag)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    gallery, _ = guest_gallery(ctx, tag)
+    c = dict(changes)
+    c[("gallery", "dir")] = f'"{gallery}"'
+    c[("vision", "models")] = f'"{ctx.root}/models"'
+    cfg = os.path.join(d, "rolemirror.toml")
+    with open(cfg, "w") as f:
+        f.write(edit_toml(ctx.booth_toml, c))
+    cmd = [ctx.host_bin, "demo", "--config", cfg, "--visitors", ctx.replay_dir(visitor), "--out", d, "--size", f"{size[0]}x{size[1]}"]
+    r = subprocess.run(cmd + (["--act", ",".join(acts)] if acts else []), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"rolemirror demo --config on the host: {r.stdout}{r.stderr}"
+    results = [os.path.join(d, "screens", f) for f in sorted(os.listdir(os.path.join(d, "screens"))) if f.endswith("-result.png")]
+    assert len(results) >= 2 + len(acts), f"the host's demo drew {len(results)} result screens for {len(acts)} acts: {r.stdout}"
+    return results[:-1], [l for l in r.stdout.splitlines() if l.startswith("event=")]
+
+
+def acted_renders(ctx, tag, visitor, acts, changes=()):
+    """For each act of `acts` in turn, the host's renders of the card right after it (the act's
+    own screen and the next frames' redraws): the screens of a demo run with the acts up to it
+    that a run without it did not draw."""
+    out, before = [], None
+    for i in range(len(acts) + 1):
+        shots, lines = host_demo(ctx, f"{tag}-{i}", visitor, acts[:i], changes=changes)
+        if before is not None:
+            seen = {open(p, "rb").read() for p in before}
+            out.append([p for p in shots if open(p, "rb").read() not in seen])
+            assert out[-1], f"the host's demo drew nothing new for {acts[i - 1]}"
+        else:
+            matched = [l for l in lines if l.startswith("event=match")]
+        before = shots
+    return out, matched
+
+
+def as_rendered(ctx, before, name, renders, timeout=40):
+    """A screendump after an input that differs from `before` and equals one of `renders` (the
+    host's screens of that step); returns its path."""
+    last = None
+    for _ in range(timeout):
+        time.sleep(1.0)
+        last = ctx.screen(name)
+        if media.compare(before, last)[0] > 0.0 and any(media.compare(last, r)[0] == 0.0 for r in renders):
+            return last
+    frac, mean, mx = min(media.compare(last, r, os.path.join(ctx.out, "screens", f"{name}-diff.png")) for r in renders)
+    raise AssertionError(f"no screendump in {timeout} s after the input equals the host's render of it ({', '.join(os.path.basename(r) for r in renders)}): "
+                         f"the last differs in {frac:.4%} of pixels (mean {mean:.2f}, max {mx}); see screens/{name}.png and {name}-diff.png")
+
+
 # --- 1. install ---------------------------------------------------------------------------------
 
 
@@ -485,6 +540,32 @@ def leave(ctx):
     time.sleep(float(BOOTH_SETTINGS[("booth", "result_min_seconds")]) + float(BOOTH_SETTINGS[("booth", "cooldown_seconds")]) + 1.5 + 8.0)
 
 
+def guest_gallery(ctx, tag):
+    """A host folder holding the gallery the guest's booth has now, for the host's reference
+    render: the demo gallery, or one a stick installed (`usb`, `power`: their role models and so
+    their cards differ), found by the sha256 of every photo and gallery.toml. The guest's own
+    index.json goes with it, so both booths rank against the same embeddings (the guest built
+    that index itself under another CPU's kernels; a rebuilt one could differ in the last bits)."""
+    out = ctx.vm.sh("cd /var/lib/rolemirror/gallery/ && for f in *; do [ -f \"$f\" ] && [ \"$f\" != index.json ] && sha256sum \"$f\"; done; true")
+    have = {line.split()[1]: line.split()[0] for line in out.splitlines() if len(line.split()) == 2}
+    candidates = [os.path.join(ctx.root, "demo", "gallery")]
+    galleries = os.path.join(ctx.out, "galleries")
+    if os.path.isdir(galleries):
+        candidates += [os.path.join(galleries, g) for g in sorted(os.listdir(galleries))]
+    for d in candidates:
+        want = {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
+                for f in sorted(os.listdir(d)) if f != "index.json" and os.path.isfile(os.path.join(d, f))}
+        if want and all(have.get(f) == h for f, h in want.items()):  # gallery.toml's hash decides
+            copy = os.path.join(ctx.out, "host", f"{tag}-gallery")
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(d, copy, ignore=shutil.ignore_patterns("index.json"))
+            with open(os.path.join(copy, "index.json"), "w") as f:
+                f.write(ctx.vm.sh("cat /var/lib/rolemirror/gallery/index.json"))
+            return copy, os.path.basename(d)
+    raise AssertionError(f"the guest's gallery is none of the host's (demo, {', '.join(os.listdir(galleries)) if os.path.isdir(galleries) else 'no stick'}): "
+                         f"{sorted(have)}")
+
+
 def result_as_rendered(ctx, name, ev, tag, size=(1280, 800)):
     """Right after the match event `ev` of visitor `name`: screendumps while the host renders the
     same scene (in a thread, ~10 s), until one equals the render or RESULT_WAIT s have passed;
@@ -494,7 +575,7 @@ def result_as_rendered(ctx, name, ev, tag, size=(1280, 800)):
     booth.result_max_seconds (30 s)."""
     t_ev = time.time()
     host = {}
-    gallery = os.path.join(ctx.root, "demo", "gallery")
+    gallery, ctx.notes[f"{tag}_gallery"] = guest_gallery(ctx, tag)
     render = threading.Thread(target=lambda: host.update(zip(("shots", "lines"), ctx.host_render(
         tag, {("camera", "source"): '"replay"', ("camera", "replay"): f'"{ctx.replay_dir(name)}"',
               ("gallery", "dir"): f'"{gallery}"'}, until="match", size=size))))
