@@ -82,9 +82,10 @@ pub fn demo(common: &Common, run: &DemoRun, out: &mut impl Write) -> anyhow::Res
         None => format!("the demo gallery {} (run `rolemirror demo fetch` to restore its photos)", gallery_dir.display()),
     })?;
     bar.finish();
+    let which = if run.config.is_some() { "the booth's gallery" } else { "demo gallery" };
     match rebuilt {
-        Some(why) => eprintln!("demo: gallery: built {} ({why})", gallery_dir.join(crate::gallery::index::INDEX_FILE).display()),
-        None => eprintln!("demo: gallery: index up to date"),
+        Some(why) => eprintln!("demo: {which}: built {} ({why})", gallery_dir.join(crate::gallery::index::INDEX_FILE).display()),
+        None => eprintln!("demo: {which}: index up to date"),
     }
     let gallery = gallery.with_settings(if run.config.is_some() { config.gallery.matching } else { common.matching });
     let visitors = run.visitors.map_or_else(|| run.data.join("visitors"), Path::to_path_buf);
