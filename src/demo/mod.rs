@@ -45,7 +45,8 @@ pub struct DemoOptions {
     /// Screen size.
     pub size: Size,
     /// What each matched visitor does on their result, in order (another match, language);
-    /// after each, one more camera frame of them (the result is redrawn with their picture).
+    /// after each, [`FRAMES_AFTER_ACT`] more camera frames of them (the result is redrawn with
+    /// their picture).
     pub acts: Vec<Gesture>,
 }
 
@@ -64,7 +65,7 @@ const ACT_SECONDS: f64 = 1.0;
 /// Camera frames of the visitor after each act (each redraws the result with their picture, the
 /// face found a pixel or two elsewhere; the PNG backend writes a screen equal to the one before
 /// only once).
-const FRAMES_AFTER_ACT: usize = 2;
+pub const FRAMES_AFTER_ACT: usize = 2;
 
 /// A plain frame with no face: an empty room (a wall and a floor).
 pub fn empty_room(width: u32, height: u32) -> RgbImage {

@@ -442,8 +442,7 @@ def act_on_result(ctx, what, next_match, language):
     """A visitor's result on screen (`result_with_inputs`), then `next_match()` and `language()`
     (the inputs): each must give its event, and the screen must become what the host's booth
     draws for the same visitor doing the same (`rolemirror demo --act next,language` on the
-    guest's gallery and config). Returns (match, another_match, language) events and the host's
-    match."""
+    guest's gallery and config). Returns the (match, another_match, language) events."""
     vm = ctx.vm
     off, m = result_with_inputs(ctx, what)
     try:

@@ -394,16 +394,15 @@ class Context:
         return [os.path.join(d, "screens", s) for s in shots], lines
 
 
-def host_demo(ctx, tag, visitor, acts, size=(1280, 800), changes=()):
+def host_demo(ctx, tag, gallery, visitor, acts, size=(1280, 800), changes=()):
     """The screens the booth draws for a visitor who acts on their result, rendered on the host
-    by `rolemirror demo --config`: the booth's test config with `changes`, the gallery the guest
-    shows (guest_gallery, with its index) and the one frame the guest was fed of `visitor`.
-    Returns (the result screens in order, without the last one — the card once the visitor has
-    left —, the demo's event lines)."""
+    by `rolemirror demo --config`: the booth's test config with `changes`, `gallery` (the one the
+    guest shows: guest_gallery) and the one frame the guest was fed of `visitor`. Returns (the
+    result screens in order, without the last one — the card once the visitor has left —, the
+    demo's event lines)."""
     d = os.path.join(ctx.out, "host", tag)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    gallery, _ = guest_gallery(ctx, tag)
     c = dict(changes)
     c[("gallery", "dir")] = f'"{gallery}"'
     c[("vision", "models")] = f'"{ctx.root}/models"'
@@ -422,9 +421,10 @@ def acted_renders(ctx, tag, visitor, acts, changes=()):
     """For each act of `acts` in turn, the host's renders of the card right after it (the act's
     own screen and the next frames' redraws): the screens of a demo run with the acts up to it
     that a run without it did not draw."""
+    gallery, _ = guest_gallery(ctx, tag)
     out, before = [], None
     for i in range(len(acts) + 1):
-        shots, lines = host_demo(ctx, f"{tag}-{i}", visitor, acts[:i], changes=changes)
+        shots, lines = host_demo(ctx, f"{tag}-{i}", gallery, visitor, acts[:i], changes=changes)
         if before is not None:
             seen = {open(p, "rb").read() for p in before}
             out.append([p for p in shots if open(p, "rb").read() not in seen])
