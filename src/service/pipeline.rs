@@ -78,6 +78,8 @@ impl Pipeline {
                         }
                         Err(e) => log::warn!("vision: {e:#}"),
                     }
+                    // The soak's leak gate (trace level only; a size, nothing about the frame).
+                    crate::util::memory::log_in_use(format_args!("frame {}", frame.seq));
                 }
             })?
         };

@@ -1,5 +1,6 @@
 //! The soak's plot, `soak.png`, drawn from its `samples.csv` (`tests/it/soak.rs`): four panels
-//! against soak time in booth days — RSS, open file descriptors, threads, and the vision
+//! against soak time in booth days — the heap in use (RSS in grey behind it), open file
+//! descriptors, threads, and the vision
 //! thread's CPU time per frame (the wall time per frame in grey behind it). Each panel draws
 //! the second day's median (green: the reference after the warm-up day) and +5 % (red), and
 //! names the last full day's median. Drawn with the library's chart code (`rolemirror::chart`,
@@ -104,7 +105,7 @@ struct Panel<'a> {
 }
 
 /// The value range a panel shows: its values, the reference and +5 %; the grey curve up to its
-/// 98th percentile (the wall time is noisy on a shared machine); from 0 (RSS: from 90 % of its
+/// 98th percentile (the wall time and RSS are noisy); from 0 (the heap: from 90 % of its
 /// lowest), with 8 % headroom.
 fn range(p: &Panel, reference: f64) -> (f64, f64) {
     let vals: Vec<f64> = p.values.iter().flatten().copied().chain(reference.is_finite().then_some(reference)).collect();
@@ -117,7 +118,7 @@ fn range(p: &Panel, reference: f64) -> (f64, f64) {
             hi = hi.max(b[if b.len() > 1 { b.len() * 98 / 100 - 1 } else { 0 }]);
         }
     }
-    let (lo, hi) = if vals.is_empty() { (0.0, 1.0) } else { (if p.name.starts_with("RSS") { lo * 0.9 } else { lo.min(0.0) }, hi) };
+    let (lo, hi) = if vals.is_empty() { (0.0, 1.0) } else { (if p.name.starts_with("heap") { lo * 0.9 } else { lo.min(0.0) }, hi) };
     let hi = if hi <= lo { lo + 1.0 } else { hi };
     (lo, hi + (hi - lo) * 0.08)
 }
@@ -172,9 +173,10 @@ fn draw<'a>(s: &Samples, title: &str, fonts: &'a Fonts) -> Chart<'a> {
     let x: Vec<f64> = s.column("day").iter().map(|v| v.unwrap_or(0.0)).collect();
     let header = format!("{title}: {} samples (one per simulated minute), x = booth days of {} slots", s.slot.len(), s.day);
     c.text(false, PX, BLACK, &header, PANEL.1, 22);
-    let rss: Vec<Option<f64>> = s.column("rss_kb").iter().map(|v| v.map(|kb| kb / 1024.0)).collect();
+    let mb = |key: &str| -> Vec<Option<f64>> { s.column(key).iter().map(|v| v.map(|kb| kb / 1024.0)).collect() };
+    let (heap, rss) = (mb("heap_in_use_kb"), mb("rss_kb"));
     let panels = [
-        Panel { name: "RSS (MB)", values: rss, behind: None },
+        Panel { name: "heap in use after a frame, MB (grey: RSS)", values: heap, behind: Some(&rss) },
         Panel { name: "open file descriptors", values: s.column("fds").to_vec(), behind: None },
         Panel { name: "threads", values: s.column("threads").to_vec(), behind: None },
         Panel {
@@ -205,19 +207,22 @@ fn replot() {
     eprintln!("{}", out.join("soak.png").display());
 }
 
-/// Three days of 10 slots: RSS 100 MB on the first day, then 200; threads 4, then 5 on the
+/// Three days of 10 slots: heap in use 100 MB on the first day, then 200 (RSS 30 MB above it);
+/// threads 4, then 5 on the
 /// last day; CPU time 25 ms, then 30 on the last day, with a wall time of 50 ms behind it.
 #[test]
 fn the_plot_draws_each_curve_and_its_reference_lines() {
     let tmp = crate::common::TempDir::new("soak-plot");
-    let mut csv = String::from("slot,day,frame,segment,wall_s,rss_kb,fds,threads,vision_cpu_ms_per_frame,wall_ms_per_frame\n");
+    let mut csv =
+        String::from("slot,day,frame,segment,wall_s,rss_kb,heap_in_use_kb,fds,threads,vision_cpu_ms_per_frame,wall_ms_per_frame\n");
     for slot in 0..30 {
-        let rss = if slot < 10 { 100 * 1024 } else { 200 * 1024 };
+        let heap = if slot < 10 { 100 * 1024 } else { 200 * 1024 };
+        let rss = heap + 30 * 1024;
         let fds = if slot < 15 { 10 } else { 11 };
         let threads = if slot < 20 { 4 } else { 5 };
         let (cpu, wall) =
             if slot == 0 { (String::new(), String::new()) } else { (if slot < 20 { "25.000" } else { "30.000" }.into(), "50.000".into()) };
-        csv += &format!("{slot},{:.4},{},0,{slot}.0,{rss},{fds},{threads},{cpu},{wall}\n", slot as f64 / 10.0, slot * 5);
+        csv += &format!("{slot},{:.4},{},0,{slot}.0,{rss},{heap},{fds},{threads},{cpu},{wall}\n", slot as f64 / 10.0, slot * 5);
     }
     let (csv_path, png) = (tmp.path().join("samples.csv"), tmp.path().join("soak.png"));
     std::fs::write(&csv_path, csv).expect("csv");
@@ -244,7 +249,7 @@ fn the_plot_draws_each_curve_and_its_reference_lines() {
         let (green, red) = (rows(i, REFERENCE, 800), rows(i, LIMIT, 800));
         assert!(green.len() == 1 && red.len() == 1 && red[0] < green[0], "panel {i}: green {green:?}, red {red:?}");
     }
-    // The curves where they leave the reference: RSS's first day (below), threads' and CPU
+    // The curves where they leave the reference: the heap's first day (below), threads' and CPU
     // time's last day (above), a day being 1/2.9 of the width; the wall time's grey above all.
     let day = 1090 * 9 / 29 - 20;
     let below = |i: i32| rows(i, CURVE, day).iter().any(|y| *y > rows(i, REFERENCE, 800)[0]);
@@ -252,4 +257,6 @@ fn the_plot_draws_each_curve_and_its_reference_lines() {
     assert!(below(0) && above(2) && above(3), "curves");
     let (grey, blue) = (rows(3, BEHIND, day * 2), rows(3, CURVE, day));
     assert!(!grey.is_empty() && !blue.is_empty() && grey[0] < blue[0], "the wall time above the CPU time: {grey:?} {blue:?}");
+    let (grey, blue) = (rows(0, BEHIND, day), rows(0, CURVE, day));
+    assert!(!grey.is_empty() && !blue.is_empty() && grey[0] < blue[0], "RSS above the heap in use: {grey:?} {blue:?}");
 }
