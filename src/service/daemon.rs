@@ -464,10 +464,16 @@ impl Io {
         }
     }
 
-    /// Ends one configuration: the camera and vision threads first, then the screen (blanked);
-    /// the counters and the health snapshot saved.
+    /// Ends one configuration: the counters and the health snapshot saved first, then the camera
+    /// and vision threads stopped, then the screen (blanked).
     async fn teardown(&mut self, machine: &Machine) {
         (self.status, self.observations, self.gestures) = (None, None, None);
+        // What must outlive the process first: systemd's stop timeout may end the rest (the
+        // counters change only in this loop, so nothing the pipeline still does alters them).
+        if let Some(core) = machine.core() {
+            core.counters().save(&self.config.state_dir);
+            self.refresh_health(machine, true);
+        }
         if let Some(p) = self.pipeline.take() {
             p.stop();
         }
@@ -483,10 +489,6 @@ impl Io {
         }
         if let Some(d) = self.display.take() {
             d.stop();
-        }
-        if let Some(core) = machine.core() {
-            core.counters().save(&self.config.state_dir);
-            self.refresh_health(machine, true);
         }
         // A loading thread still running (SIGTERM during start-up) is left to end with the
         // process.
