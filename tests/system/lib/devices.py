@@ -53,6 +53,9 @@ VIRTUAL_DIR = "/usr/share/libcamera/pipeline/virtual"
 VIRTUAL_VISITOR = "img2.jpg"
 # The mean difference (levels of 255) a screendump of the live view may have from the host's.
 LIVE_MEAN = 8.0
+# Screendumps go on this long after the match (seconds), so the result card, which shows the
+# camera's picture beside the role model, is among them.
+RESULT_SHOTS_S = 4.0
 
 
 def virtual_camera(ctx, visitor):
@@ -84,24 +87,34 @@ def no_virtual_camera(ctx):
 
 def live_view_through_libcamera(ctx, off, visitor, tag="libcamera-live"):
     """From `off` (vimc gone, the virtual camera written): the booth's camera program restarts
-    on the virtual camera, the visitor is tracked and matched. Screendumps every second until
-    the match; the host's booth renders the same visitor (the same JPEG, replayed) and each
-    screendump is set against the host's screens. Returns (the match, the camera_connected
-    event, the best screendump's name and its comparison with the host's live view and the
-    host's attract screen). The camera's picture went through JPEG decoding in libyuv, NV12 and
-    GStreamer's I420 conversion, so it is compared within a tolerance, not bit for bit."""
+    on the virtual camera, the visitor is tracked and matched. Screendumps once a second until
+    the match, then every 0.2 s until RESULT_SHOTS_S after it; the host's booth renders the same visitor (the same
+    JPEG, replayed) and each screendump is set against the host's screens that show the camera's
+    picture: the live view (tracking, matching) and the result card (the visitor's picture
+    beside the role model). The live view alone can be on screen for less than a second under
+    TCG: libcamerasrc in libcamera 0.4 aborts every few seconds with the virtual camera (a race
+    fixed upstream in 0.7.0, see s_libcamera) and the booth shows "camera not connected" until
+    its restarted program delivers (CI, 2026-12-07: no screendump of six showed the live
+    view). Returns (the match, the camera_connected event, the best screendump's
+    name and its comparison with the nearest of those host screens and with the host's attract
+    screen). The camera's picture went through JPEG decoding in libyuv, NV12 and GStreamer's
+    I420 conversion, so it is compared within a tolerance, not bit for bit."""
     vm = ctx.vm
     jpg = virtual_camera(ctx, visitor)
-    shots, matched, t0 = [], [], time.time()
-    while not matched:
-        if time.time() - t0 > 900:
+    shots, matched, t0, matched_at = [], [], time.time(), None
+    while matched_at is None or time.time() - matched_at < RESULT_SHOTS_S:
+        if matched_at is None and time.time() - t0 > 900:
             for shot in shots[:-1]:
                 os.remove(shot)
             raise AssertionError(f"no match through the virtual camera in 900 s (the last screen: {shots[-1] if shots else 'none'}): "
                                  f"{[e['event'] for e in vm.events(off)]}")
         shots.append(ctx.screen(f"{tag}-{len(shots):03d}"))
-        matched = [e for e in vm.events(off) if e["event"] == "match"]
-        time.sleep(1.0)
+        if matched_at is None:
+            matched = [e for e in vm.events(off) if e["event"] == "match"]
+            matched_at = time.time() if matched else None
+        # Once a second until the match (a screendump every 0.2 s slows the guest, and libcamera
+        # 0.4's libcamerasrc then aborts more often: see s_libcamera), then as fast as they come.
+        time.sleep(1.0 if matched_at is None else 0.2)
     conn = [e for e in vm.events(off) if e["event"] == "camera_connected"]
     assert conn and "libcamera" in conn[-1].get("camera", ""), f"the match did not come through libcamera: {conn}"
     replay = os.path.join(ctx.out, "replay", f"{tag}")
@@ -110,9 +123,9 @@ def live_view_through_libcamera(ctx, off, visitor, tag="libcamera-live"):
     gallery, _ = guest_gallery(ctx, tag)
     host, lines = ctx.host_render(tag, {("camera", "source"): '"replay"', ("camera", "replay"): f'"{replay}"',
                                         ("gallery", "dir"): f'"{gallery}"'}, until="match")
-    live = [h for h in host if h.endswith(("-tracking.png", "-matching.png"))]
+    live = [h for h in host if h.endswith(("-tracking.png", "-matching.png", "-result.png"))]
     attract = [h for h in host if h.endswith("-attract.png")]
-    assert live and attract, f"the host booth showed no live view and attract screen: {[os.path.basename(h) for h in host]} {lines}"
+    assert live and attract, f"the host booth showed no live view or result and no attract screen: {[os.path.basename(h) for h in host]} {lines}"
     best = None
     for shot in shots:
         near = min((media.compare(shot, h) + (h,) for h in live), key=lambda c: c[1])
@@ -307,7 +320,13 @@ def s_libcamera(ctx):
             vm.wait_event("camera_connected", off, 300, where=lambda e: "libcamera" in e.get("camera", ""))
             back_s.append(time.time() - t)
         # A face through libcamera: vimc goes, the virtual camera (the visitor's photo) comes;
-        # the booth's restarted camera program finds it with no daemon restart.
+        # the booth's restarted camera program finds it with no daemon restart. libcamerasrc in
+        # Debian's libcamera 0.4 aborts every few seconds here (std::queue::front() on an empty
+        # queue: a request completed before the element had queued its wrapper; the virtual
+        # camera completes requests at once, so under TCG the race is frequent; fixed upstream by
+        # 65db93f8 "gstreamer: Be prepared when queueing request", in v0.7.0). The booth restarts
+        # its program each time (camera_lost / camera_connected, same process), so the match
+        # comes, later: 1-4 minutes here.
         off = vm.journal_offset()
         vimc_unplug(ctx)
         m, want, conn, (shot, (frac, mean, _, host_live), attract_mean) = live_view_through_libcamera(ctx, off, VIRTUAL_VISITOR)
@@ -319,7 +338,7 @@ def s_libcamera(ctx):
         # bar may stand elsewhere): the mean difference under LIVE_MEAN, and the attract screen
         # at least three times as far.
         assert mean < LIVE_MEAN and attract_mean > 3 * mean, (
-            f"no screendump shows the live view: the nearest ({os.path.basename(shot)}) differs from the host's {os.path.basename(host_live)} "
+            f"no screendump shows the camera's picture (live view or result card): the nearest ({os.path.basename(shot)}) differs from the host's {os.path.basename(host_live)} "
             f"by {mean:.2f} levels on average ({frac:.2%} of pixels by more than 8), from its attract screen by {attract_mean:.2f}")
         assert restarts(ctx) == (pid, nrestarts), "the service was restarted"
         frames = [l for l in vm.journal().splitlines() if "frames while open" in l or "libcamera via" in l]
@@ -329,7 +348,7 @@ def s_libcamera(ctx):
     k = len(lost_s)
     return (f"vimc {dev}, cam -l: {', '.join(cams)}; {first['camera']}; doctor: {doctor!r}; {k}/{k} unplugs gave camera_lost ({lost['reason']!r}; "
             f"{min(lost_s):.0f}-{max(lost_s):.0f} s after the unbind, the program ended so vimc could be removed), {k}/{k} reloads camera_connected "
-            f"({min(back_s):.0f}-{max(back_s):.0f} s); virtual camera ({conn['camera']}): {VIRTUAL_VISITOR} -> {m['role_model']}, the live view on screen "
+            f"({min(back_s):.0f}-{max(back_s):.0f} s); virtual camera ({conn['camera']}): {VIRTUAL_VISITOR} -> {m['role_model']}, the camera's picture on screen "
             f"({mean:.2f} levels from the host's {os.path.basename(host_live)} on average, {frac:.1%} of pixels by more than 8; the attract screen {attract_mean:.2f}); "
             f"same process, 0 restarts; {len(frames)} camera log lines")
 
