@@ -7,7 +7,10 @@
 #                            # (the host build itself: no cross compiler, no second build)
 #   MENDER=1 cross/build.sh … # also dist/rolemirror_<v>_<arch>.mender for Mender (docs/fleet.md)
 #
-# Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently.
+# Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently;
+# CROSS_PREPARE_ONLY=1 stops after that (.ci/run installs in the foreground, then builds in the
+# background). CROSS_TARGET_DIR: cargo's target directory for the ARM build (default target; CI
+# gives it one of its own, so a host build beside it does not wait for cargo's lock).
 # Models are fetched (checksums verified, int8 models derived) from MIRROR (default
 # ../shared/models) by a host build of rolemirror; set MIRROR= (empty) to download upstream.
 set -euo pipefail
@@ -32,11 +35,15 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 if [ -n "$triple" ]; then
   rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
+fi
+[ "${CROSS_PREPARE_ONLY:-0}" = 1 ] && exit 0
+if [ -n "$triple" ]; then
   # bindgen (v4l) must see the target's kernel headers, not the host's.
   export BINDGEN_EXTRA_CLANG_ARGS_${triple//-/_}="--sysroot=/usr/$gnu"
   echo "cross: building $triple"
-  cargo build --release --locked --target "$triple"
-  bin=target/$triple/release/rolemirror
+  tdir=${CROSS_TARGET_DIR:-target}
+  cargo build --release --locked --target "$triple" --target-dir "$tdir"
+  bin=$tdir/$triple/release/rolemirror
 else
   # x86_64: the host build below is the packaged binary (generic x86-64, no -C target-cpu).
   bin=target/release/rolemirror

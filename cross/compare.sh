@@ -3,6 +3,7 @@
 # same photos, and checks that every embedding agrees (cosine >= 0.999) and the landmarks are
 # within 1 px: tract's ARM kernels must give the same answers, not just compile.
 #   cross/compare.sh aarch64|armv7 PHOTO...
+# The ARM build is looked for in CROSS_TARGET_DIR (default target), as cross/build.sh puts it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -14,7 +15,7 @@ shift
 arm_out=$(mktemp); host_out=$(mktemp)
 trap 'rm -f "$arm_out" "$host_out"' EXIT
 start=$(date +%s)
-$run "target/$triple/release/rolemirror" --models models embed --json "$@" > "$arm_out"
+$run "${CROSS_TARGET_DIR:-target}/$triple/release/rolemirror" --models models embed --json "$@" > "$arm_out"
 echo "compare: $triple under qemu took $(( $(date +%s) - start )) s for $# photos"
 target/release/rolemirror --models models embed --json "$@" > "$host_out"
 python3 - "$host_out" "$arm_out" <<'PY'
