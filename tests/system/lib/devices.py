@@ -53,9 +53,11 @@ VIRTUAL_DIR = "/usr/share/libcamera/pipeline/virtual"
 VIRTUAL_VISITOR = "img2.jpg"
 # The mean difference (levels of 255) a screendump of the live view may have from the host's.
 LIVE_MEAN = 8.0
-# Screendumps go on this long after the match (seconds), so the result card, which shows the
-# camera's picture beside the role model, is among them.
+# Screendumps every 0.2 s for this long after the match (seconds): the result card, which shows the
+# camera's picture beside the role model, is up then unless the camera program aborted again.
 RESULT_SHOTS_S = 4.0
+# How long after the match screendumps may go on until one shows the camera's picture (seconds).
+SHOW_AFTER_MATCH_S = 120.0
 
 
 def virtual_camera(ctx, visitor):
@@ -87,36 +89,24 @@ def no_virtual_camera(ctx):
 
 def live_view_through_libcamera(ctx, off, visitor, tag="libcamera-live"):
     """From `off` (vimc gone, the virtual camera written): the booth's camera program restarts
-    on the virtual camera, the visitor is tracked and matched. Screendumps once a second until
-    the match, then every 0.2 s until RESULT_SHOTS_S after it; the host's booth renders the same visitor (the same
-    JPEG, replayed) and each screendump is set against the host's screens that show the camera's
-    picture: the live view (tracking, matching) and the result card (the visitor's picture
-    beside the role model). The live view alone can be on screen for less than a second under
-    TCG: libcamerasrc in libcamera 0.4 aborts every few seconds with the virtual camera (a race
-    fixed upstream in 0.7.0, see s_libcamera) and the booth shows "camera not connected" until
-    its restarted program delivers (CI, 2026-12-07: no screendump of six showed the live
-    view). Returns (the match, the camera_connected event, the best screendump's
-    name and its comparison with the nearest of those host screens and with the host's attract
-    screen). The camera's picture went through JPEG decoding in libyuv, NV12 and GStreamer's
-    I420 conversion, so it is compared within a tolerance, not bit for bit."""
+    on the virtual camera, the visitor is tracked and matched. The host's booth first renders
+    the same visitor (the same JPEG, replayed, on the guest's gallery); then each screendump of
+    the guest is set against the host's screens that show the camera's picture — the live view
+    (tracking, matching) and the result card (the visitor's picture beside the role model) —
+    and against the host's attract screen, as it is taken. Screendumps go on once a second
+    (every 0.2 s for RESULT_SHOTS_S after the match) until the match has come and one of them
+    shows the camera's picture, for at most SHOW_AFTER_MATCH_S after the match. The picture can
+    be on screen for only a second or two at a time under TCG: libcamerasrc in libcamera 0.4
+    aborts every few seconds with the virtual camera (a race fixed upstream in 0.7.0, see
+    s_libcamera) and the booth shows "camera not connected" until its restarted program
+    delivers (CI, 2026-12-07: none of six screendumps taken until the match showed it; the
+    visitor is still there after the match, so the picture comes back). Returns (the match, the
+    host's match, the camera_connected event, (the best screendump's name, its comparison with
+    the nearest of those host screens, its distance from the attract screen)). The camera's
+    picture went through JPEG decoding in libyuv, NV12 and GStreamer's I420 conversion, so it
+    is compared within a tolerance, not bit for bit."""
     vm = ctx.vm
     jpg = virtual_camera(ctx, visitor)
-    shots, matched, t0, matched_at = [], [], time.time(), None
-    while matched_at is None or time.time() - matched_at < RESULT_SHOTS_S:
-        if matched_at is None and time.time() - t0 > 900:
-            for shot in shots[:-1]:
-                os.remove(shot)
-            raise AssertionError(f"no match through the virtual camera in 900 s (the last screen: {shots[-1] if shots else 'none'}): "
-                                 f"{[e['event'] for e in vm.events(off)]}")
-        shots.append(ctx.screen(f"{tag}-{len(shots):03d}"))
-        if matched_at is None:
-            matched = [e for e in vm.events(off) if e["event"] == "match"]
-            matched_at = time.time() if matched else None
-        # Once a second until the match (a screendump every 0.2 s slows the guest, and libcamera
-        # 0.4's libcamerasrc then aborts more often: see s_libcamera), then as fast as they come.
-        time.sleep(1.0 if matched_at is None else 0.2)
-    conn = [e for e in vm.events(off) if e["event"] == "camera_connected"]
-    assert conn and "libcamera" in conn[-1].get("camera", ""), f"the match did not come through libcamera: {conn}"
     replay = os.path.join(ctx.out, "replay", f"{tag}")
     os.makedirs(replay, exist_ok=True)
     shutil.copy2(jpg, replay)
@@ -126,18 +116,46 @@ def live_view_through_libcamera(ctx, off, visitor, tag="libcamera-live"):
     live = [h for h in host if h.endswith(("-tracking.png", "-matching.png", "-result.png"))]
     attract = [h for h in host if h.endswith("-attract.png")]
     assert live and attract, f"the host booth showed no live view or result and no attract screen: {[os.path.basename(h) for h in host]} {lines}"
-    best = None
-    for shot in shots:
-        near = min((media.compare(shot, h) + (h,) for h in live), key=lambda c: c[1])
-        if best is None or near[1] < best[1][1]:
-            best = (shot, near, min(media.compare(shot, a)[1] for a in attract))
-    for shot in shots:
-        if shot != best[0]:
-            os.remove(shot)
-    os.replace(best[0], os.path.join(ctx.out, "screens", f"{tag}.png"))
     host_match = [parse_event(l) for l in lines if l.startswith("event=match")]
     assert host_match, f"the host booth did not match the same photo: {lines}"
-    return matched[-1], host_match[-1], conn[-1], best
+
+    live_px = {h: media.pixels(h) for h in live}
+    attract_px = [media.pixels(a) for a in attract]
+
+    def shows_picture(b):
+        _, (_, mean, _, _), attract_mean = b
+        return mean < LIVE_MEAN and attract_mean > 3 * mean
+
+    best, matched, matched_at, n, t0 = None, [], None, 0, time.time()
+    while True:
+        if matched_at is None and time.time() - t0 > 900:
+            raise AssertionError(f"no match through the virtual camera in 900 s (the best screen: {best[0] if best else 'none'}): "
+                                 f"{[e['event'] for e in vm.events(off)]}")
+        if matched_at is not None and (shows_picture(best) or time.time() - matched_at > SHOW_AFTER_MATCH_S):
+            break
+        shot = ctx.screen(f"{tag}-{n:03d}")
+        n += 1
+        px = media.pixels(shot)
+        near = min((media.compare(px, live_px[h]) + (h,) for h in live), key=lambda c: c[1])
+        this = (shot, near, min(media.compare(px, a)[1] for a in attract_px))
+        if best is None or near[1] < best[1][1]:
+            if best is not None:
+                os.remove(best[0])
+            best = this
+        else:
+            os.remove(shot)
+        if matched_at is None:
+            matched = [e for e in vm.events(off) if e["event"] == "match"]
+            matched_at = time.time() if matched else None
+        # Once a second (a screendump every 0.2 s slows the guest, and libcamera 0.4's
+        # libcamerasrc then aborts more often: see s_libcamera); every 0.2 s just after the
+        # match, while the result card is surely up.
+        fast = matched_at is not None and time.time() - matched_at < RESULT_SHOTS_S
+        time.sleep(0.2 if fast else 1.0)
+    conn = [e for e in vm.events(off) if e["event"] == "camera_connected"]
+    assert conn and "libcamera" in conn[-1].get("camera", ""), f"the match did not come through libcamera: {conn}"
+    os.replace(best[0], os.path.join(ctx.out, "screens", f"{tag}.png"))
+    return matched[-1], host_match[-1], conn[-1], (f"{tag}.png",) + best[1:]
 
 
 # --- MJPEG: v4l2loopback ---------------------------------------------------------------------------

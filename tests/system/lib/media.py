@@ -162,11 +162,17 @@ def uvc_frames(rgb):
 # --- screens ----------------------------------------------------------------------------------
 
 
+def pixels(path):
+    """A screen's pixels for `compare` (to read a screen compared many times once)."""
+    return np.asarray(Image.open(path).convert("RGB"), np.int16)
+
+
 def compare(a_path, b_path, diff_path=None):
-    """Per-pixel comparison of two screens of the same size: (share of pixels that differ by more
-    than 8 levels in some channel, mean absolute difference, largest difference)."""
-    a = np.asarray(Image.open(a_path).convert("RGB"), np.int16)
-    b = np.asarray(Image.open(b_path).convert("RGB"), np.int16)
+    """Per-pixel comparison of two screens of the same size (paths, or `pixels` of them): (share
+    of pixels that differ by more than 8 levels in some channel, mean absolute difference,
+    largest difference)."""
+    a = a_path if isinstance(a_path, np.ndarray) else pixels(a_path)
+    b = b_path if isinstance(b_path, np.ndarray) else pixels(b_path)
     if a.shape != b.shape:
         return 1.0, 255.0, 255
     d = np.abs(a - b)
