@@ -8,8 +8,8 @@
 #   MENDER=1 cross/build.sh … # also dist/rolemirror_<v>_<arch>.mender for Mender (docs/fleet.md)
 #
 # Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently;
-# CROSS_PREPARE_ONLY=1 stops after that (.ci/run installs in the foreground, then builds in the
-# background). CROSS_TARGET_DIR: cargo's target directory for the ARM build (default target; CI
+# CROSS_PREPARE_ONLY=1 stops after that; CROSS_CHECK_ONLY=1 after `cargo clippy` for the
+# target (what CI runs by default: the build itself is opt-in there). CROSS_TARGET_DIR: cargo's target directory for the ARM build (default target; CI
 # gives it one of its own, so a host build beside it does not wait for cargo's lock).
 # Models are fetched (checksums verified, int8 models derived) from MIRROR (default
 # ../shared/models) by a host build of rolemirror; set MIRROR= (empty) to download upstream.
@@ -37,9 +37,15 @@ if [ -n "$triple" ]; then
   rustup target list --installed | grep -qx "$triple" || rustup target add "$triple"
 fi
 [ "${CROSS_PREPARE_ONLY:-0}" = 1 ] && exit 0
+# bindgen (v4l) must see the target's kernel headers, not the host's.
+if [ -n "$triple" ]; then export BINDGEN_EXTRA_CLANG_ARGS_${triple//-/_}="--sysroot=/usr/$gnu"; fi
+if [ -n "$triple" ] && [ "${CROSS_CHECK_ONLY:-0}" = 1 ]; then
+  # The target's code checked and linted (its own cfg paths: the NEON kernels), no binary.
+  echo "cross: checking $triple (clippy, -D warnings)"
+  cargo clippy --release --locked --all-targets --target "$triple" --target-dir "${CROSS_TARGET_DIR:-target}" -- -D warnings
+  exit 0
+fi
 if [ -n "$triple" ]; then
-  # bindgen (v4l) must see the target's kernel headers, not the host's.
-  export BINDGEN_EXTRA_CLANG_ARGS_${triple//-/_}="--sysroot=/usr/$gnu"
   echo "cross: building $triple"
   tdir=${CROSS_TARGET_DIR:-target}
   cargo build --release --locked --target "$triple" --target-dir "$tdir"
