@@ -9,8 +9,8 @@
 #
 # Installs what it needs (Debian cross compilers, qemu-user, the Rust target) idempotently;
 # CROSS_PREPARE_ONLY=1 stops after that; CROSS_CHECK_ONLY=1 after `cargo clippy` for the
-# target (what CI runs by default: the build itself is opt-in there). CROSS_TARGET_DIR: cargo's target directory for the ARM build (default target; CI
-# gives it one of its own, so a host build beside it does not wait for cargo's lock).
+# target (what CI runs by default: the build itself is opt-in there). CROSS_TARGET_DIR: cargo's
+# target directory for the ARM build (default target; CI gives it one of its own).
 # Models are fetched (checksums verified, int8 models derived) from MIRROR (default
 # ../shared/models) by a host build of rolemirror; set MIRROR= (empty) to download upstream.
 set -euo pipefail
