@@ -717,15 +717,25 @@ def plug_and_wait(ctx, name, image, until, timeout=900, fail_on=()):
     return off, ev, time.time() - t
 
 
-def wait_report(ctx, dev="sda1", timeout=30):
-    """The mount helper copies the booth's report onto the stick with a brief rw remount."""
+def wait_report(ctx, dev="sda1", timeout=60):
+    """The mount helper copies the booth's report onto the stick with a brief rw remount: the
+    report's names once it is done — the files listed, the booth's spool files for the stick
+    gone (the helper removes them after `sync` and the read-only remount) and the stick read-only
+    again. Seeing the files alone is not enough: the official CI of 0b3f144 pulled the health
+    stick while the helper was still writing, and the image had no report at all."""
     deadline = time.time() + timeout
+    spool = f"/run/rolemirror/usb-reports/{dev}"
+    check = (f"ls /media/rolemirror/{dev}/ROLEMIRROR/reports/ 2>/dev/null; "
+             f"if [ -e {spool}.txt ] || [ -e {spool}.health.txt ] || [ -e {spool}.health.json ]; then echo SPOOLED; fi; "
+             f"findmnt -no OPTIONS /media/rolemirror/{dev} | tr , '\\n' | grep -qx rw && echo WRITABLE || true")
+    out = ""
     while time.time() < deadline:
-        code, out, _ = ctx.vm.exec(["/bin/sh", "-c", f"ls /media/rolemirror/{dev}/ROLEMIRROR/reports/ 2>/dev/null"], check=False)
-        if out.strip():
-            return out.split()
+        _, out, _ = ctx.vm.exec(["/bin/sh", "-c", check], check=False)
+        names = [n for n in out.split() if n not in ("SPOOLED", "WRITABLE")]
+        if names and "SPOOLED" not in out and "WRITABLE" not in out:
+            return names
         time.sleep(1)
-    return []
+    raise AssertionError(f"the mount helper did not finish copying the report onto /dev/{dev} in {timeout} s: {out.split()}")
 
 
 # --- 4. USB update ------------------------------------------------------------------------------------
