@@ -531,7 +531,7 @@ fn print_table(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         )?;
     }
     if let Some(a) = &booth.auto_input {
-        let t: Vec<String> = a.timings.iter().map(|t| format!("{}x{} {:.1} ms", t.input.0, t.input.1, t.ms)).collect();
+        let t: Vec<String> = a.timings.iter().map(ToString::to_string).collect();
         writeln!(out, "auto detector input (budget {} ms): {}x{} — {}", a.budget_ms, a.input.0, a.input.1, t.join(", "))?;
     }
     if let Some((detect, embed)) = &m.profiles {

@@ -274,6 +274,11 @@ impl Io {
         self.timings = Arc::new(Mutex::new(Timings::default()));
         let core = Core::new(config, gallery.clone(), Counters::load(&config.state_dir), Box::new(counters::today), self.now());
         let (dw, dh) = vision.detector_input();
+        if let Some(a) = &vision.auto_input {
+            let t: Vec<String> = a.timings.iter().map(ToString::to_string).collect();
+            let how = if a.fits { "the largest within" } else { "the smallest: none is within" };
+            log::info!("vision: detector input {dw}x{dh} (auto, {how} {} ms a full-frame detection): {}", a.budget_ms, t.join(", "));
+        }
         let fields = vec![
             ("role_models", gallery.role_models.len().to_string()),
             ("embedder", vision.embedder_id.id.clone()),

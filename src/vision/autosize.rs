@@ -13,6 +13,14 @@
 //! width (never enlarged): for 4:3, 640x480, 512x384, 384x288, 256x192. They are timed from the
 //! largest down and the first that fits is taken, so a fast CPU times one size. If none fits,
 //! the smallest is used (and [`AutoInput::fits`] says so).
+//!
+//! A slow CPU is not kept waiting by sizes that cannot fit: a candidate's timing stops as soon
+//! as more than half its runs are over the budget (the median is then over it too), and a
+//! candidate whose time, scaled down by pixels from the last one timed, is still over twice the
+//! budget is not loaded or timed at all (its estimate is reported, [`SizeTiming::runs`] 0).
+//! Scaling by pixels underestimates a smaller input (fixed costs do not shrink), so an
+//! estimate over twice the budget means a real time over it. Under emulation (the system
+//! test's guest, ~100x slower than a Pi) the first start-up's model loading went from ~115 s to ~47 s.
 
 use std::path::Path;
 use std::time::Instant;
@@ -30,12 +38,29 @@ pub const WIDTHS: [u32; 4] = [640, 512, 384, 256];
 /// Timed detections per candidate (after one warm-up run); the median counts.
 pub const RUNS: usize = 5;
 
+/// Estimates over this multiple of the budget skip a candidate (see the module's notes).
+pub const SKIP_OVER: f64 = 2.0;
+
 /// One candidate's time.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct SizeTiming {
     pub input: (u32, u32),
-    /// Median milliseconds per full-frame detection.
+    /// Median milliseconds per full-frame detection (an estimate when `runs` is 0).
     pub ms: f64,
+    /// Timed runs behind `ms`: [`RUNS`], fewer when the budget was out of reach early, 0 for a
+    /// candidate not timed (its time scaled by pixels from the last one timed).
+    pub runs: usize,
+}
+
+impl std::fmt::Display for SizeTiming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (w, h) = self.input;
+        if self.runs == 0 {
+            write!(f, "{w}x{h} ~{:.0} ms (estimated, not timed)", self.ms)
+        } else {
+            write!(f, "{w}x{h} {:.1} ms", self.ms)
+        }
+    }
 }
 
 /// What `auto` chose, and why.
@@ -81,15 +106,36 @@ pub fn test_frame(width: u32, height: u32) -> RgbImage {
 
 /// Median milliseconds of a full-frame detection by `detector` on `frame`.
 pub fn time_detector(detector: &Detector, frame: &RgbImage, runs: usize) -> anyhow::Result<f64> {
+    Ok(time_within(detector, frame, runs, f64::INFINITY)?.0)
+}
+
+/// As [`time_detector`], stopping once more than half of `runs` are over `budget_ms`: the
+/// median (of the runs made) and how many were made.
+pub fn time_within(detector: &Detector, frame: &RgbImage, runs: usize, budget_ms: f64) -> anyhow::Result<(f64, usize)> {
     detector.detect(frame)?;
-    let mut times = Vec::with_capacity(runs.max(1));
-    for _ in 0..runs.max(1) {
+    let runs = runs.max(1);
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let t = Instant::now();
         std::hint::black_box(detector.detect(frame)?);
         times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if decided_over(&times, runs, budget_ms) {
+            break;
+        }
     }
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok((times[times.len() / 2], times.len()))
+}
+
+/// More than half of `runs` over `budget_ms` among `times`: the median of all runs would be over.
+fn decided_over(times: &[f64], runs: usize, budget_ms: f64) -> bool {
+    times.iter().filter(|&&t| t > budget_ms).count() > runs / 2
+}
+
+/// `ms` (measured at `from`) scaled to the pixels of `to`.
+fn scaled(ms: f64, from: (u32, u32), to: (u32, u32)) -> f64 {
+    let px = |(w, h): (u32, u32)| f64::from(w) * f64::from(h);
+    ms * px(to) / px(from).max(1.0)
 }
 
 /// Loads the detector at each candidate input for a `frame` (width, height), largest first,
@@ -103,15 +149,27 @@ pub fn choose(
     budget_ms: f64,
 ) -> anyhow::Result<(Detector, AutoInput)> {
     let test = test_frame(frame.0, frame.1);
+    let sizes = candidates(frame.0, frame.1);
     let mut timings = Vec::new();
     let mut last = None;
-    for input in candidates(frame.0, frame.1) {
+    let mut timed: Option<SizeTiming> = None;
+    for (i, &input) in sizes.iter().enumerate() {
+        let smallest = i + 1 == sizes.len();
+        if let Some(t) = timed.filter(|_| !smallest) {
+            let estimate = scaled(t.ms, t.input, input);
+            if estimate > SKIP_OVER * budget_ms {
+                timings.push(SizeTiming { input, ms: estimate, runs: 0 });
+                continue;
+            }
+        }
         let detector = Detector::load(path, DetectorOptions { input, ..options }, tuning)?;
-        let ms = time_detector(&detector, &test, RUNS)?;
-        timings.push(SizeTiming { input, ms });
+        let (ms, runs) = time_within(&detector, &test, RUNS, budget_ms)?;
+        let t = SizeTiming { input, ms, runs };
+        timings.push(t);
         if ms <= budget_ms {
             return Ok((detector, AutoInput { input, budget_ms, timings, fits: true }));
         }
+        timed = Some(t);
         last = Some((detector, input));
     }
     let (detector, input) = last.ok_or_else(|| anyhow::anyhow!("no detector input for a {}x{} frame", frame.0, frame.1))?;
@@ -132,6 +190,27 @@ mod tests {
         for (w, h) in candidates(1024, 768).into_iter().chain(candidates(480, 640)) {
             assert!(w % 32 == 0 && h % 32 == 0 && h >= 32, "{w}x{h}");
         }
+    }
+
+    #[test]
+    fn timing_stops_once_the_median_is_over_the_budget() {
+        // 5 runs: the third over the budget decides it; under it, every run is made.
+        assert!(!decided_over(&[200.0, 200.0], 5, 150.0));
+        assert!(decided_over(&[200.0, 200.0, 200.0], 5, 150.0));
+        assert!(!decided_over(&[100.0, 200.0, 100.0, 200.0], 5, 150.0));
+        assert!(!decided_over(&[100.0; 5], 5, 150.0));
+        assert!(decided_over(&[200.0], 1, 150.0));
+        // No budget (time_detector): never stops early.
+        assert!(!decided_over(&[1e9; 5], 5, f64::INFINITY));
+    }
+
+    #[test]
+    fn estimates_scale_by_pixels() {
+        assert_eq!(scaled(400.0, (640, 480), (320, 240)), 100.0);
+        assert_eq!(scaled(100.0, (256, 192), (256, 192)), 100.0);
+        let t = SizeTiming { input: (512, 384), ms: 1234.4, runs: 0 };
+        assert_eq!(t.to_string(), "512x384 ~1234 ms (estimated, not timed)");
+        assert_eq!(SizeTiming { runs: 3, ..t }.to_string(), "512x384 1234.4 ms");
     }
 
     #[test]

@@ -285,8 +285,10 @@ fn pair_cosines(v: &Vision, pairs: &[rolemirror::eval::Pair], jobs: usize) -> Ve
 }
 
 /// `detector_input = "auto"`: with room to spare the largest candidate is taken after timing it
-/// alone; with no budget at all every candidate is timed and the smallest is used (and says it
-/// does not fit). The loaded detector is the chosen one and finds the face.
+/// alone; with no budget at all the largest is timed until its median is decided (3 of 5 runs
+/// over), the sizes between are estimated from it and skipped (far over the budget), and the
+/// smallest is timed and used (and says it does not fit). The loaded detector is the chosen one
+/// and finds the face.
 #[test]
 fn auto_detector_input_takes_the_largest_within_the_budget() {
     let manifest = Manifest::builtin().expect("manifest");
@@ -295,9 +297,11 @@ fn auto_detector_input_takes_the_largest_within_the_budget() {
     assert_eq!((auto.input, auto.fits, auto.timings.len()), ((640, 480), true, 1), "{auto:?}");
     assert_eq!(v.detector_input(), (640, 480));
     let (v, auto) = Vision::load_auto(&models(), &manifest, &opts, (640, 480), 0.0).expect("loads");
-    let timed: Vec<(u32, u32)> = auto.timings.iter().map(|t| t.input).collect();
-    assert_eq!(timed, vec![(640, 480), (512, 384), (384, 288), (256, 192)]);
+    let timed: Vec<((u32, u32), usize)> = auto.timings.iter().map(|t| (t.input, t.runs)).collect();
+    assert_eq!(timed, vec![((640, 480), 3), ((512, 384), 0), ((384, 288), 0), ((256, 192), 3)]);
     assert!(auto.timings.iter().all(|t| t.ms > 0.0));
+    let (big, mid) = (auto.timings[0].ms, auto.timings[1].ms);
+    assert!((mid - big * 0.64).abs() < 1e-9, "512x384 estimated by pixels from 640x480: {auto:?}");
     assert_eq!((auto.input, auto.fits), ((256, 192), false));
     assert_eq!(v.detector_input(), (256, 192));
     let frame = camera_frames().into_iter().find(|(rel, _)| rel.ends_with("img2.jpg")).map(|(_, f)| f).expect("img2");
