@@ -26,8 +26,13 @@ use serde_json::json;
 use super::{Common, ExitCode};
 use crate::camera::CameraStatus;
 use crate::config::Config;
+use crate::display::canvas::Canvas;
+use crate::display::render::{render, Assets, Card, Photo};
+use crate::display::text::Fonts;
+use crate::display::Scene;
 use crate::gallery::variety::Variety;
 use crate::gallery::Gallery;
+use crate::service::core::Action;
 use crate::service::simulated::{event, Simulated};
 use crate::vision::profile::Stopwatch;
 use crate::vision::{self, align, Vision};
@@ -195,6 +200,14 @@ struct Visit {
     /// From the first frame with the face to the frame whose step made the match, the booth's
     /// time (analysis and steps, not the camera's frame interval).
     first_face_to_match_ms: Option<f64>,
+    /// The result card at the match, drawn by the booth's renderer at [`RESULT_SCREEN`] with no
+    /// portrait kept from before (as for a role model not shown lately): with the cards'
+    /// prepared portraits, and decoding the gallery photo instead (as before them). None
+    /// without a gallery of photos (the synthetic one) or fonts.
+    result_draw_ms: Option<(f64, f64, f64)>,
+    /// From the first frame with the face to the result on screen (prepared portraits): the
+    /// booth's time to the match plus drawing the result.
+    first_face_to_result_ms: Option<f64>,
     /// Frames by kind: full-frame detections, tracked, embedded; the frame the match came on.
     full: usize,
     tracked: usize,
@@ -208,11 +221,18 @@ struct Visit {
 /// `Core` ([`Simulated`]: tracking, embedding while the booth still wants one, the match with
 /// variety, the scenes) — with `config`'s booth settings; the time of each frame's analysis and
 /// step.
-fn visit(vision: &Vision, gallery: &Arc<Gallery>, config: &Config, frames: &[Arc<vision::RgbImage>]) -> anyhow::Result<Visit> {
+fn visit(
+    vision: &Vision,
+    gallery: &Arc<Gallery>,
+    config: &Config,
+    frames: &[Arc<vision::RgbImage>],
+    mut screen: Option<&mut ResultScreen>,
+) -> anyhow::Result<Visit> {
     use crate::booth::FrameKind;
     let (mut booth, _) = Simulated::new(vision, gallery.clone(), config);
     booth.camera(1.0, &CameraStatus::Connected("bench".into()));
     let (mut times, mut full, mut tracked, mut embedded, mut matched_at) = (Vec::new(), 0, 0, 0, None);
+    let (mut first_face, mut result_draw_ms) = (None, None);
     for i in 0..VISIT_FRAMES {
         let t = Stopwatch::start();
         let (obs, actions) = booth.frame(1.0 / 30.0, &frames[i % frames.len()], None)?;
@@ -221,23 +241,90 @@ fn visit(vision: &Vision, gallery: &Arc<Gallery>, config: &Config, frames: &[Arc
             Some(FrameKind::Full) => full += 1,
             _ => tracked += 1,
         }
+        if first_face.is_none() && obs.face.is_some() {
+            first_face = Some(i);
+        }
         embedded += usize::from(obs.face.as_ref().is_some_and(|f| f.embedding.is_some()));
         if matched_at.is_none() && event(&actions, "match").is_some() {
             matched_at = Some(i);
+            let result = actions.iter().find_map(|a| match a {
+                Action::Show(scene) if scene.name() == "result" => Some(scene),
+                _ => None,
+            });
+            if let (Some(screen), Some(scene)) = (screen.as_deref_mut(), result) {
+                result_draw_ms = Some(screen.draw(scene));
+            }
         }
     }
     let mean = |s: &[f64]| if s.is_empty() { f64::NAN } else { s.iter().sum::<f64>() / s.len() as f64 };
     let split = matched_at.map_or(times.len(), |m| m + 1);
+    let to_match = |from: usize| matched_at.filter(|&m| m >= from).map(|m| times[from..=m].iter().sum::<f64>());
     Ok(Visit {
         mean_ms: mean(&times),
         matching_ms: mean(&times[..split]),
         after_ms: mean(&times[split..]),
-        first_face_to_match_ms: matched_at.map(|m| times[..=m].iter().sum()),
+        first_face_to_match_ms: to_match(0),
+        first_face_to_result_ms: first_face.and_then(to_match).zip(result_draw_ms).map(|(m, (draw, _, _))| m + draw),
+        result_draw_ms,
         full,
         tracked,
         embedded,
         matched_at,
     })
+}
+
+/// The screen the result card is timed on: 1920x1080, where its photo box is the largest.
+pub const RESULT_SCREEN: (u32, u32) = (1920, 1080);
+
+/// The booth's renderer with the gallery's cards, twice: as built (prepared portraits) and with
+/// the photos only (each portrait decoded from its gallery photo when shown, as before them).
+struct ResultScreen {
+    canvas: Canvas,
+    assets: Assets,
+    photo_cards: Vec<Card>,
+}
+
+impl ResultScreen {
+    /// None for a gallery without photos (the synthetic one) or without the config's fonts.
+    fn new(gallery: &Gallery, config: &Config) -> Option<ResultScreen> {
+        if !gallery.index.photos.iter().any(|p| p.portrait.is_some()) {
+            return None;
+        }
+        let fonts = Fonts::load(&config.display.font, &config.display.font_bold).ok()?;
+        let photo_cards = gallery
+            .role_models
+            .iter()
+            .map(|rm| {
+                let mut card = Card::build(gallery, rm);
+                if let Photo::File { prepared, .. } = &mut card.photo {
+                    *prepared = None;
+                }
+                card
+            })
+            .collect();
+        let assets = Assets::new(fonts, config.texts.clone(), Some(gallery));
+        Some(ResultScreen { canvas: Canvas::new(RESULT_SCREEN.0, RESULT_SCREEN.1), assets, photo_cards })
+    }
+
+    /// Milliseconds to draw `scene` with nothing kept from before: with the prepared portraits,
+    /// decoding the photos, and again with the portraits kept (the drawing alone).
+    fn draw(&mut self, scene: &Scene) -> (f64, f64, f64) {
+        let once = |assets: &Assets, canvas: &mut Canvas| {
+            assets.forget_portraits();
+            let t = Stopwatch::start();
+            render(scene, assets, canvas);
+            ms(t.elapsed())
+        };
+        let prepared = once(&self.assets, &mut self.canvas);
+        std::mem::swap(&mut self.assets.cards, &mut self.photo_cards);
+        let photos = once(&self.assets, &mut self.canvas);
+        std::mem::swap(&mut self.assets.cards, &mut self.photo_cards);
+        // The same scene once more, its portraits kept: the drawing alone.
+        render(scene, &self.assets, &mut self.canvas);
+        let t = Stopwatch::start();
+        render(scene, &self.assets, &mut self.canvas);
+        (prepared, photos, ms(t.elapsed()))
+    }
 }
 
 /// The visit's camera frames: `frame` on a 640x480 grey frame, moved by up to 6 px (one sway a
@@ -338,6 +425,7 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
     let k = 1 + config.gallery.also_like;
     let mut variety = Variety::for_gallery(&gallery, config.gallery.variety);
     let visit_frames = visit_frames(&frame);
+    let mut screen = ResultScreen::new(&gallery, &config);
     let runs = opts.runs.max(1);
     let mut m = Measured { runs, samples: Samples::default(), visit: None, profiles: None, f16: None, efficiency: None };
     for run in 0..runs + 2 {
@@ -346,8 +434,16 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
             stages(&vision, &bytes, &gallery, k, &mut variety, &mut lap).with_context(|| image.display().to_string())?;
             booth_frames(booth, &frame, &mut lap, false)?;
         }
-        let v = visit(booth, &gallery, &config, &visit_frames)?;
+        let v = visit(booth, &gallery, &config, &visit_frames, screen.as_mut())?;
         lap.push("steady", v.mean_ms);
+        if let Some((prepared, photo, kept)) = v.result_draw_ms {
+            lap.push("result_draw", prepared);
+            lap.push("result_draw.photo", photo);
+            lap.push("result_draw.kept", kept);
+        }
+        if let Some(f) = v.first_face_to_result_ms {
+            lap.push("first_face_to_result", f);
+        }
         lap.push("steady.matching", v.matching_ms);
         lap.push("steady.after", v.after_ms);
         if let Some(f) = v.first_face_to_match_ms {
@@ -441,6 +537,11 @@ fn print_json(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
                 "matching_mean_ms": r3(s.median("steady.matching")),
                 "after_match_mean_ms": r3(s.median("steady.after")),
                 "first_face_to_match_ms": r3(s.median("first_face_to_match")),
+                "result_screen": RESULT_SCREEN,
+                "result_draw_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw"))),
+                "result_draw_decoding_photo_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw.photo"))),
+                "result_redraw_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw.kept"))),
+                "first_face_to_result_ms": v.first_face_to_result_ms.map(|_| r3(s.median("first_face_to_result"))),
                 "full_frames": v.full, "tracked_frames": v.tracked, "embedded_frames": v.embedded,
                 "matched_at_frame": v.matched_at,
             })),
@@ -529,6 +630,23 @@ fn print_table(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             v.embedded,
             v.matched_at.map_or("never".to_string(), |m| m.to_string()),
         )?;
+        if v.result_draw_ms.is_some() {
+            let (w, h) = RESULT_SCREEN;
+            writeln!(
+                out,
+                "result on screen ({w}x{h}, the booth's renderer, no portrait kept from before): drawn in {:.3} ms with the prepared portrait \
+                 ({:.3} ms decoding the gallery photo instead, {:.3} ms redrawn with it kept); first face to result on screen {:.1} ms",
+                s.median("result_draw"),
+                s.median("result_draw.photo"),
+                s.median("result_draw.kept"),
+                s.median("first_face_to_result"),
+            )?;
+        } else {
+            writeln!(
+                out,
+                "result on screen: not timed (the gallery has no prepared portraits: give --gallery DIR, built by this version)"
+            )?;
+        }
     }
     if let Some(a) = &booth.auto_input {
         let t: Vec<String> = a.timings.iter().map(ToString::to_string).collect();

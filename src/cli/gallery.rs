@@ -48,7 +48,8 @@ pub fn build(common: &Common, dir: &Path, write: bool, out: &mut impl Write) -> 
     };
     let total: usize = manifest.role_models.iter().map(|r| r.photos.len()).sum();
     let bar = Progress::new(total as u64, if write { "embedding" } else { "checking" }, false);
-    let result = index::build(dir, &manifest, &vision, &PhotoRules::default(), previous.as_ref(), |rm, photo| {
+    let portraits = if write { index::Portraits::Prepare } else { index::Portraits::Keep };
+    let result = index::build(dir, &manifest, &vision, &PhotoRules::default(), previous.as_ref(), portraits, |rm, photo| {
         bar.set_message(&format!("{} {photo}", rm.id));
         bar.inc(1);
     });

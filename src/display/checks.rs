@@ -58,7 +58,7 @@ fn open_gallery(dir: &Path, manifest: &GalleryManifest, vision: &Vision) -> anyh
     let previous = Index::read(dir).unwrap_or(None);
     let index = match previous {
         Some(i) if i.staleness(dir, &vision.embedder_id).is_none() => i,
-        previous => index::build(dir, manifest, vision, &PhotoRules::default(), previous.as_ref(), |_, _| {})?.0,
+        previous => index::build(dir, manifest, vision, &PhotoRules::default(), previous.as_ref(), index::Portraits::Keep, |_, _| {})?.0,
     };
     Ok(Gallery::from_parts(dir, manifest.clone(), index))
 }

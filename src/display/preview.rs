@@ -5,7 +5,7 @@
 //! - **text** the layout had to cut: a name, role, branch or quote that ends in "…", a word cut
 //!   across lines, a quote with no room at all, text that runs off the bottom of the screen;
 //! - **photo**: no usable photo, or the face the detector finds in the card's crop (the
-//!   [`super::render::portrait`] crop the card shows) is small, too large or off-centre;
+//!   [`crate::gallery::portrait::crop`] crop the card shows) is small, too large or off-centre;
 //! - **QR**: the code is decoded back from the rendered card's pixels with `rqrr` (an
 //!   independent decoder) and must read the role model's `story_url` exactly.
 //!

@@ -158,6 +158,7 @@ pub fn utk_gallery(faces: &UtkFaces, embedder: &vision::EmbedderId) -> (Gallery,
             face: None,
             embedding: embedding.identity.clone(),
             appearance: embedding.appearance.clone(),
+            portrait: None,
         });
         let group = ["white", "black", "asian", "indian", "other"].get(label.race as usize).copied().unwrap_or("other");
         role_models.push(RoleModel {

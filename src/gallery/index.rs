@@ -13,6 +13,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::{GalleryManifest, RoleModel};
+use super::portrait::{self, Prepared};
 use crate::util::image;
 use crate::util::{sha256_bytes, sha256_file, write_atomic};
 use crate::vision::{EmbedderId, Face, Vision};
@@ -53,6 +54,10 @@ pub struct PhotoEntry {
     /// Appearance vector (when the embedder has one; see `vision::embed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance: Option<Vec<f32>>,
+    /// The card's prepared portrait ([`super::portrait`]): on the first accepted photo of each
+    /// role model (the one its card shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portrait: Option<Prepared>,
 }
 
 /// A photo left out, and why.
@@ -101,14 +106,23 @@ pub enum PhotoResult {
 
 /// Decodes, detects, checks and embeds one photo's bytes.
 pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoResult {
-    if let Some(why) = image::jpeg_truncated(bytes) {
-        return PhotoResult::Rejected(why);
+    match decode_photo(bytes, rules) {
+        Ok(img) => embed_decoded(vision, &img, rules),
+        Err(why) => PhotoResult::Rejected(why),
     }
-    let img = match image::decode(bytes, rules.max_pixels) {
-        Ok(img) => img,
-        Err(e) => return PhotoResult::Rejected(e.to_string()),
-    };
-    let faces = match vision.faces(&img) {
+}
+
+/// A gallery photo's bytes decoded, or why not.
+fn decode_photo(bytes: &[u8], rules: &PhotoRules) -> Result<image::RgbImage, String> {
+    if let Some(why) = image::jpeg_truncated(bytes) {
+        return Err(why);
+    }
+    image::decode(bytes, rules.max_pixels).map_err(|e| e.to_string())
+}
+
+/// Detects, checks and embeds one decoded photo.
+fn embed_decoded(vision: &Vision, img: &image::RgbImage, rules: &PhotoRules) -> PhotoResult {
+    let faces = match vision.faces(img) {
         Ok(f) => f,
         Err(e) => return PhotoResult::Rejected(format!("detector failed: {e:#}")),
     };
@@ -116,7 +130,7 @@ pub fn embed_photo(vision: &Vision, bytes: &[u8], rules: &PhotoRules) -> PhotoRe
         Ok(f) => f,
         Err(reason) => return PhotoResult::Rejected(reason),
     };
-    match vision.describe_face(&img, &face) {
+    match vision.describe_face(img, &face) {
         Ok(code) => PhotoResult::Embedded {
             eye_distance: face.eye_distance(),
             face: face.bbox,
@@ -144,6 +158,7 @@ pub fn build(
     vision: &Vision,
     rules: &PhotoRules,
     previous: Option<&Index>,
+    portraits: Portraits,
     mut progress: impl FnMut(&RoleModel, &str),
 ) -> anyhow::Result<(Index, BuildStats)> {
     let problems = manifest.validate(Some(dir));
@@ -176,13 +191,33 @@ pub fn build(
                 }
             };
             let sha256 = sha256_bytes(&bytes);
+            // The card shows the role model's first accepted photo: its portrait is prepared.
+            let first = !index.photos.iter().any(|p| p.role_model == rm.id);
             if let Some(cached) = cache.get(sha256.as_str()) {
-                index.photos.push(PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, ..(*cached).clone() });
+                let mut entry = PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, ..(*cached).clone() };
+                entry.portrait = match (first, portraits) {
+                    (false, _) => None,
+                    (true, Portraits::Keep) => entry.portrait.filter(|p| portrait::problem(dir, p).is_none()),
+                    (true, Portraits::Prepare) => match entry.portrait.filter(|p| portrait::problem(dir, p).is_none()) {
+                        Some(p) => Some(p),
+                        None => decode_photo(&bytes, rules).ok().and_then(|img| prepared(dir, &entry.sha256, &img, entry.face)),
+                    },
+                };
+                index.photos.push(entry);
                 stats.reused += 1;
                 continue;
             }
-            match embed_photo(vision, &bytes, rules) {
+            let img = match decode_photo(&bytes, rules) {
+                Ok(img) => img,
+                Err(reason) => {
+                    index.rejected.push(Rejection { role_model: rm.id.clone(), file: photo.clone(), reason });
+                    stats.rejected += 1;
+                    continue;
+                }
+            };
+            match embed_decoded(vision, &img, rules) {
                 PhotoResult::Embedded { eye_distance, face, embedding, appearance } => {
+                    let portrait = (first && portraits == Portraits::Prepare).then(|| prepared(dir, &sha256, &img, Some(face))).flatten();
                     index.photos.push(PhotoEntry {
                         role_model: rm.id.clone(),
                         file: photo.clone(),
@@ -191,6 +226,7 @@ pub fn build(
                         face: Some(face),
                         embedding,
                         appearance,
+                        portrait,
                     });
                     stats.embedded += 1;
                 }
@@ -201,7 +237,40 @@ pub fn build(
             }
         }
     }
+    // Portraits of photos replaced or removed go, once every card has its own (on a full disk,
+    // where some could not be written, nothing is removed: the space freed would go to
+    // whatever asks next, and the old files may be the very ones the next build needs).
+    let complete = index.photos.iter().filter(|p| first_of_role_model(&index, p)).all(|p| p.portrait.is_some());
+    if portraits == Portraits::Prepare && complete {
+        portrait::tidy(dir, index.photos.iter().filter_map(|p| p.portrait.as_ref()));
+    }
     Ok((index, stats))
+}
+
+/// Is `p` its role model's first accepted photo (the one its card shows)?
+fn first_of_role_model(index: &Index, p: &PhotoEntry) -> bool {
+    index.photos.iter().find(|q| q.role_model == p.role_model).is_some_and(|q| std::ptr::eq(q, p))
+}
+
+/// Whether [`build`] writes the cards' prepared portraits ([`portrait`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Portraits {
+    /// Prepared (and written beside the index) where missing or changed.
+    Prepare,
+    /// Nothing written (a check): valid ones from the previous index are kept.
+    Keep,
+}
+
+/// The portrait prepared for a card, or none with a warning (the card then shows the photo,
+/// cropped when shown): a full or read-only disk does not stop a build.
+fn prepared(dir: &Path, sha256: &str, img: &image::RgbImage, face: Option<[f32; 4]>) -> Option<Prepared> {
+    match portrait::prepare(dir, sha256, img, face) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            log::warn!("{e:#}: the card shows the photo instead (decoded when shown)");
+            None
+        }
+    }
 }
 
 impl Index {
@@ -301,6 +370,23 @@ impl Index {
                 return Some(format!("photo {}: appearance vector missing or malformed", photo.file));
             }
         }
+        // Each card's prepared portrait, as recorded (an index from before prepared portraits
+        // is rebuilt once: embeddings reused, the portraits made).
+        let mut seen: Vec<&str> = Vec::new();
+        for photo in &self.photos {
+            if seen.contains(&photo.role_model.as_str()) {
+                continue;
+            }
+            seen.push(&photo.role_model);
+            match &photo.portrait {
+                None => return Some(format!("photo {}: no prepared portrait", photo.file)),
+                Some(p) => {
+                    if let Some(why) = portrait::problem(dir, p) {
+                        return Some(why);
+                    }
+                }
+            }
+        }
         None
     }
 }
@@ -353,6 +439,7 @@ mod tests {
                     face: None,
                     embedding: vec![1.0],
                     appearance: None,
+                    portrait: None,
                 }],
                 rejected: vec![],
             };

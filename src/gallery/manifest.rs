@@ -167,6 +167,11 @@ impl GalleryManifest {
             for (j, photo) in rm.photos.iter().enumerate() {
                 if !is_contained_relative(photo) {
                     problems.push(format!("{key}.photos[{j}]: {photo:?} must be a relative path inside the gallery"));
+                } else if photo.starts_with(&format!("{}/", super::portrait::DIR)) {
+                    problems.push(format!(
+                        "{key}.photos[{j}]: {photo:?} is in {}/, the folder the index keeps its prepared portraits in: move the photo to another folder",
+                        super::portrait::DIR
+                    ));
                 } else if let Some(dir) = dir {
                     if !dir.join(photo).is_file() {
                         problems.push(format!("{key}.photos[{j}]: {photo:?} does not exist"));

@@ -10,6 +10,7 @@ pub mod index;
 pub mod likeness;
 pub mod manifest;
 pub mod matcher;
+pub mod portrait;
 pub mod variety;
 
 use std::path::{Path, PathBuf};
@@ -93,8 +94,15 @@ impl Gallery {
             Ok(None) => (None, format!("{} is missing", dir.join(index::INDEX_FILE).display())),
             Err(e) => (None, format!("{e:#}")),
         };
-        let (index, _) =
-            index::build(dir, &manifest, vision, &index::PhotoRules::default(), previous.as_ref(), |rm, photo| progress(rm, photo))?;
+        let (index, _) = index::build(
+            dir,
+            &manifest,
+            vision,
+            &index::PhotoRules::default(),
+            previous.as_ref(),
+            index::Portraits::Prepare,
+            |rm, photo| progress(rm, photo),
+        )?;
         // The index is a cache: on a full or read-only disk the booth runs on the one in memory
         // (and rebuilds it again at the next start) rather than not at all.
         if let Err(e) = index.write(dir) {
@@ -224,6 +232,7 @@ impl Gallery {
                 face: None,
                 embedding: crate::vision::embed::normalize(v).unwrap_or_default(),
                 appearance: appearance.and_then(crate::vision::embed::normalize),
+                portrait: None,
             });
         }
         let embedder = EmbedderId { id: "synthetic".into(), sha256: String::new(), dim, appearance: None };

@@ -222,8 +222,9 @@ pub fn create_with_progress(
     if let Some(dir) = gallery {
         let mut list = Vec::new();
         walk(dir, Path::new(""), &mut list)?;
-        // The booth builds its own index; a copy of ours would only be checked and replaced.
-        list.retain(|rel| rel != Path::new(crate::gallery::index::INDEX_FILE));
+        // The booth builds its own index (and the cards' portraits beside it); a copy of ours
+        // would only be checked and replaced.
+        list.retain(|rel| rel != Path::new(crate::gallery::index::INDEX_FILE) && !rel.starts_with(crate::gallery::portrait::DIR));
         let total = list.len();
         for (i, rel) in list.into_iter().enumerate() {
             let name = rel.to_str().with_context(|| format!("{}: file name is not UTF-8", dir.join(&rel).display()))?;

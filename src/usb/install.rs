@@ -533,11 +533,12 @@ fn stage(
     let previous = Index::read(&store.active).ok().flatten();
     let photos: usize = manifest.role_models.iter().map(|r| r.photos.len()).sum::<usize>().max(1);
     let mut n = 0;
-    let (idx, _stats) = index::build(&gallery, &manifest, &vision, &opts.rules, previous.as_ref(), |rm, photo| {
-        step(&format!("embedding {} ({})", photo, rm.id), 0.48 + 0.48 * n as f32 / photos as f32);
-        n += 1;
-    })
-    .map_err(|e| one(format!("gallery: {e:#}")))?;
+    let (idx, _stats) =
+        index::build(&gallery, &manifest, &vision, &opts.rules, previous.as_ref(), index::Portraits::Prepare, |rm, photo| {
+            step(&format!("embedding {} ({})", photo, rm.id), 0.48 + 0.48 * n as f32 / photos as f32);
+            n += 1;
+        })
+        .map_err(|e| one(format!("gallery: {e:#}")))?;
     if !idx.rejected.is_empty() {
         return Err(Refusal(idx.rejected.iter().map(|r| format!("gallery/{} ({}): {}", r.file, r.role_model, r.reason)).collect()));
     }

@@ -110,7 +110,11 @@ pub fn demo_gallery(tmp: &TempDir) -> PathBuf {
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).expect("mkdir");
         for e in std::fs::read_dir(from).expect("read fixture").flatten() {
-            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy fixture");
+            if e.file_type().expect("file type").is_dir() {
+                copy_dir(&e.path(), &to.join(e.file_name())); // the index's prepared portraits
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).expect("copy fixture");
+            }
         }
     }
     for part in ["gallery", "visitors"] {

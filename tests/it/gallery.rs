@@ -27,7 +27,8 @@ fn fresh_demo_gallery(tmp: &TempDir) -> (DemoData, GalleryManifest) {
     rolemirror::demo::data::fetch(&shared().join("data"), tmp.path()).expect("demo fetch from ../shared/data");
     let dir = tmp.path().join("gallery");
     let manifest = GalleryManifest::load(&dir).expect("manifest");
-    let (index, stats) = index::build(&dir, &manifest, default_vision(), &PhotoRules::default(), None, |_, _| {}).expect("build");
+    let (index, stats) =
+        index::build(&dir, &manifest, default_vision(), &PhotoRules::default(), None, index::Portraits::Prepare, |_, _| {}).expect("build");
     assert_eq!((stats.embedded, stats.rejected), (12, 0), "{:?}", index.rejected);
     index.write(&dir).expect("write index");
     (demo, manifest)
@@ -75,7 +76,8 @@ fn rebuild_uses_the_cache_and_changes_are_detected() {
     let manifest = GalleryManifest::load(&dir).expect("manifest");
     let previous = Index::read(&dir).expect("read").expect("exists");
     assert!(previous.staleness(&dir, &v.embedder_id).is_none());
-    let (again, stats) = index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&previous), |_, _| {}).expect("build");
+    let (again, stats) =
+        index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&previous), index::Portraits::Prepare, |_, _| {}).expect("build");
     assert_eq!((stats.embedded, stats.reused), (0, 12));
     assert_eq!(again.photos, previous.photos);
 
@@ -88,13 +90,87 @@ fn rebuild_uses_the_cache_and_changes_are_detected() {
     let swapped = &manifest.role_models[0].photos[0];
     std::fs::copy(shared().join("data/faces-small/img2.jpg"), dir.join(swapped)).expect("copy");
     assert!(previous.staleness(&dir, &v.embedder_id).expect("stale").contains(swapped.as_str()));
-    let (_, stats) = index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&previous), |_, _| {}).expect("build");
+    let (_, stats) =
+        index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&previous), index::Portraits::Prepare, |_, _| {}).expect("build");
     assert_eq!((stats.embedded, stats.reused), (1, 11));
 
     // A corrupt index is an error that says what to run.
     std::fs::write(dir.join(index::INDEX_FILE), b"{not json").expect("write");
     let err = Gallery::open(&dir, &v.embedder_id).expect_err("corrupt");
     assert!(format!("{err:#}").contains("gallery build"), "{err:#}");
+}
+
+/// Each card's portrait is prepared at build beside the index (the 3:4 crop the card would have
+/// made from the photo, as a JPEG checked by its sha256) and is what the card shows; a changed
+/// or missing portrait, or an index from before them, is stale and rebuilt without embedding a
+/// photo again; a changed portrait is never shown (the card decodes the photo instead).
+#[test]
+fn cards_show_portraits_prepared_at_build() {
+    use rolemirror::display::render::Assets;
+    use rolemirror::display::text::Fonts;
+    use rolemirror::gallery::portrait;
+    let tmp = TempDir::new("portraits");
+    fresh_demo_gallery(&tmp);
+    let dir = tmp.path().join("gallery");
+    let v = default_vision();
+    let idx = Index::read(&dir).expect("read").expect("exists");
+    let firsts: Vec<&index::PhotoEntry> =
+        idx.photos.iter().filter(|p| idx.photos.iter().find(|q| q.role_model == p.role_model) == Some(*p)).collect();
+    assert_eq!(firsts.len(), 12);
+    for p in &firsts {
+        let prepared = p.portrait.as_ref().unwrap_or_else(|| panic!("{}: no portrait", p.file));
+        assert_eq!(portrait::problem(&dir, prepared), None);
+        // The crop the card made from the photo before, within JPEG's loss.
+        let want = portrait::crop(&image::load(&dir.join(&p.file), image::DEFAULT_MAX_PIXELS).expect("photo"), p.face);
+        let got = portrait::load(&dir, prepared).expect("portrait");
+        assert_eq!(got.dimensions(), want.dimensions(), "{}", p.file);
+        let mean = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / got.as_raw().len() as f64;
+        assert!(mean < 3.0, "{}: portrait {mean:.2} levels from the photo's crop on average", p.file);
+    }
+    assert_eq!(std::fs::read_dir(dir.join(portrait::DIR)).expect("portraits").count(), 12);
+    // The card shows the prepared portrait.
+    let gallery = Gallery::open(&dir, &v.embedder_id).expect("opens");
+    let fonts = Fonts::load(
+        std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+        std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    )
+    .expect("fonts");
+    let assets = Assets::new(fonts, Default::default(), Some(&gallery));
+    let first = gallery.index.photos.iter().find(|p| p.role_model == gallery.role_models[0].id).expect("first");
+    let prepared = first.portrait.clone().expect("portrait");
+    assert_eq!(*assets.photo(0).expect("shown"), portrait::load(&dir, &prepared).expect("portrait"));
+    // A changed portrait: not shown (the photo's own crop is), and the index is stale.
+    let tampered = portrait::load(&dir, &prepared).expect("portrait");
+    let mut bad = Vec::new();
+    ::image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bad, 50).encode_image(&tampered).expect("encode");
+    std::fs::write(dir.join(&prepared.file), &bad).expect("tamper");
+    assets.forget_portraits();
+    let shown = assets.photo(0).expect("shown");
+    assert_eq!(*shown, portrait::crop(&image::load(&dir.join(&first.file), image::DEFAULT_MAX_PIXELS).expect("photo"), first.face));
+    let why = gallery.index.staleness(&dir, &v.embedder_id).expect("stale");
+    assert!(why.contains(&prepared.file) && why.contains("changed"), "{why}");
+    // Rebuilt from the previous index: nothing embedded again, the portrait made again.
+    let manifest = GalleryManifest::load(&dir).expect("manifest");
+    let (again, stats) =
+        index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&gallery.index), index::Portraits::Prepare, |_, _| {})
+            .expect("build");
+    assert_eq!((stats.embedded, stats.reused), (0, 12));
+    assert_eq!(again.staleness(&dir, &v.embedder_id), None);
+    // An index from before prepared portraits: stale, and the booth's open rebuilds it.
+    let mut old = again.clone();
+    old.photos.iter_mut().for_each(|p| p.portrait = None);
+    old.write(&dir).expect("write");
+    std::fs::remove_dir_all(dir.join(portrait::DIR)).expect("rm");
+    assert!(old.staleness(&dir, &v.embedder_id).expect("stale").contains("no prepared portrait"));
+    let (g, rebuilt) = Gallery::open_or_build(&dir, v, |_, _| {}).expect("rebuilt");
+    assert!(rebuilt.expect("why").contains("no prepared portrait"));
+    assert!(g.index.photos.iter().filter(|p| p.portrait.is_some()).count() == 12);
+    assert_eq!(Index::read(&dir).expect("read").expect("exists").staleness(&dir, &v.embedder_id), None);
+    // A check (`gallery build --check`, `gallery preview`) writes nothing.
+    std::fs::remove_dir_all(dir.join(portrait::DIR)).expect("rm");
+    let (checked, _) = index::build(&dir, &manifest, v, &PhotoRules::default(), None, index::Portraits::Keep, |_, _| {}).expect("check");
+    assert!(checked.photos.iter().all(|p| p.portrait.is_none()));
+    assert!(!dir.join(portrait::DIR).exists());
 }
 
 #[test]
@@ -116,7 +192,7 @@ fn untrustworthy_photos_are_reported_not_guessed() {
     std::fs::write(dir.join("gallery.toml"), toml).expect("write");
     let manifest = GalleryManifest::load(dir).expect("manifest");
     let rules = PhotoRules { min_eye_distance: 24.0, ..Default::default() };
-    let (index, _) = index::build(dir, &manifest, default_vision(), &rules, None, |_, _| {}).expect("build");
+    let (index, _) = index::build(dir, &manifest, default_vision(), &rules, None, index::Portraits::Keep, |_, _| {}).expect("build");
     let reasons: HashMap<&str, &str> = index.rejected.iter().map(|r| (r.file.as_str(), r.reason.as_str())).collect();
     eprintln!("{reasons:#?}");
     assert!(reasons["couple.jpg"].contains("comparable"), "{reasons:?}");

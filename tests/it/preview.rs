@@ -7,8 +7,9 @@ use std::path::Path;
 use crate::common::*;
 use rolemirror::config::Config;
 use rolemirror::display::preview::{self, Severity};
-use rolemirror::display::render::{portrait, Assets};
+use rolemirror::display::render::Assets;
 use rolemirror::display::text::Fonts;
+use rolemirror::gallery::portrait::crop as portrait;
 use rolemirror::gallery::Gallery;
 use rolemirror::util::Size;
 

@@ -346,7 +346,7 @@ fn portraits_from_files_are_decoded_when_shown_and_only_a_few_kept() {
                 role: String::new(),
                 branch: String::new(),
                 quote: String::new(),
-                photo: Photo::File { path, face: Some([60.0, 80.0, 180.0, 240.0]) },
+                photo: Photo::File { path, face: Some([60.0, 80.0, 180.0, 240.0]), prepared: None },
                 qr: None,
             }
         })

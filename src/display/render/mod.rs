@@ -46,10 +46,13 @@ pub enum Photo {
     None,
     /// Already decoded (a portrait drawn in memory).
     Decoded(Arc<RgbImage>),
-    /// The gallery photo and its face box, cropped by [`portrait`] when shown.
+    /// The gallery photo and its face box: its prepared portrait (in the gallery directory,
+    /// [`crate::gallery::portrait`]) decoded when shown, else the photo itself, decoded and
+    /// cropped by [`crate::gallery::portrait::crop`] when shown.
     File {
         path: PathBuf,
         face: Option<[f32; 4]>,
+        prepared: Option<(PathBuf, crate::gallery::portrait::Prepared)>,
     },
 }
 
@@ -64,26 +67,6 @@ pub struct Assets {
     portraits: Mutex<Vec<(usize, Option<Arc<RgbImage>>)>>,
 }
 
-/// A 3:4 portrait crop around a face box, resized to fit 600x800.
-pub fn portrait(img: &RgbImage, face: Option<[f32; 4]>) -> RgbImage {
-    let (w, h) = (img.width() as f32, img.height() as f32);
-    let (cx, cy, fw) = match face {
-        Some(b) if b[2] > 0.0 => (b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2]),
-        _ => (w / 2.0, h / 2.0, w / 2.0),
-    };
-    let mut cw = (fw * 2.2).min(w).min(h * 0.75);
-    let mut ch = cw * 4.0 / 3.0;
-    if ch > h {
-        ch = h;
-        cw = ch * 0.75;
-    }
-    let x0 = (cx - cw / 2.0).clamp(0.0, (w - cw).max(0.0));
-    let y0 = (cy - ch * 0.45).clamp(0.0, (h - ch).max(0.0));
-    let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, cw.max(1.0) as u32, ch.max(1.0) as u32).to_image();
-    let scale = (600.0 / crop.width() as f32).min(800.0 / crop.height() as f32).min(1.0);
-    crate::util::image::resize(&crop, ((crop.width() as f32 * scale) as u32).max(1), ((crop.height() as f32 * scale) as u32).max(1))
-}
-
 /// QR code modules for a URL.
 pub fn qr_modules(url: &str) -> Option<(Vec<bool>, usize)> {
     let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).ok()?;
@@ -95,12 +78,11 @@ impl Card {
     /// Builds a card: the first accepted photo of the role model (decoded and cropped around its
     /// face when a scene shows it).
     pub fn build(gallery: &Gallery, rm: &RoleModel) -> Card {
-        let photo = gallery
-            .index
-            .photos
-            .iter()
-            .find(|p| p.role_model == rm.id)
-            .map_or(Photo::None, |p| Photo::File { path: gallery.dir.join(&p.file), face: p.face });
+        let photo = gallery.index.photos.iter().find(|p| p.role_model == rm.id).map_or(Photo::None, |p| Photo::File {
+            path: gallery.dir.join(&p.file),
+            face: p.face,
+            prepared: p.portrait.clone().map(|prepared| (gallery.dir.clone(), prepared)),
+        });
         Card {
             name: rm.name.clone(),
             role: rm.role.clone(),
@@ -139,13 +121,19 @@ impl Assets {
     /// and three more look-alikes), the showcase one.
     pub const PORTRAITS_KEPT: usize = 6;
 
+    /// Forgets the portraits kept (`rolemirror bench` times a result card as for a role model
+    /// not shown lately).
+    pub fn forget_portraits(&self) {
+        self.portraits.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// The portrait of card `i`: decoded from its file the first time a scene shows it, then
     /// kept among the last [`Self::PORTRAITS_KEPT`]. A photo that no longer decodes gives none.
     pub fn photo(&self, i: usize) -> Option<Arc<RgbImage>> {
-        let (path, face) = match &self.cards.get(i)?.photo {
+        let (path, face, prepared) = match &self.cards.get(i)?.photo {
             Photo::None => return None,
             Photo::Decoded(img) => return Some(img.clone()),
-            Photo::File { path, face } => (path, *face),
+            Photo::File { path, face, prepared } => (path, *face, prepared),
         };
         let mut kept = self.portraits.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(at) = kept.iter().position(|(k, _)| *k == i) {
@@ -154,10 +142,22 @@ impl Assets {
             kept.push(entry);
             return img;
         }
-        let img = crate::util::image::load(path, crate::util::image::DEFAULT_MAX_PIXELS).ok().map(|img| Arc::new(portrait(&img, face)));
-        // The whole photo was decoded for the crop: hand its memory back rather than let the heap
-        // keep growing with each portrait shown (the soak's RSS curve).
-        crate::util::memory::release_free();
+        let ready = prepared.as_ref().and_then(|(dir, p)| match crate::gallery::portrait::load(dir, p) {
+            Ok(img) => Some(Arc::new(img)),
+            Err(e) => {
+                log::warn!("{e:#}: showing {} (decoded now; the next start rebuilds the portrait)", path.display());
+                None
+            }
+        });
+        let img = ready.or_else(|| {
+            let img = crate::util::image::load(path, crate::util::image::DEFAULT_MAX_PIXELS)
+                .ok()
+                .map(|img| Arc::new(crate::gallery::portrait::crop(&img, face)));
+            // The whole photo was decoded for the crop: hand its memory back rather than let the
+            // heap keep growing with each portrait shown (the soak's RSS curve).
+            crate::util::memory::release_free();
+            img
+        });
         if kept.len() >= Self::PORTRAITS_KEPT {
             kept.remove(0);
         }

@@ -381,6 +381,7 @@ mod tests {
                 face: None,
                 embedding: normalize(v.to_vec()).expect("unit"),
                 appearance: None,
+                portrait: None,
             });
         }
         let embedder = crate::vision::EmbedderId { id: "t".into(), sha256: String::new(), dim: 3, appearance: None };

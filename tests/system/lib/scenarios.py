@@ -4,6 +4,7 @@ Each scenario sets up what it needs (install, config, gallery, camera) if an ear
 so any selection runs; run in order, each builds on the state the previous ones left.
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -561,6 +562,12 @@ def guest_gallery(ctx, tag):
             shutil.copytree(d, copy, ignore=shutil.ignore_patterns("index.json"))
             with open(os.path.join(copy, "index.json"), "w") as f:
                 f.write(ctx.vm.sh("cat /var/lib/rolemirror/gallery/index.json"))
+            # The cards' prepared portraits the guest made beside its index (JPEG, made from
+            # its own face boxes): the host's render shows the same pixels.
+            packed = ctx.vm.sh("cd /var/lib/rolemirror/gallery && if [ -d index-portraits ]; then tar -cz index-portraits | base64 -w0; fi")
+            shutil.rmtree(os.path.join(copy, "index-portraits"), ignore_errors=True)
+            if packed.strip():
+                subprocess.run(["tar", "-xz", "-C", copy], input=base64.b64decode(packed.strip()), check=True)
             return copy, os.path.basename(d)
     raise AssertionError(f"the guest's gallery is none of the host's (demo, {', '.join(os.listdir(galleries)) if os.path.isdir(galleries) else 'no stick'}): "
                          f"{sorted(have)}")
