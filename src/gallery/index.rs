@@ -195,14 +195,13 @@ pub fn build(
             let first = !index.photos.iter().any(|p| p.role_model == rm.id);
             if let Some(cached) = cache.get(sha256.as_str()) {
                 let mut entry = PhotoEntry { role_model: rm.id.clone(), file: photo.clone(), sha256, ..(*cached).clone() };
-                entry.portrait = match (first, portraits) {
-                    (false, _) => None,
-                    (true, Portraits::Keep) => entry.portrait.filter(|p| portrait::problem(dir, p).is_none()),
-                    (true, Portraits::Prepare) => match entry.portrait.filter(|p| portrait::problem(dir, p).is_none()) {
-                        Some(p) => Some(p),
-                        None => decode_photo(&bytes, rules).ok().and_then(|img| prepared(dir, &entry.sha256, &img, entry.face)),
-                    },
-                };
+                // A valid portrait is kept; a missing or changed one is made again (not by a check).
+                let valid = entry.portrait.take().filter(|p| first && portrait::problem(dir, p).is_none());
+                entry.portrait = valid.or_else(|| {
+                    (first && portraits == Portraits::Prepare)
+                        .then(|| decode_photo(&bytes, rules).ok().and_then(|img| prepared(dir, &entry.sha256, &img, entry.face)))
+                        .flatten()
+                });
                 index.photos.push(entry);
                 stats.reused += 1;
                 continue;
@@ -372,12 +371,7 @@ impl Index {
         }
         // Each card's prepared portrait, as recorded (an index from before prepared portraits
         // is rebuilt once: embeddings reused, the portraits made).
-        let mut seen: Vec<&str> = Vec::new();
-        for photo in &self.photos {
-            if seen.contains(&photo.role_model.as_str()) {
-                continue;
-            }
-            seen.push(&photo.role_model);
+        for photo in self.photos.iter().filter(|p| first_of_role_model(self, p)) {
             match &photo.portrait {
                 None => return Some(format!("photo {}: no prepared portrait", photo.file)),
                 Some(p) => {
