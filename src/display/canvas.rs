@@ -84,6 +84,33 @@ impl Canvas {
         (py * w + px) * 3
     }
 
+    /// How far the byte offset moves for one step right in layout coordinates.
+    #[inline]
+    fn step_right(&self) -> isize {
+        let row = self.width as isize * 3;
+        match self.rotation {
+            Rotation::R0 => 3,
+            Rotation::R90 => -row,
+            Rotation::R180 => -3,
+            Rotation::R270 => row,
+        }
+    }
+
+    /// Writes `colors` into the run of `len` layout pixels that starts at (x, y), which must lie
+    /// inside the layout; stops early when `colors` ends.
+    #[inline]
+    fn write_run(&mut self, x: u32, y: u32, len: usize, colors: impl Iterator<Item = Rgb888>) {
+        let step = self.step_right();
+        let mut at = self.offset(x, y) as isize;
+        for c in colors.take(len) {
+            let i = at as usize;
+            if let Some(px) = self.pixels.get_mut(i..i + 3) {
+                px.copy_from_slice(&[c.r(), c.g(), c.b()]);
+            }
+            at += step;
+        }
+    }
+
     /// Whether the layout point is inside.
     #[inline]
     fn inside(&self, p: Point) -> bool {
@@ -91,14 +118,44 @@ impl Canvas {
         p.x >= 0 && p.y >= 0 && (p.x as u32) < lw && (p.y as u32) < lh
     }
 
-    /// Copies an RGB image (or the part that fits) with its top-left at layout point (x, y).
-    pub fn blit(&mut self, img: &image::RgbImage, x: i32, y: i32) {
-        for (ix, iy, p) in img.enumerate_pixels() {
-            let at = Point::new(x.saturating_add(ix as i32), y.saturating_add(iy as i32));
-            if self.inside(at) {
-                let i = self.offset(at.x as u32, at.y as u32);
-                self.pixels[i..i + 3].copy_from_slice(&p.0);
+    /// Copies an RGB image (or the part that fits) with its top-left at layout point (x, y),
+    /// flipped left to right with `mirror`. Row by row: on an unturned canvas each row is one
+    /// copy (the camera picture and the portraits are most of a result card's pixels).
+    pub fn blit(&mut self, img: &image::RgbImage, x: i32, y: i32, mirror: bool) {
+        let (iw, ih) = (i64::from(img.width()), i64::from(img.height()));
+        let (lw, lh) = self.layout_size();
+        // The image's columns and rows that land inside the layout.
+        let (c0, c1) = ((-i64::from(x)).max(0), iw.min(i64::from(lw) - i64::from(x)));
+        let (r0, r1) = ((-i64::from(y)).max(0), ih.min(i64::from(lh) - i64::from(y)));
+        if c0 >= c1 || r0 >= r1 {
+            return;
+        }
+        let (c0, c1, r0, r1) = (c0 as usize, c1 as usize, r0 as usize, r1 as usize);
+        let row_bytes = img.width() as usize * 3;
+        for r in r0..r1 {
+            let row = &img.as_raw()[r * row_bytes..(r + 1) * row_bytes];
+            // Layout x of image column c is x + c; mirrored, column c shows image column iw-1-c.
+            let (lx, ly) = ((i64::from(x) + c0 as i64) as u32, (i64::from(y) + r as i64) as u32);
+            let at = self.offset(lx, ly);
+            let n = c1 - c0;
+            if self.rotation == Rotation::R0 {
+                let dst = &mut self.pixels[at..at + n * 3];
+                if mirror {
+                    let src = &row[(iw as usize - c1) * 3..(iw as usize - c0) * 3];
+                    for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(3).rev()) {
+                        d.copy_from_slice(s);
+                    }
+                } else {
+                    dst.copy_from_slice(&row[c0 * 3..c1 * 3]);
+                }
+                continue;
             }
+            let src = |c: usize| if mirror { iw as usize - 1 - c } else { c };
+            let colors = (c0..c1).map(|c| {
+                let p = &row[src(c) * 3..src(c) * 3 + 3];
+                Rgb888::new(p[0], p[1], p[2])
+            });
+            self.write_run(lx, ly, n, colors);
         }
     }
 
@@ -149,22 +206,60 @@ impl DrawTarget for Canvas {
         Ok(())
     }
 
+    /// Row by row (the default goes through [`DrawTarget::draw_iter`] a pixel at a time, with
+    /// the bounds and rotation worked out for each: images are most of a result card's pixels).
+    fn fill_contiguous<I>(&mut self, area: &Rectangle, colors: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = Self::Color>,
+    {
+        let shown = area.intersection(&self.bounding_box());
+        if shown.size.width == 0 || shown.size.height == 0 {
+            return Ok(());
+        }
+        // The colours run over the whole area, row by row: skip the parts outside the canvas.
+        let (area_w, shown_w) = (area.size.width as usize, shown.size.width as usize);
+        let left = (shown.top_left.x - area.top_left.x) as usize;
+        let right = area_w - left - shown_w;
+        let above = (shown.top_left.y - area.top_left.y) as usize;
+        let mut colors = colors.into_iter();
+        let skip = |colors: &mut I::IntoIter, n: usize| {
+            if n > 0 {
+                colors.nth(n - 1);
+            }
+        };
+        skip(&mut colors, above * area_w);
+        for row in 0..shown.size.height as i32 {
+            skip(&mut colors, left);
+            self.write_run(shown.top_left.x as u32, (shown.top_left.y + row) as u32, shown_w, colors.by_ref());
+            skip(&mut colors, right);
+        }
+        Ok(())
+    }
+
     fn fill_solid(&mut self, area: &Rectangle, color: Self::Color) -> Result<(), Self::Error> {
         let area = area.intersection(&self.bounding_box());
-        let Some(end) = area.bottom_right() else { return Ok(()) };
-        let rgb = [color.r(), color.g(), color.b()];
-        for y in area.top_left.y..=end.y {
-            for x in area.top_left.x..=end.x {
-                let i = self.offset(x as u32, y as u32);
-                self.pixels[i..i + 3].copy_from_slice(&rgb);
-            }
+        if area.size.width == 0 || area.size.height == 0 {
+            return Ok(());
+        }
+        for row in 0..area.size.height as i32 {
+            let y = (area.top_left.y + row) as u32;
+            self.write_run(area.top_left.x as u32, y, area.size.width as usize, std::iter::repeat(color));
         }
         Ok(())
     }
 
     fn clear(&mut self, color: Self::Color) -> Result<(), Self::Error> {
-        for px in self.pixels.chunks_exact_mut(3) {
+        // One row, then copies of it (memcpy rather than three bytes at a time).
+        let row = self.width as usize * 3;
+        if row == 0 || self.pixels.is_empty() {
+            return Ok(());
+        }
+        for px in self.pixels[..row].chunks_exact_mut(3) {
             px.copy_from_slice(&[color.r(), color.g(), color.b()]);
+        }
+        let (first, rest) = self.pixels.split_at_mut(row);
+        for r in rest.chunks_exact_mut(row) {
+            r.copy_from_slice(first);
         }
         Ok(())
     }
@@ -229,12 +324,51 @@ mod tests {
         assert_eq!(small, vec![0, 0, 0, 0]);
     }
 
+    /// An image whose every pixel differs.
+    fn distinct(w: u32, h: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8 + 1, y as u8 + 1, (x * 7 + y * 13) as u8]))
+    }
+
+    #[test]
+    fn the_fast_paths_draw_what_a_pixel_at_a_time_draws() {
+        // blit, fill_contiguous and fill_solid write rows at once; each must equal drawing its
+        // pixels one by one (through draw_iter), on every rotation, clipped on every side.
+        let img = distinct(7, 5);
+        for rotation in [Rotation::R0, Rotation::R90, Rotation::R180, Rotation::R270] {
+            for (x, y) in [(1, 1), (-3, -2), (4, 3), (-8, 0), (9, 9)] {
+                for mirror in [false, true] {
+                    let (mut fast, mut slow) = (Canvas::rotated(9, 6, rotation), Canvas::rotated(9, 6, rotation));
+                    fast.blit(&img, x, y, mirror);
+                    let pixels = img.enumerate_pixels().map(|(ix, iy, _)| {
+                        let p = img.get_pixel(if mirror { 6 - ix } else { ix }, iy).0;
+                        Pixel(Point::new(x + ix as i32, y + iy as i32), Rgb888::new(p[0], p[1], p[2]))
+                    });
+                    let _ = slow.draw_iter(pixels);
+                    assert_eq!(fast, slow, "blit {rotation:?} at ({x}, {y}) mirror {mirror}");
+                }
+                let area = Rectangle::new(Point::new(x, y), Size::new(7, 5));
+                let colors = || img.pixels().map(|p| Rgb888::new(p[0], p[1], p[2]));
+                let (mut fast, mut slow) = (Canvas::rotated(9, 6, rotation), Canvas::rotated(9, 6, rotation));
+                let _ = fast.fill_contiguous(&area, colors());
+                let _ = slow.draw_iter(area.points().zip(colors()).map(|(p, c)| Pixel(p, c)));
+                assert_eq!(fast, slow, "fill_contiguous {rotation:?} at ({x}, {y})");
+                let (mut fast, mut slow) = (Canvas::rotated(9, 6, rotation), Canvas::rotated(9, 6, rotation));
+                let _ = fast.fill_solid(&area, Rgb888::CYAN);
+                let _ = slow.draw_iter(area.points().map(|p| Pixel(p, Rgb888::CYAN)));
+                assert_eq!(fast, slow, "fill_solid {rotation:?} at ({x}, {y})");
+            }
+        }
+        let mut c = Canvas::new(3, 2);
+        let _ = c.clear(Rgb888::new(1, 2, 3));
+        assert_eq!(c.rgb(), &[1, 2, 3].repeat(6)[..]);
+    }
+
     #[test]
     fn blit_lands_in_layout_coordinates() {
         let img = image::RgbImage::from_fn(2, 1, |x, _| image::Rgb([x as u8 * 100 + 1, 0, 0]));
         let mut c = Canvas::rotated(3, 4, Rotation::R90); // layout 4x3
-        c.blit(&img, 3, 0); // the second pixel falls off the layout's right edge
-                            // Layout (3, 0) is physical (0, 0) on a screen turned by 90 (its top row on the right).
+        c.blit(&img, 3, 0, false); // the second pixel falls off the layout's right edge
+                                   // Layout (3, 0) is physical (0, 0) on a screen turned by 90 (its top row on the right).
         assert_eq!(c.pixel(0, 0), Some([1, 0, 0]));
         assert_eq!(c.rgb().iter().filter(|v| **v != 0).count(), 1);
     }

@@ -421,7 +421,7 @@ impl ContactSheet {
             .into_styled(embedded_graphics::primitives::PrimitiveStyle::with_fill(c))
             .draw(&mut self.canvas);
         }
-        self.canvas.blit(&small, x, y);
+        self.canvas.blit(&small, x, y, false);
         let plural = if problems == 1 { "" } else { "s" };
         let marker = match worst {
             Some(Severity::Error) => format!("  ✗ {problems} problem{plural}, error"),

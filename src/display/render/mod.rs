@@ -1,5 +1,5 @@
-//! Rendering: a pure function from a [`Scene`] (and the gallery's assets) to pixels on any
-//! `embedded_graphics` `DrawTarget<Color = Rgb888>`. Layouts scale with the screen, from a
+//! Rendering: a pure function from a [`Scene`] (and the gallery's assets) to pixels on a
+//! [`Canvas`] (an `embedded_graphics` draw target; images are copied to it row by row). Layouts scale with the screen, from a
 //! 240x320 portrait panel to 1920x1080; the unit `u` is 1/20 of the shorter side (54 px on
 //! 1080p: body text of 0.8u = 43 px, names of 1.6u = 86 px, readable at 2 m). Tall portrait
 //! screens (1080x1920, 720x1280) have layouts of their own ([`tall`]).
@@ -8,6 +8,7 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 
+use super::canvas::Canvas;
 use super::hit::{targets, Rect, Target};
 use super::scene::{Guidance, Scene, Visitor};
 use super::text::{draw_line, draw_paragraph_fit, width, Align, Fit, Fonts, Style};
@@ -166,13 +167,13 @@ impl Assets {
     }
 }
 
-fn fill<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i32, c: Rgb888) {
+fn fill(t: &mut Canvas, x: i32, y: i32, w: i32, h: i32, c: Rgb888) {
     if w > 0 && h > 0 {
         let _ = Rectangle::new(Point::new(x, y), Size::new(w as u32, h as u32)).into_styled(PrimitiveStyle::with_fill(c)).draw(t);
     }
 }
 
-fn frame<D: DrawTarget<Color = Rgb888>>(t: &mut D, x: i32, y: i32, w: i32, h: i32, stroke: i32, c: Rgb888) {
+fn frame(t: &mut Canvas, x: i32, y: i32, w: i32, h: i32, stroke: i32, c: Rgb888) {
     fill(t, x, y, w, stroke, c);
     fill(t, x, y + h - stroke, w, stroke, c);
     fill(t, x, y, stroke, h, c);
@@ -216,16 +217,7 @@ impl Placed {
 /// Draws `img` scaled (keeping its aspect) and centred in the box, flipped left to right with
 /// `mirror` (while drawing: no flipped copy); returns where it landed.
 #[allow(clippy::too_many_arguments)]
-fn draw_image<D: DrawTarget<Color = Rgb888>>(
-    t: &mut D,
-    img: &RgbImage,
-    x: i32,
-    y: i32,
-    w: i32,
-    h: i32,
-    fill: Fill,
-    mirror: bool,
-) -> Placed {
+fn draw_image(t: &mut Canvas, img: &RgbImage, x: i32, y: i32, w: i32, h: i32, fill: Fill, mirror: bool) -> Placed {
     let nothing = Placed { x, y, w: 0, h: 0, ox: x as f32, oy: y as f32, scale: 1.0 };
     if w <= 0 || h <= 0 || img.width() == 0 || img.height() == 0 {
         return nothing;
@@ -241,27 +233,14 @@ fn draw_image<D: DrawTarget<Color = Rgb888>>(
     let scaled =
         if (rw, rh) == (iw, ih) { crate::util::image::resize(img, dw, dh) } else { crate::util::image::resize_region(img, region, dw, dh) };
     let (dx, dy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
-    blit(t, &scaled, dx, dy, mirror);
+    t.blit(&scaled, dx, dy, mirror);
     Placed { x: dx, y: dy, w: dw as i32, h: dh as i32, ox: dx as f32 - region.x as f32 * s, oy: dy as f32 - region.y as f32 * s, scale: s }
-}
-
-/// Copies `img` to the screen at `x`, `y`, flipped left to right with `mirror`.
-fn blit<D: DrawTarget<Color = Rgb888>>(t: &mut D, img: &RgbImage, x: i32, y: i32, mirror: bool) {
-    let (w, h) = img.dimensions();
-    let area = Rectangle::new(Point::new(x, y), Size::new(w, h));
-    let colors = (0..h).flat_map(|py| {
-        (0..w).map(move |px| {
-            let p = img.get_pixel(if mirror { w - 1 - px } else { px }, py).0;
-            Rgb888::new(p[0], p[1], p[2])
-        })
-    });
-    let _ = t.fill_contiguous(&area, colors);
 }
 
 /// Draws the visitor's picture filling the box: the part of the frame around their face (about
 /// 2.2 face heights tall, the face centred, at the box's aspect; moved inside the frame near its
 /// edges), mirrored as the live view shows it. Only that part is scaled.
-fn draw_visitor<D: DrawTarget<Color = Rgb888>>(t: &mut D, v: &Visitor, x: i32, y: i32, w: i32, h: i32) {
+fn draw_visitor(t: &mut Canvas, v: &Visitor, x: i32, y: i32, w: i32, h: i32) {
     let (iw, ih) = (v.frame.width() as f32, v.frame.height() as f32);
     if w <= 0 || h <= 0 || iw < 1.0 || ih < 1.0 {
         return;
@@ -280,23 +259,14 @@ fn draw_visitor<D: DrawTarget<Color = Rgb888>>(t: &mut D, v: &Visitor, x: i32, y
     let y0 = (fy + fh / 2.0 - ch / 2.0).clamp(0.0, ih - ch);
     let region = crate::util::image::Region { x: x0 as u32, y: y0 as u32, width: (cw as u32).max(1), height: (ch as u32).max(1) };
     let scaled = crate::util::image::resize_region(&v.frame, region, w as u32, h as u32);
-    blit(t, &scaled, x, y, v.mirror);
+    t.blit(&scaled, x, y, v.mirror);
 }
 
 /// The visitor's live picture (left) and their match's portrait (right), side by side and the
 /// same size (2:3, as large as the box allows, centred in it). Once the visitor has gone their
 /// place stays, a plain panel, so the card does not jump. Returns the pictures' box.
 #[allow(clippy::too_many_arguments)]
-fn side_by_side<D: DrawTarget<Color = Rgb888>>(
-    t: &mut D,
-    c: &Ctx,
-    photo: Option<&RgbImage>,
-    visitor: Option<&Visitor>,
-    x: i32,
-    y: i32,
-    w: i32,
-    h: i32,
-) -> Rect {
+fn side_by_side(t: &mut Canvas, c: &Ctx, photo: Option<&RgbImage>, visitor: Option<&Visitor>, x: i32, y: i32, w: i32, h: i32) -> Rect {
     let (gap, stroke) = ((c.u * 0.6) as i32, (c.u * 0.09).max(2.0) as i32);
     let (mut sw, mut sh) = ((w - gap) / 2, (w - gap) / 2 * 3 / 2);
     if sh > h {
@@ -337,7 +307,7 @@ impl Buttons {
     }
 
     /// Draws them: "another match", and the language to switch to, by its own name.
-    fn draw<D: DrawTarget<Color = Rgb888>>(&self, t: &mut D, c: &Ctx, a: &Assets, tx: &Texts, current: Option<&str>) {
+    fn draw(&self, t: &mut Canvas, c: &Ctx, a: &Assets, tx: &Texts, current: Option<&str>) {
         let next = a.languages.iter().position(|(code, _)| Some(code.as_str()) == current).map_or(1, |i| i + 1);
         let labels = [
             (self.another, tx.another_match.as_str()),
@@ -354,7 +324,7 @@ impl Buttons {
     }
 }
 
-fn draw_qr<D: DrawTarget<Color = Rgb888>>(t: &mut D, qr: &(Vec<bool>, usize), x: i32, y: i32, size: i32) {
+fn draw_qr(t: &mut Canvas, qr: &(Vec<bool>, usize), x: i32, y: i32, size: i32) {
     let (modules, side) = qr;
     let quiet = 2;
     let cell = (size / (*side as i32 + 2 * quiet)).max(1);
@@ -399,17 +369,7 @@ impl<'a> Ctx<'a> {
     }
     /// [`draw_paragraph_fit`], noting how the text fitted.
     #[allow(clippy::too_many_arguments)]
-    fn paragraph<D: DrawTarget<Color = Rgb888>>(
-        &self,
-        t: &mut D,
-        s: &Style,
-        text: &str,
-        x: i32,
-        top: i32,
-        max_width: i32,
-        align: Align,
-        max_lines: usize,
-    ) -> i32 {
+    fn paragraph(&self, t: &mut Canvas, s: &Style, text: &str, x: i32, top: i32, max_width: i32, align: Align, max_lines: usize) -> i32 {
         let fit = draw_paragraph_fit(t, s, text, x, top, max_width, align, max_lines);
         let height = fit.height;
         self.fits.borrow_mut().push(fit);
@@ -418,13 +378,13 @@ impl<'a> Ctx<'a> {
 }
 
 /// Draws `scene` over the whole target.
-pub fn render<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &Assets, target: &mut D) {
+pub fn render(scene: &Scene, assets: &Assets, target: &mut Canvas) {
     render_measured(scene, assets, target);
 }
 
 /// Draws `scene` as [`render`] does and returns how each paragraph fitted its box (text cut
 /// with "…", a word cut across lines, a quote with no room left), in drawing order.
-pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &Assets, target: &mut D) -> Vec<Fit> {
+pub fn render_measured(scene: &Scene, assets: &Assets, target: &mut Canvas) -> Vec<Fit> {
     let size = target.bounding_box().size;
     let (w, h) = (size.width as i32, size.height as i32);
     let ctx = Ctx { w, h, u: w.min(h) as f32 / 20.0, fonts: &assets.fonts, fits: Default::default() };
@@ -449,7 +409,7 @@ pub fn render_measured<D: DrawTarget<Color = Rgb888>>(scene: &Scene, assets: &As
     ctx.fits.into_inner()
 }
 
-fn centered<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, sub: &str) {
+fn centered(t: &mut Canvas, c: &Ctx, title: &str, sub: &str) {
     let margin = (c.u * 1.5) as i32;
     let s = c.style(true, 1.5, FG, BG);
     let used = c.paragraph(t, &s, title, margin, c.h / 2 - (c.u * 2.5) as i32, c.w - 2 * margin, Align::Center, 2);
@@ -457,7 +417,7 @@ fn centered<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, sub:
     c.paragraph(t, &s, sub, margin, c.h / 2 - (c.u * 2.5) as i32 + used + (c.u * 0.6) as i32, c.w - 2 * margin, Align::Center, 3);
 }
 
-fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showcase: Option<usize>) {
+fn attract(t: &mut Canvas, c: &Ctx, a: &Assets, showcase: Option<usize>) {
     let tx = &a.texts;
     let margin = (c.u * 1.0) as i32;
     let title = c.style(true, 1.4, ACCENT, BG);
@@ -499,8 +459,8 @@ fn attract<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, showca
 }
 
 #[allow(clippy::too_many_arguments)]
-fn live<D: DrawTarget<Color = Rgb888>>(
-    t: &mut D,
+fn live(
+    t: &mut Canvas,
     c: &Ctx,
     tx: &Texts,
     img: &RgbImage,
@@ -559,7 +519,7 @@ struct Match<'a> {
 
 /// The result card: the visitor and their match side by side, then who the match is. The buttons
 /// ([`Buttons`]) are drawn over it afterwards; the layout keeps their places free.
-fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, tx: &Texts, m: Match, buttons: &Buttons) {
+fn result(t: &mut Canvas, c: &Ctx, a: &Assets, tx: &Texts, m: Match, buttons: &Buttons) {
     let Some(card) = a.cards.get(m.best) else {
         centered(t, c, &tx.thanks, "");
         return;
@@ -676,7 +636,7 @@ fn result<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, a: &Assets, tx: &Te
     }
 }
 
-fn listing<D: DrawTarget<Color = Rgb888>>(t: &mut D, c: &Ctx, title: &str, lines: &[String], progress: Option<f32>) {
+fn listing(t: &mut Canvas, c: &Ctx, title: &str, lines: &[String], progress: Option<f32>) {
     let margin = (c.u * 1.0) as i32;
     fill(t, 0, 0, c.w, (c.u * 0.3) as i32, ACCENT);
     let s = c.style(true, 1.2, FG, BG);

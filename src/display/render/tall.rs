@@ -4,24 +4,16 @@
 
 use std::sync::Arc;
 
-use embedded_graphics::pixelcolor::Rgb888;
-use embedded_graphics::prelude::*;
-
 use super::{draw_image, draw_qr, frame, side_by_side, Assets, Buttons, Card, Ctx, Fill, Match, ACCENT, BG, FG, SOFT};
 use crate::config::Texts;
+use crate::display::canvas::Canvas;
 use crate::display::text::{draw_line, width, Align};
 use crate::vision::RgbImage;
 
 /// The attract screen on a tall portrait screen, below the title (which ends at `top`): the
 /// showcased role model's photo takes the height the texts leave, name and role under it, the
 /// invitation below, the privacy line at the bottom.
-pub(super) fn attract<D: DrawTarget<Color = Rgb888>>(
-    t: &mut D,
-    c: &Ctx,
-    a: &Assets,
-    top: i32,
-    card: Option<(&Card, Option<Arc<RgbImage>>)>,
-) {
+pub(super) fn attract(t: &mut Canvas, c: &Ctx, a: &Assets, top: i32, card: Option<(&Card, Option<Arc<RgbImage>>)>) {
     let tx = &a.texts;
     let margin = (c.u * 1.0) as i32;
     let tw = c.w - 2 * margin;
@@ -49,8 +41,8 @@ pub(super) fn attract<D: DrawTarget<Color = Rgb888>>(
 /// the screen), name, role, branch, likeness, the quote over the full width, and a bottom row with
 /// the further look-alikes above "another match" on the left and the QR code on the right.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn result<D: DrawTarget<Color = Rgb888>>(
-    t: &mut D,
+pub(super) fn result(
+    t: &mut Canvas,
     c: &Ctx,
     a: &Assets,
     tx: &Texts,
