@@ -127,7 +127,8 @@ fn cards_show_portraits_prepared_at_build() {
         let mean = got.as_raw().iter().zip(want.as_raw()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / got.as_raw().len() as f64;
         assert!(mean < 3.0, "{}: portrait {mean:.2} levels from the photo's crop on average", p.file);
     }
-    assert_eq!(std::fs::read_dir(dir.join(portrait::DIR)).expect("portraits").count(), 12);
+    // Each with its small copy, for the look-alikes' thumbnails.
+    assert_eq!(std::fs::read_dir(dir.join(portrait::DIR)).expect("portraits").count(), 24);
     // The card shows the prepared portrait.
     let gallery = Gallery::open(&dir, &v.embedder_id).expect("opens");
     let fonts = Fonts::load(
@@ -139,6 +140,8 @@ fn cards_show_portraits_prepared_at_build() {
     let first = gallery.index.photos.iter().find(|p| p.role_model == gallery.role_models[0].id).expect("first");
     let prepared = first.portrait.clone().expect("portrait");
     assert_eq!(*assets.photo(0).expect("shown"), portrait::load(&dir, &prepared).expect("portrait"));
+    // A thumbnail shows its small copy.
+    assert_eq!(*assets.thumbnail(0).expect("thumbnail"), portrait::load_small(&dir, &prepared).expect("small copy"));
     // A changed portrait: not shown (the photo's own crop is), and the index is stale.
     let tampered = portrait::load(&dir, &prepared).expect("portrait");
     let mut bad = Vec::new();
@@ -156,6 +159,13 @@ fn cards_show_portraits_prepared_at_build() {
             .expect("build");
     assert_eq!((stats.embedded, stats.reused), (0, 12));
     assert_eq!(again.staleness(&dir, &v.embedder_id), None);
+    // An index from before small copies: stale, and the rebuild adds them.
+    let mut older = again.clone();
+    older.photos.iter_mut().filter_map(|p| p.portrait.as_mut()).for_each(|p| p.small = None);
+    assert!(older.staleness(&dir, &v.embedder_id).expect("stale").contains("has no small copy"));
+    let (again, stats) =
+        index::build(&dir, &manifest, v, &PhotoRules::default(), Some(&older), index::Portraits::Prepare, |_, _| {}).expect("build");
+    assert_eq!((stats.embedded, again.staleness(&dir, &v.embedder_id)), (0, None));
     // An index from before prepared portraits: stale, and the booth's open rebuilds it.
     let mut old = again.clone();
     old.photos.iter_mut().for_each(|p| p.portrait = None);

@@ -57,6 +57,9 @@ pub enum Photo {
     },
 }
 
+/// A portrait shown: the card's index, and whether it is the small copy.
+type Shown = (usize, bool);
+
 /// Everything the renderer needs besides the scene.
 pub struct Assets {
     pub fonts: Fonts,
@@ -64,8 +67,9 @@ pub struct Assets {
     /// Every language a visitor can switch to, by code (see [`Assets::texts_in`]).
     pub languages: Vec<(String, Texts)>,
     pub cards: Vec<Card>,
-    /// Recently shown portraits decoded from their files, the latest last.
-    portraits: Mutex<Vec<(usize, Option<Arc<RgbImage>>)>>,
+    /// Recently shown portraits decoded from their files (by card, and whether the small copy),
+    /// the latest last.
+    portraits: Mutex<Vec<(Shown, Option<Arc<RgbImage>>)>>,
 }
 
 /// QR code modules for a URL.
@@ -131,23 +135,36 @@ impl Assets {
     /// The portrait of card `i`: decoded from its file the first time a scene shows it, then
     /// kept among the last [`Self::PORTRAITS_KEPT`]. A photo that no longer decodes gives none.
     pub fn photo(&self, i: usize) -> Option<Arc<RgbImage>> {
+        self.portrait(i, false)
+    }
+
+    /// The portrait of card `i` for a thumbnail: its prepared small copy
+    /// ([`crate::gallery::portrait::SMALL_SIZE`]), else the portrait itself.
+    pub fn thumbnail(&self, i: usize) -> Option<Arc<RgbImage>> {
+        self.portrait(i, true)
+    }
+
+    fn portrait(&self, i: usize, small: bool) -> Option<Arc<RgbImage>> {
         let (path, face, prepared) = match &self.cards.get(i)?.photo {
             Photo::None => return None,
             Photo::Decoded(img) => return Some(img.clone()),
             Photo::File { path, face, prepared } => (path, *face, prepared),
         };
         let mut kept = self.portraits.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = kept.iter().position(|(k, _)| *k == i) {
+        if let Some(at) = kept.iter().position(|(k, _)| *k == (i, small)) {
             let entry = kept.remove(at);
             let img = entry.1.clone();
             kept.push(entry);
             return img;
         }
-        let ready = prepared.as_ref().and_then(|(dir, p)| match crate::gallery::portrait::load(dir, p) {
-            Ok(img) => Some(Arc::new(img)),
-            Err(e) => {
-                log::warn!("{e:#}: showing {} (decoded now; the next start rebuilds the portrait)", path.display());
-                None
+        let ready = prepared.as_ref().and_then(|(dir, p)| {
+            let loaded = if small { crate::gallery::portrait::load_small(dir, p) } else { crate::gallery::portrait::load(dir, p) };
+            match loaded {
+                Ok(img) => Some(Arc::new(img)),
+                Err(e) => {
+                    log::warn!("{e:#}: showing {} (decoded now; the next start rebuilds the portrait)", path.display());
+                    None
+                }
             }
         });
         let img = ready.or_else(|| {
@@ -162,7 +179,7 @@ impl Assets {
         if kept.len() >= Self::PORTRAITS_KEPT {
             kept.remove(0);
         }
-        kept.push((i, img.clone()));
+        kept.push(((i, small), img.clone()));
         img
     }
 }
@@ -623,7 +640,7 @@ fn result(t: &mut Canvas, c: &Ctx, a: &Assets, tx: &Texts, m: Match, buttons: &B
         for (i, (idx, alike)) in others.iter().enumerate() {
             let Some(other) = a.cards.get(*idx) else { continue };
             let x0 = x + i as i32 * slot;
-            if let Some(photo) = a.photo(*idx) {
+            if let Some(photo) = a.thumbnail(*idx) {
                 draw_image(t, &photo, x0, ty, thumb_w, thumb_h, Fill::Fit, false);
             }
             let label_x = x0 + thumb_w + margin / 3;

@@ -119,7 +119,7 @@ pub(super) fn result(
     for (i, (idx, alike)) in others.iter().enumerate() {
         let Some(other) = a.cards.get(*idx) else { continue };
         let x0 = margin + i as i32 * slot;
-        if let Some(photo) = a.photo(*idx) {
+        if let Some(photo) = a.thumbnail(*idx) {
             draw_image(t, &photo, x0, top, thumb_w, thumb_h, Fill::Fit, false);
         }
         let y = top + thumb_h + margin / 4;
