@@ -45,7 +45,7 @@ Not part of CI (timings are measurements, not tests).
 
 usage: models/ort_compare.py [--image FILE] [--rounds 7] [--runs 15] [--sizes 640x480,384x288]
                              [--embedder faceplugin-mfn512-int8] [--clock cpu|wall] [--json]
-                             [--binary target/release/rolemirror]
+                             [--binary target/release/rolemirror] [--threads N (with --clock wall)]
 """
 import argparse, json, os, statistics, subprocess, sys, time
 
@@ -68,9 +68,12 @@ EMBEDDERS = {  # manifest id -> (file, preprocess: colour order, mean, std, appe
 }
 
 
+THREADS = 1  # --threads: intra-op threads for ORT, `--threads` for rolemirror bench
+
+
 def session(model, level):
     o = ort.SessionOptions()
-    o.intra_op_num_threads = 1
+    o.intra_op_num_threads = THREADS
     o.inter_op_num_threads = 1
     o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     o.graph_optimization_level = LEVELS[level]
@@ -196,7 +199,7 @@ def timed(f, clock):
 def tract_round(a, size):
     env = dict(os.environ, ROLEMIRROR_BENCH_CLOCK=a.clock)
     cmd = [a.binary, "--models", a.models, "--embedder", a.embedder, "--detector-input", f"{size[0]}x{size[1]}",
-           "bench", "--json", "--runs", str(a.runs), "--image", a.image]
+           "bench", "--json", "--runs", str(a.runs), "--image", a.image, "--threads", str(a.threads)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
 
 
@@ -211,7 +214,13 @@ def main():
     ap.add_argument("--binary", default="target/release/rolemirror")
     ap.add_argument("--models", default=HERE)
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads on both sides (ORT intra-op, tract's executor); more than 1 needs --clock wall")
     a = ap.parse_args()
+    global THREADS
+    THREADS = a.threads
+    if a.threads > 1 and a.clock == "cpu":
+        sys.exit("ort_compare: --threads above 1 needs --clock wall (a thread's CPU clock does not count its helpers)")
     sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes.split(",")]
 
     photo = cv2.imread(a.image)
@@ -226,7 +235,7 @@ def main():
     for _ in range(20):
         p0.embed(crop)
     proc, thr = time.process_time() - t0, time.thread_time() - c0
-    if thr <= 0 or proc / thr > 1.2:
+    if a.threads == 1 and (thr <= 0 or proc / thr > 1.2):
         print(f"warning: ORT used {proc / max(thr, 1e-9):.2f}x the calling thread's CPU time (other threads?)", file=sys.stderr)
 
     tract = {size: [] for size in sizes}
@@ -256,7 +265,7 @@ def main():
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
 
     med = statistics.median
-    result = {"clock": a.clock, "rounds": a.rounds, "runs": a.runs, "embedder": a.embedder, "image": a.image,
+    result = {"clock": a.clock, "threads": a.threads, "rounds": a.rounds, "runs": a.runs, "embedder": a.embedder, "image": a.image,
               "ort_version": ort.__version__, "sizes": {}}
     rows = []
     for size in sizes:
@@ -309,7 +318,7 @@ def main():
     if a.json:
         print(json.dumps(result))
         return
-    print(f"tract (rolemirror bench) vs ONNX Runtime {ort.__version__}, 1 thread, {a.clock} clock, "
+    print(f"tract (rolemirror bench) vs ONNX Runtime {ort.__version__}, {a.threads} thread(s), {a.clock} clock, "
           f"{a.rounds} interleaved rounds x {a.runs} runs, medians; {a.embedder}; {a.image} as a 640x480 frame")
     print(f"{'detector':<9} {'what':<40} {'tract ms':>9} {'ORT ms':>8} {'ratio':>6}")
     for key, label, t, o, r in rows:
