@@ -456,6 +456,18 @@ report_spool = "{dir}/spool"
     config
 }
 
+/// The names of the `.jpg` files in `dir`, sorted.
+fn jpegs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (see ../shared/data/README.md)", dir.display()))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jpg"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// What the booth starts with.
 struct Setup {
     /// The active gallery at start (a folder with gallery.toml, its photos and, when built, its
@@ -488,13 +500,7 @@ fn soak(name: &str, days: usize, day: usize, imports: &[usize], limits: Limits, 
 
     // Two galleries the technician alternates between (imported from sticks, embedded by the
     // booth): the demo gallery's twelve role models, and eleven of them.
-    let mut photos: Vec<String> = std::fs::read_dir(&demo)
-        .expect("gallery")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".jpg"))
-        .collect();
-    photos.sort();
+    let photos = jpegs(&demo);
     let entries: Vec<(String, String)> = photos.iter().map(|p| (format!("rm-{}", p.trim_end_matches(".jpg")), p.clone())).collect();
     let as_refs = |n: usize| entries[..n].iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
     let galleries = [
@@ -782,13 +788,7 @@ fn thousand_photos() {
     let gallery = tmp.path().join("utk");
     std::fs::create_dir_all(&gallery).expect("mkdir");
     let utk = shared().join("data/utk-dev/images");
-    let mut names: Vec<String> = std::fs::read_dir(&utk)
-        .expect("../shared/data/utk-dev/images (see ../shared/data/README.md)")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".jpg"))
-        .collect();
-    names.sort();
+    let names = jpegs(&utk);
     assert!(names.len() >= photos, "{} photos in {}, {photos} wanted", names.len(), utk.display());
     let mut toml = String::new();
     for (i, name) in names.iter().take(photos).enumerate() {
