@@ -10,7 +10,7 @@
 //! (otherwise the card falls back to the photo, and the index is stale, so the next start
 //! rebuilds the portrait).
 //!
-//! Each portrait also has a small copy ([`SMALL_SIZE`], ~10 KB) for the further look-alikes'
+//! Each portrait also has a small copy ([`SMALL_SIZE`], ~20 KB) for the further look-alikes'
 //! thumbnails, so a result card decodes one portrait and a few small ones (at 1080p: ~4 ms
 //! instead of ~11 for four full-size ones).
 
