@@ -186,7 +186,7 @@ fn blend(a: Rgb888, b: Rgb888, t: f32) -> Rgb888 {
 /// Draws one line with its baseline at `y`, starting at `x`. Returns the width drawn.
 pub fn draw_line<D: DrawTarget<Color = Rgb888>>(target: &mut D, style: &Style, text: &str, x: i32, y: i32) -> f32 {
     // The 256 shades between background and colour, worked out once per line.
-    let shades: Vec<Rgb888> = (0..=255u8).map(|a| blend(style.background, style.color, f32::from(a) / 255.0)).collect();
+    let shades: [Rgb888; 256] = std::array::from_fn(|a| blend(style.background, style.color, a as f32 / 255.0));
     let mut pen = x as f32;
     for c in text.chars() {
         let g = style.font.glyph(c, style.px);

@@ -142,6 +142,13 @@ fn cards_show_portraits_prepared_at_build() {
     assert_eq!(*assets.photo(0).expect("shown"), portrait::load(&dir, &prepared).expect("portrait"));
     // A thumbnail shows its small copy.
     assert_eq!(*assets.thumbnail(0).expect("thumbnail"), portrait::load_small(&dir, &prepared).expect("small copy"));
+    // Without its small copy, the portrait (not the photo).
+    let small_file = dir.join(&prepared.small.as_ref().expect("small copy").file);
+    let small_bytes = std::fs::read(&small_file).expect("read");
+    std::fs::remove_file(&small_file).expect("rm");
+    assets.forget_portraits();
+    assert_eq!(*assets.thumbnail(0).expect("thumbnail"), portrait::load(&dir, &prepared).expect("portrait"));
+    std::fs::write(&small_file, small_bytes).expect("write");
     // A changed portrait: not shown (the photo's own crop is), and the index is stale.
     let tampered = portrait::load(&dir, &prepared).expect("portrait");
     let mut bad = Vec::new();

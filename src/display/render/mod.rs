@@ -158,7 +158,12 @@ impl Assets {
             return img;
         }
         let ready = prepared.as_ref().and_then(|(dir, p)| {
-            let loaded = if small { crate::gallery::portrait::load_small(dir, p) } else { crate::gallery::portrait::load(dir, p) };
+            // A thumbnail without its small copy shows the portrait (scaled down when drawn).
+            let loaded = if small {
+                crate::gallery::portrait::load_small(dir, p).or_else(|_| crate::gallery::portrait::load(dir, p))
+            } else {
+                crate::gallery::portrait::load(dir, p)
+            };
             match loaded {
                 Ok(img) => Some(Arc::new(img)),
                 Err(e) => {
