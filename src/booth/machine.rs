@@ -118,6 +118,16 @@ impl Machine {
         }
     }
 
+    /// While matching: how `matcher` ranks the role models for the embeddings collected so far
+    /// (the match the visitor will probably get, so that its portraits can be loaded before it
+    /// is decided). Empty in every other phase. The embeddings stay inside, as for the match.
+    pub fn likely(&self, matcher: impl FnOnce(&FaceCode) -> Vec<Ranked>) -> Vec<Ranked> {
+        match self.phase {
+            Phase::Matching { .. } => FaceCode::mean(&self.collected).map(|m| matcher(&m)).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Replaces the timings and thresholds (config reload) without changing the phase.
     pub fn set_config(&mut self, cfg: BoothSettings) {
         self.cfg = cfg;

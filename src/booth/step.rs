@@ -179,6 +179,9 @@ pub struct Booth {
     variety: Variety,
     /// The gallery's matcher mode (the kind words' thresholds depend on it).
     mode: Mode,
+    /// While matching: the role models the result would show if it were decided now (the main
+    /// match first, then the look-alikes), for [`Scene::Live`]'s `likely`.
+    likely: Vec<usize>,
 }
 
 /// How many of their best matches a visitor can go through with "another match" (the booth's
@@ -198,6 +201,7 @@ impl Booth {
             seen: None,
             variety: Variety::for_gallery(gallery, variety),
             mode: gallery.settings.mode,
+            likely: Vec::new(),
         }
     }
 
@@ -211,7 +215,20 @@ impl Booth {
         let variety = &mut self.variety;
         let events = self.machine.observe(now, obs.face.as_ref(), |code| gallery.rank_varied(code, k, variety));
         self.count_showcase(attract, now);
+        self.likely = self.likely(gallery, k);
         events
+    }
+
+    /// While matching, the role models the result card would show (main match first, then the
+    /// look-alikes) for the faces collected so far, chosen as the match will be: the variety
+    /// policy on a copy of its memory, so nothing counts as shown. Empty in other phases.
+    fn likely(&self, gallery: &Gallery, k: usize) -> Vec<usize> {
+        if !matches!(self.machine.phase(), Phase::Matching { .. }) {
+            return Vec::new();
+        }
+        let mut variety = self.variety.clone();
+        let ranked = self.machine.likely(|code| gallery.rank_varied(code, k, &mut variety));
+        ranked.into_iter().take(1 + self.also_like).map(|r| r.index).collect()
     }
 
     /// Advances time without a frame (timeouts).
@@ -295,6 +312,7 @@ impl Booth {
                     guidance: machine.current_guidance().unwrap_or(Guidance::HoldStill),
                     progress: matches!(machine.phase(), Phase::Matching { .. }).then(|| machine.matching_progress()),
                     language: None,
+                    likely: self.likely.clone(),
                 },
                 None => Scene::Attract { showcase: None },
             },
@@ -404,6 +422,41 @@ mod tests {
         };
         b.observe(3.0, &Observation { face: Some(good), ..obs }, &gallery);
         assert!(matches!(b.phase(), Phase::Tracking { .. }), "an empty gallery never gives a result: {:?}", b.phase());
+    }
+
+    #[test]
+    fn while_matching_the_live_scene_names_the_result_it_leads_to() {
+        let gallery = Gallery::synthetic(&[("a", vec![1.0, 0.0]), ("b", vec![0.0, 1.0]), ("c", vec![1.0, 0.9])]);
+        let settings = BoothSettings { matching_frames: 3, ..BoothSettings::default() };
+        let mut b = Booth::new(settings, 1, VarietySettings::default(), &gallery, 0.0);
+        let likely = |b: &Booth| match b.scene(1.0, 0) {
+            Scene::Live { likely, .. } => likely,
+            other => panic!("{other:?}"),
+        };
+        let seen = |x: f32, y: f32| {
+            let embedding = Some(FaceCode { identity: crate::vision::embed::normalize(vec![x, y]).expect("unit"), appearance: None });
+            let face = FaceObs { bbox: [2.0, 1.0, 3.0, 3.0], eye_fraction: 0.2, frontal: true, sharp: true, embedding };
+            Observation { frame: frame(), mirror: true, face: Some(face), label: None }
+        };
+        // Tracking a face not yet good enough: nothing likely yet.
+        let far = Observation { face: seen(1.0, 0.0).face.map(|f| FaceObs { eye_fraction: 0.01, ..f }), ..seen(1.0, 0.0) };
+        b.observe(1.0, &far, &gallery);
+        assert_eq!(likely(&b), Vec::<usize>::new());
+        // The first good face leans to "a", the second (mean of both) to "c"; the result follows.
+        b.observe(1.1, &seen(1.0, 0.0), &gallery);
+        assert_eq!(likely(&b), vec![0, 2], "the main match, then one look-alike (also_like 1)");
+        b.observe(1.2, &seen(0.3, 1.0), &gallery);
+        assert_eq!(likely(&b), vec![2, 0]);
+        b.observe(1.3, &seen(0.8, 0.9), &gallery);
+        match b.scene(1.3, 0) {
+            Scene::Result { best, others, .. } => {
+                assert_eq!((best, others.iter().map(|o| o.0).collect::<Vec<_>>()), (2, vec![0]));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Working out the likely match counted nothing as shown: only the result did.
+        assert_eq!(b.variety.shown(), &[0, 0, 1]);
+        assert!(b.likely.is_empty(), "nothing likely once decided");
     }
 
     #[test]

@@ -200,13 +200,17 @@ struct Visit {
     /// From the first frame with the face to the frame whose step made the match, the booth's
     /// time (analysis and steps, not the camera's frame interval).
     first_face_to_match_ms: Option<f64>,
-    /// The result card at the match, drawn by the booth's renderer at [`RESULT_SCREEN`] with no
-    /// portrait kept from before (as for a role model not shown lately): with the cards'
-    /// prepared portraits, and decoding the gallery photo instead (as before them). None
-    /// without a gallery of photos (the synthetic one) or fonts.
-    result_draw_ms: Option<(f64, f64, f64)>,
-    /// From the first frame with the face to the result on screen (prepared portraits): the
-    /// booth's time to the match plus drawing the result.
+    /// The result card at the match, drawn by the booth's renderer at [`RESULT_SCREEN`]: as the
+    /// display thread draws it (the likely match's portraits loaded while matching), and with
+    /// no portrait kept from before (as for a role model not shown lately) from the cards'
+    /// prepared portraits or decoding the gallery photo instead (as before them). None without a
+    /// gallery of photos (the synthetic one) or fonts.
+    result_draw_ms: Option<ResultDraw>,
+    /// The display thread's time loading the likely match's portraits after drawing the live
+    /// scenes while matching (off the booth's path: the analysis of the next frame goes on).
+    prefetch_ms: f64,
+    /// From the first frame with the face to the result on screen: the booth's time to the
+    /// match plus drawing the result as the display thread does.
     first_face_to_result_ms: Option<f64>,
     /// Frames by kind: full-frame detections, tracked, embedded; the frame the match came on.
     full: usize,
@@ -232,11 +236,23 @@ fn visit(
     let (mut booth, _) = Simulated::new(vision, gallery.clone(), config);
     booth.camera(1.0, &CameraStatus::Connected("bench".into()));
     let (mut times, mut full, mut tracked, mut embedded, mut matched_at) = (Vec::new(), 0, 0, 0, None);
-    let (mut first_face, mut result_draw_ms) = (None, None);
+    let (mut first_face, mut result_draw_ms, mut prefetch_ms) = (None, None, 0.0);
+    if let Some(screen) = screen.as_deref() {
+        // A role model not shown lately: nothing kept from an earlier visit.
+        screen.assets.forget_portraits();
+    }
     for i in 0..VISIT_FRAMES {
         let t = Stopwatch::start();
         let (obs, actions) = booth.frame(1.0 / 30.0, &frames[i % frames.len()], None)?;
         times.push(ms(t.elapsed()));
+        // The display thread, after drawing each live scene.
+        if let Some(screen) = screen.as_deref() {
+            for a in &actions {
+                if let Action::Show(scene @ Scene::Live { .. }) = a {
+                    prefetch_ms += screen.prefetch(scene);
+                }
+            }
+        }
         match booth.analyser().last_kind() {
             Some(FrameKind::Full) => full += 1,
             _ => tracked += 1,
@@ -264,8 +280,9 @@ fn visit(
         matching_ms: mean(&times[..split]),
         after_ms: mean(&times[split..]),
         first_face_to_match_ms: to_match(0),
-        first_face_to_result_ms: first_face.and_then(to_match).zip(result_draw_ms).map(|(m, (draw, _, _))| m + draw),
+        first_face_to_result_ms: first_face.and_then(to_match).zip(result_draw_ms).map(|(m, draw)| m + draw.shown),
         result_draw_ms,
+        prefetch_ms,
         full,
         tracked,
         embedded,
@@ -306,9 +323,22 @@ impl ResultScreen {
         Some(ResultScreen { canvas: Canvas::new(RESULT_SCREEN.0, RESULT_SCREEN.1), assets, photo_cards })
     }
 
-    /// Milliseconds to draw `scene` with nothing kept from before: with the prepared portraits,
-    /// decoding the photos, and again with the portraits kept (the drawing alone).
-    fn draw(&mut self, scene: &Scene) -> (f64, f64, f64) {
+    /// Milliseconds the display thread spends after drawing `scene` loading the portraits of the
+    /// likely match ([`Assets::prefetch`]; a lookup once they are kept).
+    fn prefetch(&self, scene: &Scene) -> f64 {
+        let t = Stopwatch::start();
+        self.assets.prefetch(scene);
+        ms(t.elapsed())
+    }
+
+    /// Milliseconds to draw `scene`: as the display thread would, with the portraits loaded while
+    /// matching ([`ResultScreen::prefetch`]); then with nothing kept from before, with the
+    /// prepared portraits and decoding the photos; and again with the portraits kept (the
+    /// drawing alone).
+    fn draw(&mut self, scene: &Scene) -> ResultDraw {
+        let t = Stopwatch::start();
+        render(scene, &self.assets, &mut self.canvas);
+        let shown = ms(t.elapsed());
         let once = |assets: &Assets, canvas: &mut Canvas| {
             assets.forget_portraits();
             let t = Stopwatch::start();
@@ -323,8 +353,20 @@ impl ResultScreen {
         render(scene, &self.assets, &mut self.canvas);
         let t = Stopwatch::start();
         render(scene, &self.assets, &mut self.canvas);
-        (prepared, photos, ms(t.elapsed()))
+        ResultDraw { shown, prepared, photos, kept: ms(t.elapsed()) }
     }
+}
+
+/// The result card's drawing times, ms (see [`ResultScreen::draw`]).
+#[derive(Debug, Clone, Copy)]
+struct ResultDraw {
+    /// With the portraits loaded while matching, as the booth shows it.
+    shown: f64,
+    /// Nothing kept from before: the prepared portraits loaded, or the photos decoded.
+    prepared: f64,
+    photos: f64,
+    /// Drawn again with its portraits kept: the drawing alone.
+    kept: f64,
 }
 
 /// The visit's camera frames: `frame` on a 640x480 grey frame, moved by up to 6 px (one sway a
@@ -436,10 +478,12 @@ pub fn bench(common: &Common, opts: &BenchOptions, json_out: bool, out: &mut imp
         }
         let v = visit(booth, &gallery, &config, &visit_frames, screen.as_mut())?;
         lap.push("steady", v.mean_ms);
-        if let Some((prepared, photo, kept)) = v.result_draw_ms {
-            lap.push("result_draw", prepared);
-            lap.push("result_draw.photo", photo);
-            lap.push("result_draw.kept", kept);
+        if let Some(d) = v.result_draw_ms {
+            lap.push("result_draw.shown", d.shown);
+            lap.push("result_draw", d.prepared);
+            lap.push("result_draw.photo", d.photos);
+            lap.push("result_draw.kept", d.kept);
+            lap.push("result_prefetch", v.prefetch_ms);
         }
         if let Some(f) = v.first_face_to_result_ms {
             lap.push("first_face_to_result", f);
@@ -538,6 +582,8 @@ fn print_json(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
                 "after_match_mean_ms": r3(s.median("steady.after")),
                 "first_face_to_match_ms": r3(s.median("first_face_to_match")),
                 "result_screen": RESULT_SCREEN,
+                "result_shown_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw.shown"))),
+                "result_prefetch_ms": v.result_draw_ms.map(|_| r3(s.median("result_prefetch"))),
                 "result_draw_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw"))),
                 "result_draw_decoding_photo_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw.photo"))),
                 "result_redraw_ms": v.result_draw_ms.map(|_| r3(s.median("result_draw.kept"))),
@@ -634,8 +680,11 @@ fn print_table(r: &Report, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             let (w, h) = RESULT_SCREEN;
             writeln!(
                 out,
-                "result on screen ({w}x{h}, the booth's renderer, no portrait kept from before): drawn in {:.3} ms with the prepared portrait \
-                 ({:.3} ms decoding the gallery photo instead, {:.3} ms redrawn with it kept); first face to result on screen {:.1} ms",
+                "result on screen ({w}x{h}, the booth's renderer): drawn in {:.3} ms with the likely match's portraits loaded while matching \
+                 ({:.3} ms on the display thread, off the booth's path); with no portrait kept from before {:.3} ms from the prepared portraits \
+                 ({:.3} ms decoding the gallery photos instead, {:.3} ms redrawn with them kept); first face to result on screen {:.1} ms",
+                s.median("result_draw.shown"),
+                s.median("result_prefetch"),
                 s.median("result_draw"),
                 s.median("result_draw.photo"),
                 s.median("result_draw.kept"),

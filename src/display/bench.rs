@@ -113,9 +113,25 @@ pub fn frame_costs(
             let scene = if *path == "before" {
                 let flipped = Arc::new(image::imageops::flip_horizontal(camera.as_ref()));
                 let flipped_face = face.map(|b| [camera.width() as f32 - b[0] - b[2], b[1], b[2], b[3]]);
-                Scene::Live { frame: flipped, face: flipped_face, mirror: false, guidance: Guidance::HoldStill, progress, language: None }
+                Scene::Live {
+                    frame: flipped,
+                    face: flipped_face,
+                    mirror: false,
+                    guidance: Guidance::HoldStill,
+                    progress,
+                    language: None,
+                    likely: Vec::new(),
+                }
             } else {
-                Scene::Live { frame: camera.clone(), face, mirror: true, guidance: Guidance::HoldStill, progress, language: None }
+                Scene::Live {
+                    frame: camera.clone(),
+                    face,
+                    mirror: true,
+                    guidance: Guidance::HoldStill,
+                    progress,
+                    language: None,
+                    likely: Vec::new(),
+                }
             };
             let target = if *path == "kms-rotated" { &mut turned } else { &mut canvas };
             render(&scene, assets, target);

@@ -233,6 +233,8 @@ pub fn start(settings: &DisplaySettings, timeout: Duration) -> Result<DisplayThr
                     if let Err(e) = screen.present(&canvas, frame.scene.name()) {
                         log::warn!("display: {e}");
                     }
+                    // While the visitor holds still, the likely match's portraits are loaded.
+                    frame.assets.prefetch(&frame.scene);
                     last = Some(frame);
                 }
             }

@@ -45,7 +45,19 @@ pub enum Scene {
     /// `frame`'s coordinates (x, y, width, height); with `mirror` the renderer draws the frame
     /// flipped left to right, as a mirror shows it, and the box with it (no flipped copy of the
     /// frame is made). `language`: the one the visitor chose (None: the configured one).
-    Live { frame: Arc<RgbImage>, face: Option<[f32; 4]>, mirror: bool, guidance: Guidance, progress: Option<f32>, language: Option<String> },
+    /// `likely`: while matching, the role models the result would show if decided now (main
+    /// match first, then the look-alikes; not drawn): the display thread loads their portraits
+    /// after drawing this scene, so the result card does not wait for them
+    /// ([`super::render::Assets::prefetch`]).
+    Live {
+        frame: Arc<RgbImage>,
+        face: Option<[f32; 4]>,
+        mirror: bool,
+        guidance: Guidance,
+        progress: Option<f32>,
+        language: Option<String>,
+        likely: Vec<usize>,
+    },
     /// The role model card: the match shown (an index into the gallery's role models) with how
     /// alike they are in kind words, and up to two more. `rank` says which of the visitor's
     /// `choices` best matches is shown (0: the booth's own pick; "another match" goes on to the

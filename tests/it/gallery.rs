@@ -107,6 +107,7 @@ fn rebuild_uses_the_cache_and_changes_are_detected() {
 #[test]
 fn cards_show_portraits_prepared_at_build() {
     use rolemirror::display::render::Assets;
+    use rolemirror::display::scene::{Guidance, Scene};
     use rolemirror::display::text::Fonts;
     use rolemirror::gallery::portrait;
     let tmp = TempDir::new("portraits");
@@ -149,6 +150,38 @@ fn cards_show_portraits_prepared_at_build() {
     assets.forget_portraits();
     assert_eq!(*assets.thumbnail(0).expect("thumbnail"), portrait::load(&dir, &prepared).expect("portrait"));
     std::fs::write(&small_file, small_bytes).expect("write");
+    // Loaded while the visitor holds still (the live scene's likely match, then a look-alike):
+    // the result card draws them without a file read — here with the portraits' folder away.
+    let second = gallery.index.photos.iter().find(|p| p.role_model == gallery.role_models[1].id).expect("second");
+    let (want_best, want_thumb) = (
+        portrait::load(&dir, &prepared).expect("portrait"),
+        portrait::load_small(&dir, second.portrait.as_ref().expect("portrait")).expect("small"),
+    );
+    assets.forget_portraits();
+    let live = |likely: Vec<usize>| Scene::Live {
+        frame: std::sync::Arc::new(::image::RgbImage::new(4, 4)),
+        face: None,
+        mirror: true,
+        guidance: Guidance::HoldStill,
+        progress: Some(0.5),
+        language: None,
+        likely,
+    };
+    assets.prefetch(&live(vec![0, 1]));
+    let away = tmp.path().join("portraits-away");
+    std::fs::rename(dir.join(portrait::DIR), &away).expect("move");
+    assert_eq!(*assets.photo(0).expect("shown"), want_best);
+    assert_eq!(*assets.thumbnail(1).expect("thumbnail"), want_thumb);
+    // Not prefetched: the photo's own crop (the folder is really away).
+    let third = gallery.index.photos.iter().find(|p| p.role_model == gallery.role_models[2].id).expect("third");
+    let crop = portrait::crop(&image::load(&dir.join(&third.file), image::DEFAULT_MAX_PIXELS).expect("photo"), third.face);
+    assert_eq!(*assets.thumbnail(2).expect("thumbnail"), crop);
+    std::fs::rename(&away, dir.join(portrait::DIR)).expect("move back");
+    // A scene without a likely match loads nothing.
+    assets.forget_portraits();
+    assets.prefetch(&live(Vec::new()));
+    assets.prefetch(&Scene::Attract { showcase: Some(3) });
+    assert_eq!(assets.kept(), 0);
     // A changed portrait: not shown (the photo's own crop is), and the index is stale.
     let tampered = portrait::load(&dir, &prepared).expect("portrait");
     let mut bad = Vec::new();

@@ -112,8 +112,24 @@ fn scenes() -> Vec<Scene> {
     let face = Some(FACE);
     vec![
         Scene::Attract { showcase: Some(1) },
-        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::StepCloser, progress: None, language: None },
-        Scene::Live { frame: frame.clone(), face, mirror: true, guidance: Guidance::HoldStill, progress: Some(0.6), language: None },
+        Scene::Live {
+            frame: frame.clone(),
+            face,
+            mirror: true,
+            guidance: Guidance::StepCloser,
+            progress: None,
+            language: None,
+            likely: Vec::new(),
+        },
+        Scene::Live {
+            frame: frame.clone(),
+            face,
+            mirror: true,
+            guidance: Guidance::HoldStill,
+            progress: Some(0.6),
+            language: None,
+            likely: Vec::new(),
+        },
         // The visitor beside their match, mirrored, framed around their face.
         result(Some(Visitor { frame, face: FACE, mirror: true })),
         Scene::Thanks,
@@ -288,6 +304,7 @@ fn the_mirrored_live_view_is_the_frame_flipped() {
         guidance: Guidance::HoldStill,
         progress: Some(0.5),
         language: None,
+        likely: Vec::new(),
     };
     for (w, h) in [(1920, 1080), (720, 1280)] {
         let draw = |scene: &Scene| {

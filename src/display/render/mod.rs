@@ -132,6 +132,11 @@ impl Assets {
         self.portraits.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
+    /// How many decoded portraits are kept now.
+    pub fn kept(&self) -> usize {
+        self.portraits.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// The portrait of card `i`: decoded from its file the first time a scene shows it, then
     /// kept among the last [`Self::PORTRAITS_KEPT`]. A photo that no longer decodes gives none.
     pub fn photo(&self, i: usize) -> Option<Arc<RgbImage>> {
@@ -142,6 +147,21 @@ impl Assets {
     /// ([`crate::gallery::portrait::SMALL_SIZE`]), else the portrait itself.
     pub fn thumbnail(&self, i: usize) -> Option<Arc<RgbImage>> {
         self.portrait(i, true)
+    }
+
+    /// Loads the portraits a coming result card will show — [`Scene::Live`]'s `likely`: the
+    /// main match's portrait and the look-alikes' small copies — into those kept, so that the
+    /// card does not wait for them when the match is decided. The display thread calls it after
+    /// a scene is on screen; the portraits already kept cost a lookup.
+    pub fn prefetch(&self, scene: &Scene) {
+        if let Scene::Live { likely, .. } = scene {
+            if let Some((best, others)) = likely.split_first() {
+                self.photo(*best);
+                for i in others {
+                    self.thumbnail(*i);
+                }
+            }
+        }
     }
 
     fn portrait(&self, i: usize, small: bool) -> Option<Arc<RgbImage>> {
