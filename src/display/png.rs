@@ -1,9 +1,14 @@
 //! PNG backend: the current screen as a PNG file (for the demo, tests and remote support).
 //!
 //! `present` rewrites the file atomically when the picture changed; with a directory set, each
-//! distinct screen is also kept there as `NNNN-<scene>.png`, numbered in order.
+//! distinct screen is also kept there as `NNNN-<scene>.png`, numbered in order. The canvas is
+//! encoded as it is (no copy of a 6 MB 1920x1080 picture per frame), and the last screen is
+//! remembered by a hash of its pixels, not a copy.
 
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+
+use image::ImageEncoder;
 
 use super::canvas::Canvas;
 use crate::util::write_atomic;
@@ -14,7 +19,8 @@ pub struct PngScreen {
     dir: Option<PathBuf>,
     width: u32,
     height: u32,
-    last: Option<Vec<u8>>,
+    /// A hash of the last screen's pixels (SipHash, 64 bits).
+    last: Option<u64>,
     count: usize,
 }
 
@@ -41,15 +47,20 @@ impl PngScreen {
 
     /// Encodes and writes the canvas if it differs from the last one. Returns the kept file.
     pub fn present(&mut self, canvas: &Canvas, scene_name: &str) -> std::io::Result<Option<PathBuf>> {
-        if self.last.as_deref() == Some(canvas.rgb()) {
+        let hash = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            canvas.rgb().hash(&mut h);
+            h.finish()
+        };
+        if self.last == Some(hash) {
             return Ok(None);
         }
         let mut bytes = Vec::new();
-        image::DynamicImage::ImageRgb8(canvas.to_image())
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        image::codecs::png::PngEncoder::new(&mut bytes)
+            .write_image(canvas.rgb(), canvas.width(), canvas.height(), image::ExtendedColorType::Rgb8)
             .map_err(std::io::Error::other)?;
         write_atomic(&self.path, &bytes)?;
-        self.last = Some(canvas.rgb().to_vec());
+        self.last = Some(hash);
         let mut kept = None;
         if let Some(dir) = &self.dir {
             self.count += 1;
@@ -58,5 +69,33 @@ impl PngScreen {
             kept = Some(file);
         }
         Ok(kept)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use embedded_graphics::pixelcolor::Rgb888;
+    use embedded_graphics::prelude::*;
+
+    #[test]
+    fn each_distinct_screen_is_written_once_as_drawn() {
+        let dir = std::env::temp_dir().join(format!("rolemirror-png-screen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut screen = PngScreen::new(dir.join("screen.png"), Some(dir.join("kept")), 7, 5).expect("screen");
+        let mut canvas = Canvas::new(7, 5);
+        Pixel(Point::new(3, 2), Rgb888::new(200, 10, 30)).draw(&mut canvas).expect("draw");
+        let first = screen.present(&canvas, "attract").expect("written").expect("kept");
+        assert_eq!(first.file_name().and_then(|n| n.to_str()), Some("0001-attract.png"));
+        let written = image::open(dir.join("screen.png")).expect("decodes").to_rgb8();
+        assert_eq!(written, canvas.to_image());
+        // The same picture again: nothing written.
+        assert_eq!(screen.present(&canvas, "attract").expect("ok"), None);
+        // One pixel changed: a new screen.
+        Pixel(Point::new(0, 0), Rgb888::new(1, 1, 1)).draw(&mut canvas).expect("draw");
+        let second = screen.present(&canvas, "result").expect("written").expect("kept");
+        assert_eq!(second.file_name().and_then(|n| n.to_str()), Some("0002-result.png"));
+        assert_eq!(image::open(&second).expect("decodes").to_rgb8(), canvas.to_image());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -123,6 +123,22 @@ fn room() -> image::RgbImage {
     })
 }
 
+/// A visitor as the booth's camera sees them: a 640x480 frame (the default `camera.width` and
+/// `height`) of the photo's 4:3 window around its largest face — the photo's full width for a
+/// tall photo, its full height for a wide one, so the face fills at least as much of the frame's
+/// width as of the photo's.
+fn camera_view(photo: &image::RgbImage) -> image::RgbImage {
+    let (w, h) = (photo.width() as f32, photo.height() as f32);
+    let faces = default_vision().faces(photo).expect("detect");
+    let centre = faces.iter().max_by(|a, b| (a.bbox[2] * a.bbox[3]).total_cmp(&(b.bbox[2] * b.bbox[3])));
+    let (cx, cy) = centre.map_or((w / 2.0, h / 2.0), |f| (f.bbox[0] + f.bbox[2] / 2.0, f.bbox[1] + f.bbox[3] / 2.0));
+    let (ww, wh) = if w * 3.0 < h * 4.0 { (w, w * 0.75) } else { (h * 4.0 / 3.0, h) };
+    let x0 = (cx - ww / 2.0).clamp(0.0, w - ww) as u32;
+    let y0 = (cy - wh / 2.0).clamp(0.0, h - wh) as u32;
+    let window = image::imageops::crop_imm(photo, x0, y0, ww as u32, wh as u32).to_image();
+    image::imageops::resize(&window, 640, 480, image::imageops::FilterType::Triangle)
+}
+
 fn paste(canvas: &mut image::RgbImage, photo: &image::RgbImage, x: i64, y: i64) {
     image::imageops::overlay(canvas, photo, x, y);
 }
@@ -151,13 +167,27 @@ struct Sequence {
 
 impl Sequence {
     /// `slots` slots in days of `day` slots, an import before each slot of `imports`. Pictures
-    /// from `visitors`.
-    fn build(dir: &Path, visitors: &[PathBuf], slots: usize, day: usize, imports: &[usize]) -> Sequence {
+    /// from `visitors`: a single visitor's frames are their photo file itself, or with
+    /// `camera_frames` the camera's view of them (see [`camera_view`]).
+    fn build(dir: &Path, visitors: &[PathBuf], slots: usize, day: usize, imports: &[usize], camera_frames: bool) -> Sequence {
         let pics = dir.join("pictures");
         std::fs::create_dir_all(&pics).expect("mkdir");
         let bg = room();
         bg.save(pics.join("room.png")).expect("png");
         let photos: Vec<image::RgbImage> = visitors.iter().map(|v| image::open(v).expect("visitor photo").to_rgb8()).collect();
+        let singles: Vec<PathBuf> = if camera_frames {
+            photos
+                .iter()
+                .enumerate()
+                .map(|(i, photo)| {
+                    let p = pics.join(format!("single-{i:02}.png"));
+                    camera_view(photo).save(&p).expect("png");
+                    p
+                })
+                .collect()
+        } else {
+            visitors.to_vec()
+        };
         // Pairs: two visitors side by side in the room. Walk-pasts: a visitor far away crossing
         // the room in three steps.
         let mut pairs = Vec::new();
@@ -209,7 +239,7 @@ impl Sequence {
             let mut pictures: Vec<&Path> = Vec::new();
             match kind {
                 Kind::Empty => pictures.extend(std::iter::repeat_n(room_png.as_path(), EMPTY_FRAMES)),
-                Kind::Single => pictures.extend(std::iter::repeat_n(visitors[who].as_path(), FACE_FRAMES)),
+                Kind::Single => pictures.extend(std::iter::repeat_n(singles[who].as_path(), FACE_FRAMES)),
                 Kind::Pair => pictures.extend(std::iter::repeat_n(pairs[who].as_path(), FACE_FRAMES)),
                 Kind::WalkPast => pictures.extend(walks[who].iter().map(PathBuf::as_path)),
             }
@@ -354,7 +384,12 @@ struct Booth {
 
 impl Booth {
     fn start(config: &Path) -> Booth {
+        // SOAK_DAEMON_ENV: `KEY=VALUE ...` for the daemon alone (a heap profiler's preload:
+        // "LD_PRELOAD=.../libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=FILE").
+        let extra = std::env::var("SOAK_DAEMON_ENV").unwrap_or_default();
+        let extra = extra.split_whitespace().filter_map(|kv| kv.split_once('='));
         let mut child = Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+            .envs(extra)
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", format!("warn,{}=trace", rolemirror::util::memory::LOG_TARGET))
@@ -475,11 +510,14 @@ struct Setup {
     gallery: Option<PathBuf>,
     /// The PNG screen's size.
     screen: (u32, u32),
+    /// A single visitor's frames as a camera delivers them (640x480, [`camera_view`]) instead of
+    /// the photo files (up to 2400x1702: 12 MB each decoded, several alive at once).
+    camera_frames: bool,
 }
 
 impl Default for Setup {
     fn default() -> Setup {
-        Setup { gallery: None, screen: (960, 540) }
+        Setup { gallery: None, screen: (960, 540), camera_frames: false }
     }
 }
 
@@ -495,7 +533,7 @@ fn soak(name: &str, days: usize, day: usize, imports: &[usize], limits: Limits, 
     let mut visitors: Vec<PathBuf> =
         std::fs::read_dir(tmp.path().join("visitors")).expect("visitors").flatten().map(|e| e.path()).collect();
     visitors.sort();
-    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports);
+    let seq = Sequence::build(&tmp.path().join("frames"), &visitors, slots, day, imports, setup.camera_frames);
     let list = seq.activate(0);
 
     // Two galleries the technician alternates between (imported from sticks, embedded by the
@@ -803,7 +841,7 @@ fn thousand_photos() {
     let out = rolemirror(&["gallery", "build", "--models", s(&models()), s(&gallery)]);
     assert!(out.status.success(), "gallery build: {}", String::from_utf8_lossy(&out.stderr));
     let (days, day) = (3, 40);
-    let setup = Setup { gallery: Some(gallery), screen: (1920, 1080) };
+    let setup = Setup { gallery: Some(gallery), screen: (1920, 1080), camera_frames: true };
     let o = soak("thousand-photos", days, day, &[], Limits { heap: 1.50, rss: 1.50, cpu: None }, &setup);
     check(&o, days * day);
     let last_day: Vec<f64> = o.samples.iter().filter(|s| s.slot >= (days - 1) * day).map(|s| s.rss_kb as f64 / 1024.0).collect();
