@@ -850,16 +850,18 @@ fn thousand_photos() {
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
     let max = sorted.last().copied().unwrap_or(f64::NAN);
     let peak = o.peak_kb as f64 / 1024.0;
-    let verdict = if max <= 90.0 {
+    // The issue's 90 MB, in MiB as /proc reports (kB = KiB).
+    let target = 90e6 / 1048576.0;
+    let verdict = if max <= target {
         "within"
-    } else if median <= 90.0 {
+    } else if median <= target {
         "median within, max over"
     } else {
         "over"
     };
     eprintln!(
         "soak thousand-photos: {photos} photos, {} matches; RSS on the last day: median {median:.1} MiB, max {max:.1} MiB \
-         ({verdict} the 90 MB target); peak (VmHWM) {peak:.1} MiB",
+         ({verdict} the 90 MB = {target:.1} MiB target); peak (VmHWM) {peak:.1} MiB",
         o.matches
     );
     assert!(o.matches >= days * day / 2, "{} matches", o.matches);
