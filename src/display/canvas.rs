@@ -159,6 +159,36 @@ impl Canvas {
         }
     }
 
+    /// Draws the `region` of `img` scaled to `w` x `h` at layout (x, y) (with the filter of
+    /// [`crate::util::image::resize`]), flipped left to right with `mirror`. On an unturned
+    /// canvas with the rectangle inside it, the scaling writes straight into the canvas (a
+    /// mirrored region is flipped first, at the source's size): no screen-sized copy is made per
+    /// frame. Otherwise the region is scaled into a copy and blitted.
+    #[allow(clippy::too_many_arguments)]
+    pub fn draw_scaled(&mut self, img: &image::RgbImage, region: crate::util::image::Region, x: i32, y: i32, w: u32, h: u32, mirror: bool) {
+        use crate::util::image::{resize_region, resize_region_into, Region};
+        if self.rotation == Rotation::R0 && x >= 0 && y >= 0 {
+            let done = if mirror {
+                // The region's rows (and the rows the filter reads around them) flipped, at the
+                // source's width, so the filter sees the same neighbours as unflipped.
+                let (iw, ih) = (img.width(), img.height());
+                let (rx, ry) = (region.x.min(iw), region.y.min(ih));
+                let (rw, rh) = (region.width.min(iw - rx), region.height.min(ih - ry));
+                let margin = 2 * rh.div_ceil(h.max(1)) + 3;
+                let (y0, y1) = (ry.saturating_sub(margin), (ry + rh + margin).min(ih));
+                let flipped = image::RgbImage::from_fn(iw, y1 - y0, |c, r| *img.get_pixel(iw - 1 - c, y0 + r));
+                let at = Region { x: iw - rx - rw, y: ry - y0, width: rw, height: rh };
+                resize_region_into(&flipped, at, &mut self.pixels, self.width, x as u32, y as u32, w, h)
+            } else {
+                resize_region_into(img, region, &mut self.pixels, self.width, x as u32, y as u32, w, h)
+            };
+            if done {
+                return;
+            }
+        }
+        self.blit(&resize_region(img, region, w, h), x, y, mirror);
+    }
+
     /// Writes the canvas into a buffer of XRGB8888 pixels (bytes B, G, R, X: little-endian
     /// 0x00RRGGBB) with `pitch` bytes per row: KMS dumb buffers and most 32-bit framebuffers.
     /// What does not fit is left out; bytes beyond the canvas are left alone.
@@ -269,6 +299,33 @@ impl DrawTarget for Canvas {
 mod tests {
     use super::*;
     use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
+
+    #[test]
+    fn scaling_straight_into_the_canvas_draws_what_a_scaled_copy_blitted_does() {
+        use crate::util::image::{resize_region, Region};
+        let img = image::RgbImage::from_fn(97, 61, |x, y| image::Rgb([(x * 7 + y * 3) as u8, (x * y) as u8, ((x ^ y) * 3) as u8]));
+        let cases = [
+            (Region::whole(97, 61), 20, 30, 300, 190),
+            (Region { x: 10, y: 5, width: 40, height: 50 }, 7, 0, 120, 150),
+            (Region::whole(97, 61), 240, 260, 50, 30),
+            // Partly outside the canvas: scaled into a copy, clipped.
+            (Region::whole(97, 61), 270, -10, 60, 40),
+        ];
+        for rotation in [Rotation::R0, Rotation::R90] {
+            for mirror in [false, true] {
+                for (region, x, y, w, h) in cases {
+                    let mut direct = Canvas::rotated(400, 300, rotation);
+                    direct.draw_scaled(&img, region, x, y, w, h, mirror);
+                    let mut copied = Canvas::rotated(400, 300, rotation);
+                    copied.blit(&resize_region(&img, region, w, h), x, y, mirror);
+                    let worst = direct.rgb().iter().zip(copied.rgb()).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+                    // Flipping before or after the filter rounds differently by a level at most.
+                    assert!(worst <= 1, "{rotation:?} mirror {mirror} {region:?} at ({x}, {y}) {w}x{h}: {worst} levels apart");
+                    assert!(direct.rgb().iter().any(|v| *v != 0), "something was drawn");
+                }
+            }
+        }
+    }
 
     /// A picture with no symmetry: a red pixel top-left, a green one top-right, a blue
     /// rectangle along the bottom-left, drawn in layout coordinates.

@@ -189,6 +189,37 @@ pub fn resize_region(src: &RgbImage, region: Region, width: u32, height: u32) ->
     })
 }
 
+/// Resizes the `region` of `src` (clamped to it) with the filter of [`resize`] straight into
+/// the `width` x `height` rectangle at (`x`, `y`) of `dst`, a row-major RGB buffer
+/// `dst_width` pixels wide: no scaled copy is made. False (nothing written) when the rectangle
+/// is empty or not wholly inside `dst`, or the region is empty.
+#[allow(clippy::too_many_arguments)]
+pub fn resize_region_into(src: &RgbImage, region: Region, dst: &mut [u8], dst_width: u32, x: u32, y: u32, width: u32, height: u32) -> bool {
+    let rx = region.x.min(src.width());
+    let ry = region.y.min(src.height());
+    let rw = region.width.min(src.width() - rx);
+    let rh = region.height.min(src.height() - ry);
+    let dst_height = if dst_width == 0 { 0 } else { (dst.len() / 3 / dst_width as usize) as u32 };
+    let inside = x.checked_add(width).is_some_and(|r| r <= dst_width) && y.checked_add(height).is_some_and(|b| b <= dst_height);
+    if width == 0 || height == 0 || rw == 0 || rh == 0 || !inside {
+        return false;
+    }
+    let rows = dst_width as usize * 3 * dst_height as usize;
+    (|| {
+        let src_view = fr::images::ImageRef::new(src.width(), src.height(), src.as_raw(), fr::PixelType::U8x3).ok()?;
+        let mut whole = fr::images::Image::from_slice_u8(dst_width, dst_height, &mut dst[..rows], fr::PixelType::U8x3).ok()?;
+        let mut part = fr::images::CroppedImageMut::new(&mut whole, x, y, width, height).ok()?;
+        let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Hamming)).crop(
+            f64::from(rx),
+            f64::from(ry),
+            f64::from(rw),
+            f64::from(rh),
+        );
+        fr::Resizer::new().resize(&src_view, &mut part, &options).ok()
+    })()
+    .is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,7 +388,9 @@ impl Booth {
         // "LD_PRELOAD=.../libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=FILE").
         let extra = std::env::var("SOAK_DAEMON_ENV").unwrap_or_default();
         let extra = extra.split_whitespace().filter_map(|kv| kv.split_once('='));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rolemirror"))
+        // SOAK_DAEMON_BIN: another build of the daemon (to compare two builds on one soak).
+        let bin = std::env::var_os("SOAK_DAEMON_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rolemirror")), PathBuf::from);
+        let mut child = Command::new(bin)
             .envs(extra)
             .args(["run", "--config"])
             .arg(config)

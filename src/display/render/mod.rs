@@ -272,10 +272,8 @@ fn draw_image(t: &mut Canvas, img: &RgbImage, x: i32, y: i32, w: i32, h: i32, fi
     let region =
         crate::util::image::Region { x: ((iw - rw) / 2.0) as u32, y: ((ih - rh) / 2.0) as u32, width: rw as u32, height: rh as u32 };
     let (dw, dh) = (((rw * s).round() as u32).clamp(1, w as u32), ((rh * s).round() as u32).clamp(1, h as u32));
-    let scaled =
-        if (rw, rh) == (iw, ih) { crate::util::image::resize(img, dw, dh) } else { crate::util::image::resize_region(img, region, dw, dh) };
     let (dx, dy) = (x + (w - dw as i32) / 2, y + (h - dh as i32) / 2);
-    t.blit(&scaled, dx, dy, mirror);
+    t.draw_scaled(img, region, dx, dy, dw, dh, mirror);
     Placed { x: dx, y: dy, w: dw as i32, h: dh as i32, ox: dx as f32 - region.x as f32 * s, oy: dy as f32 - region.y as f32 * s, scale: s }
 }
 
@@ -300,8 +298,7 @@ fn draw_visitor(t: &mut Canvas, v: &Visitor, x: i32, y: i32, w: i32, h: i32) {
     let x0 = (fx + fw / 2.0 - cw / 2.0).clamp(0.0, iw - cw);
     let y0 = (fy + fh / 2.0 - ch / 2.0).clamp(0.0, ih - ch);
     let region = crate::util::image::Region { x: x0 as u32, y: y0 as u32, width: (cw as u32).max(1), height: (ch as u32).max(1) };
-    let scaled = crate::util::image::resize_region(&v.frame, region, w as u32, h as u32);
-    t.blit(&scaled, x, y, v.mirror);
+    t.draw_scaled(&v.frame, region, x, y, w as u32, h as u32, v.mirror);
 }
 
 /// The visitor's live picture (left) and their match's portrait (right), side by side and the
