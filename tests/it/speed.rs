@@ -348,7 +348,21 @@ fn f16_where_the_error_comes_from() {
         if let Some(f) = best_match(&v16u.faces(&frame).expect("f16 detect"), face) {
             err16u = landmark_error(face, f);
         }
-        rows.push((rel, frame, face.clone(), [err16, err16u, face.score, score16, all16, det32_emb16, det16_emb32]));
+        let row = [err16, err16u, face.score, score16, all16, det32_emb16, det16_emb32];
+        // Each photo as it is done: the run takes over an hour under qemu, and a stopped run
+        // keeps what it printed.
+        eprintln!(
+            "{rel} | {:.4} {:.4} | {:.4} {:.4} | {:.5} | {:.5} | {:.5} (photo {})",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            rows.len() + 1
+        );
+        rows.push((rel, frame, face.clone(), row));
     }
     rows.sort_by(|a, b| a.3[4].total_cmp(&b.3[4]));
     eprintln!("photo | landmark err/eye f16 fused, f16 tract | score f32, f16 | cos e2e f16 | f32 det + f16 emb | f16 det + f32 emb");
