@@ -172,8 +172,7 @@ impl Canvas {
                 // The region's rows (and the rows the filter reads around them) flipped, at the
                 // source's width, so the filter sees the same neighbours as unflipped.
                 let (iw, ih) = (img.width(), img.height());
-                let (rx, ry) = (region.x.min(iw), region.y.min(ih));
-                let (rw, rh) = (region.width.min(iw - rx), region.height.min(ih - ry));
+                let Region { x: rx, y: ry, width: rw, height: rh } = region.clamped(iw, ih);
                 let margin = 2 * rh.div_ceil(h.max(1)) + 3;
                 let (y0, y1) = (ry.saturating_sub(margin), (ry + rh + margin).min(ih));
                 let flipped = image::RgbImage::from_fn(iw, y1 - y0, |c, r| *img.get_pixel(iw - 1 - c, y0 + r));

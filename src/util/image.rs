@@ -154,16 +154,19 @@ impl Region {
     pub fn whole(width: u32, height: u32) -> Region {
         Region { x: 0, y: 0, width, height }
     }
+
+    /// The part of this region inside a `width` x `height` image (empty when none is).
+    pub fn clamped(self, width: u32, height: u32) -> Region {
+        let (x, y) = (self.x.min(width), self.y.min(height));
+        Region { x, y, width: self.width.min(width - x), height: self.height.min(height - y) }
+    }
 }
 
 /// Resizes the `region` of `src` to `width` x `height` with the same filter as [`resize`]. The
 /// whole image is exactly [`resize`]; a region is clamped to the image first (an empty one gives
 /// a black image).
 pub fn resize_region(src: &RgbImage, region: Region, width: u32, height: u32) -> RgbImage {
-    let x = region.x.min(src.width());
-    let y = region.y.min(src.height());
-    let rw = region.width.min(src.width() - x);
-    let rh = region.height.min(src.height() - y);
+    let Region { x, y, width: rw, height: rh } = region.clamped(src.width(), src.height());
     if (x, y, rw, rh) == (0, 0, src.width(), src.height()) {
         return resize(src, width, height);
     }
@@ -195,10 +198,7 @@ pub fn resize_region(src: &RgbImage, region: Region, width: u32, height: u32) ->
 /// is empty or not wholly inside `dst`, or the region is empty.
 #[allow(clippy::too_many_arguments)]
 pub fn resize_region_into(src: &RgbImage, region: Region, dst: &mut [u8], dst_width: u32, x: u32, y: u32, width: u32, height: u32) -> bool {
-    let rx = region.x.min(src.width());
-    let ry = region.y.min(src.height());
-    let rw = region.width.min(src.width() - rx);
-    let rh = region.height.min(src.height() - ry);
+    let Region { x: rx, y: ry, width: rw, height: rh } = region.clamped(src.width(), src.height());
     let dst_height = if dst_width == 0 { 0 } else { (dst.len() / 3 / dst_width as usize) as u32 };
     let inside = x.checked_add(width).is_some_and(|r| r <= dst_width) && y.checked_add(height).is_some_and(|b| b <= dst_height);
     if width == 0 || height == 0 || rw == 0 || rh == 0 || !inside {
