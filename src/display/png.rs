@@ -2,16 +2,15 @@
 //!
 //! `present` rewrites the file atomically when the picture changed; with a directory set, each
 //! distinct screen is also kept there as `NNNN-<scene>.png`, numbered in order. The canvas is
-//! encoded as it is (no copy of a 6 MB 1920x1080 picture per frame), and the last screen is
+//! encoded as it is, straight into the file (no copy of a 6 MB 1920x1080 picture, nor of the
+//! compressed file, per frame), and the last screen is
 //! remembered by a hash of its pixels, not a copy.
 
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
-use image::ImageEncoder;
-
 use super::canvas::Canvas;
-use crate::util::write_atomic;
+use crate::util::write_atomic_with;
 
 /// Writes screens to PNG files.
 pub struct PngScreen {
@@ -55,21 +54,36 @@ impl PngScreen {
         if self.last == Some(hash) {
             return Ok(None);
         }
-        let mut bytes = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut bytes)
-            .write_image(canvas.rgb(), canvas.width(), canvas.height(), image::ExtendedColorType::Rgb8)
-            .map_err(std::io::Error::other)?;
-        write_atomic(&self.path, &bytes)?;
+        write_atomic_with(&self.path, |f| encode(canvas, f))?;
         self.last = Some(hash);
         let mut kept = None;
         if let Some(dir) = &self.dir {
             self.count += 1;
             let file = dir.join(format!("{:04}-{scene_name}.png", self.count));
-            write_atomic(&file, &bytes)?;
+            // The file just written, under a second name (its own inode: the next screen
+            // replaces `path` by a rename), or a copy where the two folders are apart.
+            let _ = std::fs::remove_file(&file);
+            if std::fs::hard_link(&self.path, &file).is_err() {
+                write_atomic_with(&file, |f| encode(canvas, f))?;
+            }
             kept = Some(file);
         }
         Ok(kept)
     }
+}
+
+/// Encodes the canvas as a PNG into `out` as it goes (zlib's own window and 64 KiB chunks in
+/// memory, not the whole compressed picture: `image`'s encoder collects it all first).
+fn encode(canvas: &Canvas, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut encoder = png::Encoder::new(out, canvas.width(), canvas.height());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Balanced);
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    let mut stream = writer.stream_writer_with_size(64 << 10).map_err(std::io::Error::other)?;
+    std::io::Write::write_all(&mut stream, canvas.rgb())?;
+    stream.finish().map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
@@ -89,6 +103,7 @@ mod tests {
         assert_eq!(first.file_name().and_then(|n| n.to_str()), Some("0001-attract.png"));
         let written = image::open(dir.join("screen.png")).expect("decodes").to_rgb8();
         assert_eq!(written, canvas.to_image());
+        let first_picture = written;
         // The same picture again: nothing written.
         assert_eq!(screen.present(&canvas, "attract").expect("ok"), None);
         // One pixel changed: a new screen.
@@ -96,6 +111,9 @@ mod tests {
         let second = screen.present(&canvas, "result").expect("written").expect("kept");
         assert_eq!(second.file_name().and_then(|n| n.to_str()), Some("0002-result.png"));
         assert_eq!(image::open(&second).expect("decodes").to_rgb8(), canvas.to_image());
+        assert_eq!(image::open(dir.join("screen.png")).expect("decodes").to_rgb8(), canvas.to_image());
+        // The kept first screen is still the first picture (its own file, not the current one).
+        assert_eq!(image::open(&first).expect("decodes").to_rgb8(), first_picture);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -138,6 +138,18 @@ impl Gallery {
         Gallery { dir: dir.to_path_buf(), role_models, candidates, hubs, settings: Settings::default(), index }
     }
 
+    /// The gallery as the booth keeps it: the photos' own vectors dropped (the role models'
+    /// vectors, already made from them, are what it matches against; the photos are kept for
+    /// their files, faces and portraits). With 1,000 photos of the 512-dimension embedder that is
+    /// ~2.5 MB the daemon held twice.
+    pub fn for_booth(mut self) -> Gallery {
+        for photo in &mut self.index.photos {
+            photo.embedding = Vec::new();
+            photo.appearance = None;
+        }
+        self
+    }
+
     /// Each role model's reference vector, in the order of `role_models`.
     pub fn candidates(&self) -> &[Candidate] {
         &self.candidates
@@ -238,5 +250,32 @@ impl Gallery {
         let embedder = EmbedderId { id: "synthetic".into(), sha256: String::new(), dim, appearance: None };
         let index = Index { format: index::FORMAT, embedder, manifest_sha256: String::new(), photos, rejected: vec![] };
         Gallery::from_parts(Path::new("."), GalleryManifest { role_models }, index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vision::embed::FaceCode;
+
+    #[test]
+    fn the_booth_keeps_no_photo_vectors_and_ranks_as_before() {
+        let full = Gallery::random(60, 512, Some(64));
+        let kept = full.clone().for_booth();
+        assert!(full.index.photos.iter().all(|p| p.embedding.len() == 512 && p.appearance.is_some()));
+        assert!(kept.index.photos.iter().all(|p| p.embedding.is_empty() && p.appearance.is_none()));
+        assert_eq!(
+            kept.index.photos.iter().map(|p| &p.file).collect::<Vec<_>>(),
+            full.index.photos.iter().map(|p| &p.file).collect::<Vec<_>>()
+        );
+        // Visitors near three of the role models, and one near none: the same ranking and scores.
+        for (i, seed) in [(3usize, 0.9f32), (17, 0.6), (42, 0.3), (0, 0.0)] {
+            let near = |v: &[f32]| {
+                v.iter().enumerate().map(|(j, x)| seed * x + (1.0 - seed) * ((j * 7 + i) % 11) as f32 / 11.0).collect::<Vec<f32>>()
+            };
+            let face =
+                FaceCode { identity: near(&full.candidates()[i].vector), appearance: full.candidates()[i].appearance.as_deref().map(near) };
+            assert_eq!(kept.rank(&face, 5), full.rank(&face, 5), "visitor near role model {i}");
+        }
     }
 }

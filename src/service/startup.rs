@@ -70,7 +70,7 @@ pub fn load(config: &Config, progress: &(dyn Fn(Progress) + Sync)) -> Result<Loa
                     problems.push(format!("gallery.dir: {} has no role model with a usable photo", dir.display()));
                     None
                 } else {
-                    Some(Arc::new(g.with_settings(config.gallery.matching)))
+                    Some(Arc::new(g.for_booth().with_settings(config.gallery.matching)))
                 }
             }
         }

@@ -49,12 +49,19 @@ pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename
 /// over `path`, fsync of the directory. A crash leaves either the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |f| f.write_all(bytes))
+}
+
+/// [`write_atomic`] for content written as it is made (`write` gets the temporary file, behind
+/// a buffer): an encoder streams into the file rather than into a copy of it in memory.
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = io::BufWriter::with_capacity(64 << 10, File::create(&tmp)?);
+        write(&mut f)?;
+        let f = f.into_inner().map_err(io::IntoInnerError::into_error)?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
